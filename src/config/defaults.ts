@@ -1,0 +1,134 @@
+import type { Environment, StackConfig } from "./schema";
+
+type DeepPartial<T> = T extends readonly (infer _U)[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+export type ConfigLayer = DeepPartial<StackConfig>;
+
+/**
+ * Environment defaults from the source requirements. A stack file sets only
+ * what differs from these; arrays in a stack file replace, objects merge.
+ */
+
+const smokeTests = { paths: ["/health", "/ready"], websocket: true, retries: 3, failFast: true };
+
+const analysis = {
+  guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
+  // Per-step criteria from the requirements: strict by 50%, looser at the first steps.
+  stepCriteria: {
+    "10": { errorRate: 0.01, p95LatencyMs: 500 },
+    "50": { errorRate: 0.005, p95LatencyMs: 300 },
+  },
+  alpha: 0.05,
+  expectedRps: 50,
+  onInconclusive: "rollback" as const,
+  metricsUnavailableLimitSeconds: 300,
+};
+
+type Strategy = StackConfig["release"]["strategy"];
+
+/** Release defaults by strategy; an environment may tweak its own strategy's block. */
+const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
+  direct: { strategy: "direct", smokeTests },
+  "blue-green": {
+    strategy: "blue-green",
+    smokeTests,
+    switch: { mode: "immediate" },
+    bakeSeconds: 300,
+    keepPreviousSeconds: 3600,
+    autoRollback: true,
+    analysis,
+  },
+  canary: {
+    strategy: "canary",
+    smokeTests,
+    steps: [5, 10, 25, 50, 100],
+    bakeSeconds: 300,
+    maxStepSeconds: 1800,
+    autoRollback: true,
+    manualApproval: false,
+    analysis,
+  },
+};
+
+const common: ConfigLayer = {
+  network: { subnetCidr: "10.10.0.0/20", podsCidr: "10.20.0.0/14", servicesCidr: "10.24.0.0/20", masterCidr: "172.16.0.0/28", proxyCidr: "10.129.0.0/23" },
+  cluster: {
+    name: "delivery",
+    releaseChannel: "REGULAR",
+    machineType: "e2-standard-4",
+    diskSizeGb: 100,
+    deletionProtection: true,
+  },
+  workloads: {
+    cpuTargetPercent: 70,
+    gatewayClassName: "gke-l7-rilb",
+  },
+  backend: {
+    name: "ws-backend",
+    cpuTargetPercent: 70,
+    concurrency: 250,
+    timeoutSeconds: 3600,
+    ingress: "INGRESS_TRAFFIC_ALL",
+    public: true,
+    invokers: [],
+    deletionProtection: true,
+  },
+  monitoring: { emails: [], errorRateThreshold: 0.05, p95LatencyMs: 2000, saturationThreshold: 0.9 },
+};
+
+const perEnvironment: Record<Environment, ConfigLayer> = {
+  dev: {
+    cluster: { regional: false, minNodes: 1, maxNodes: 3, releaseChannel: "RAPID", machineType: "e2-standard-2", deletionProtection: false },
+    workloads: { namespace: "agents-dev", replicas: 1, maxReplicas: 2, resources: { cpu: "500m", memory: "1Gi" } },
+    backend: { minInstances: 0, maxInstances: 2, resources: { cpu: "1", memory: "1Gi" }, redis: { tier: "BASIC", memorySizeGb: 1 }, deletionProtection: false },
+    release: { strategy: "direct", target: "cloud-run" },
+    monitoring: { level: "minimal" },
+  },
+  staging: {
+    cluster: { regional: false, minNodes: 1, maxNodes: 5 },
+    workloads: { namespace: "agents-staging", replicas: 2, maxReplicas: 5, resources: { cpu: "1000m", memory: "2Gi" } },
+    backend: { minInstances: 1, maxInstances: 5, resources: { cpu: "1", memory: "2Gi" }, redis: { tier: "BASIC", memorySizeGb: 2 } },
+    release: { strategy: "blue-green", target: "http-route" },
+    monitoring: { level: "standard" },
+  },
+  production: {
+    cluster: { regional: true, minNodes: 1, maxNodes: 10, releaseChannel: "STABLE" },
+    workloads: { namespace: "agents", replicas: 3, maxReplicas: 20, resources: { cpu: "2000m", memory: "4Gi" } },
+    backend: { minInstances: 2, maxInstances: 20, resources: { cpu: "2", memory: "4Gi" }, redis: { tier: "STANDARD_HA", memorySizeGb: 5 } },
+    release: { strategy: "canary", target: "cloud-run", analysis: { expectedRps: 200 } },
+    monitoring: { level: "comprehensive" },
+    frontend: {
+      rollingRelease: {
+        advancementType: "automatic",
+        stages: [{ targetPercentage: 5, durationMinutes: 10 }, { targetPercentage: 25, durationMinutes: 10 }, { targetPercentage: 50, durationMinutes: 10 }, { targetPercentage: 100 }],
+      },
+    },
+  },
+};
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Objects merge key by key; anything else (arrays, scalars) in `over` replaces `base`. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+/**
+ * The defaults under a stack's own values. The release block starts from the
+ * defaults of the strategy the stack chooses, so switching strategy in a
+ * stack file does not drag in keys of the environment's usual strategy.
+ */
+export function withDefaults(environment: Environment, stack: Record<string, unknown>): Record<string, unknown> {
+  const { release: envRelease, ...envRest } = perEnvironment[environment];
+  const requested = isPlainObject(stack["release"]) ? stack["release"]["strategy"] : undefined;
+  const strategy = (typeof requested === "string" && requested in strategyDefaults ? requested : envRelease!.strategy) as Strategy;
+  const release =
+    strategy === envRelease!.strategy
+      ? deepMerge(strategyDefaults[strategy], envRelease)
+      : { ...strategyDefaults[strategy], target: envRelease!.target };
+  const base = deepMerge(common, { ...envRest, release, environment });
+  return deepMerge(base, stack) as Record<string, unknown>;
+}

@@ -1,0 +1,21 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT, type ConfigSource } from "./load";
+
+// `isConfigSecret` is exported at run time but marked @internal in the typings;
+// it is the only way to tell a `secure:` value from a plaintext one.
+const runtime = pulumi.runtime as typeof pulumi.runtime & { isConfigSecret?: (key: string) => boolean };
+
+/** The current stack's configuration in this project's namespace, as the engine passed it. */
+export function configFromRuntime(): ConfigSource {
+  const prefix = `${PROJECT}:`;
+  const values: Record<string, string> = {};
+  const secretKeys = new Set<string>();
+  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
+    values[key] = value;
+    if (runtime.isConfigSecret?.(fullKey)) secretKeys.add(key);
+  }
+  const stack = pulumi.getStack();
+  return { stack, origin: `Pulumi.${stack}.yaml`, values, secretKeys };
+}

@@ -1,0 +1,300 @@
+import { z } from "zod";
+import { GCP_REGIONS } from "./regions";
+
+/**
+ * The whole stack configuration, after environment defaults are merged in.
+ * This schema is the single source of truth: types are inferred from it, the
+ * loader validates against it, and the offline plan reports its errors.
+ * Every object is strict so a misspelt key is an error, not a silent default.
+ */
+
+export const ENVIRONMENTS = ["dev", "staging", "production"] as const;
+export const Environment = z.enum(ENVIRONMENTS);
+export type Environment = z.infer<typeof Environment>;
+
+/** Kubernetes CPU quantity: "500m", "1", "1.5". */
+const CpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "a CPU quantity such as 500m or 2");
+/** Kubernetes memory quantity in Mi or Gi: "512Mi", "4Gi". */
+const MemoryQuantity = z.string().regex(/^\d+(Mi|Gi)$/, "a memory quantity such as 512Mi or 4Gi");
+
+/** registry/path/name[:tag][@sha256:digest], lower-case as OCI requires. */
+const IMAGE_PATTERN = /^[a-z0-9]+([.-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+export const ImageRef = z.string().regex(IMAGE_PATTERN, "a container image reference such as europe-docker.pkg.dev/p/repo/app@sha256:<64 hex>");
+export const hasDigest = (image: string): boolean => /@sha256:[a-f0-9]{64}$/.test(image);
+
+const DnsLabel = z
+  .string()
+  .regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, "a lower-case DNS label (letters, digits, '-'; at most 40 characters)");
+const Hostname = z
+  .string()
+  .regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a fully qualified host name such as app.example.com");
+const Cidr = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, "an IPv4 CIDR range such as 10.0.0.0/20");
+const Percent = z.number().int().min(1).max(100);
+const Seconds = z.number().int().positive();
+
+export const Region = z.enum(GCP_REGIONS);
+
+const GcpConfig = z.strictObject({
+  project: z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, "a GCP project id (6-30 characters: lower-case letters, digits, '-')"),
+  region: Region,
+  /** Zone of a zonal cluster; must lie in `region`. */
+  zone: z.string().regex(/^[a-z]+-[a-z]+\d+-[a-f]$/, "a GCP zone such as europe-west1-b"),
+});
+
+const NetworkConfig = z.strictObject({
+  subnetCidr: Cidr,
+  podsCidr: Cidr,
+  servicesCidr: Cidr,
+  /** /28 for the GKE control plane of a private cluster. */
+  masterCidr: Cidr,
+  /** Proxy-only subnet the internal Gateway's Envoy proxies send from. */
+  proxyCidr: Cidr,
+});
+
+const AuthorizedNetwork = z.strictObject({ name: z.string().min(1), cidr: Cidr });
+
+const ClusterConfig = z.strictObject({
+  name: DnsLabel,
+  /** Regional clusters replicate the control plane and nodes across zones. */
+  regional: z.boolean(),
+  releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]),
+  machineType: z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, "a Compute Engine machine type such as e2-standard-4"),
+  minNodes: z.number().int().min(0),
+  maxNodes: z.number().int().min(1),
+  diskSizeGb: z.number().int().min(10),
+  authorizedNetworks: z.array(AuthorizedNetwork).min(1, "at least one network allowed to reach the control plane"),
+  deletionProtection: z.boolean(),
+});
+
+const Resources = z.strictObject({ cpu: CpuQuantity, memory: MemoryQuantity });
+
+const Slot = z.enum(["blue", "green"]);
+export type Slot = z.infer<typeof Slot>;
+
+const AgentService = z.strictObject({
+  name: DnsLabel,
+  port: z.number().int().min(1024).max(65535),
+  /** Routed through the Gateway (blue/green target); otherwise cluster-internal only. */
+  expose: z.boolean().default(false),
+  /** Image per slot; the idle slot may be absent until a release puts a candidate there. */
+  images: z
+    .strictObject({ blue: ImageRef.optional(), green: ImageRef.optional() })
+    .refine((i) => i.blue !== undefined || i.green !== undefined, "at least one of blue or green"),
+  /** The slot serving traffic when the route is first created. */
+  activeSlot: Slot.default("blue"),
+  /** Agents this one calls; NetworkPolicy allows exactly these egress paths. */
+  talksTo: z.array(DnsLabel).default([]),
+});
+export type AgentService = z.infer<typeof AgentService>;
+
+const WorkloadsConfig = z.strictObject({
+  namespace: DnsLabel,
+  replicas: z.number().int().min(1),
+  maxReplicas: z.number().int().min(1),
+  cpuTargetPercent: Percent,
+  resources: Resources,
+  gatewayClassName: z.string().min(1),
+  hostname: Hostname.optional(),
+  services: z.array(AgentService).min(1),
+});
+
+const BackendResources = z.strictObject({
+  /** Cloud Run CPU: "1", "2", "4", "6", "8" (below 1 needs concurrency 1). */
+  cpu: z.enum(["1", "2", "4", "6", "8"]),
+  memory: MemoryQuantity,
+});
+
+const BackendConfig = z.strictObject({
+  name: DnsLabel,
+  image: ImageRef,
+  /** Release version; the Cloud Run revision name is derived from it. */
+  version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2 or 2026-11-22.1"),
+  minInstances: z.number().int().min(0),
+  maxInstances: z.number().int().min(1).max(1000),
+  cpuTargetPercent: Percent,
+  /** Each open WebSocket holds one concurrent request. */
+  concurrency: z.number().int().min(1).max(1000),
+  /** Upper bound of a WebSocket's life; Cloud Run allows at most 3600 s. */
+  timeoutSeconds: z.number().int().min(1).max(3600),
+  resources: BackendResources,
+  ingress: z.enum(["INGRESS_TRAFFIC_ALL", "INGRESS_TRAFFIC_INTERNAL_ONLY", "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"]),
+  /** Declared public: allUsers may invoke (browsers connect directly). */
+  public: z.boolean(),
+  /** Extra invokers, as IAM members (user:, group:, serviceAccount:). */
+  invokers: z.array(z.string().regex(/^(user|group|serviceAccount|domain):.+$/, "an IAM member such as group:ops@example.com")),
+  redis: z.strictObject({
+    tier: z.enum(["BASIC", "STANDARD_HA"]),
+    memorySizeGb: z.number().int().min(1).max(300),
+  }),
+  deletionProtection: z.boolean(),
+});
+
+const FrontendConfig = z.strictObject({
+  projectName: z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$/, "a Vercel project name (lower-case)"),
+  domain: Hostname,
+  teamId: z.string().min(1).optional(),
+  gitRepository: z.strictObject({ type: z.enum(["github", "gitlab", "bitbucket"]), repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/, "owner/name") }).optional(),
+  rootDirectory: z.string().optional(),
+  /** Vercel's own rolling release for the frontend; last stage must be 100. */
+  rollingRelease: z
+    .strictObject({
+      advancementType: z.enum(["automatic", "manual-approval"]),
+      stages: z.array(z.strictObject({ targetPercentage: Percent, durationMinutes: z.number().int().min(1).optional() })).min(2),
+    })
+    .optional(),
+});
+
+/** Weights of a stepped traffic shift: strictly increasing, ending at 100. */
+const StepList = z
+  .array(Percent)
+  .min(1)
+  .superRefine((steps, ctx) => {
+    if (steps[steps.length - 1] !== 100) ctx.addIssue({ code: "custom", message: `must end at 100 (ends at ${steps[steps.length - 1]})` });
+    steps.forEach((s, i) => {
+      if (i > 0 && s <= steps[i - 1]!) ctx.addIssue({ code: "custom", path: [i], message: `must be strictly increasing (${steps[i - 1]} then ${s})` });
+    });
+  });
+
+const SmokeTests = z.strictObject({
+  paths: z.array(z.string().startsWith("/")).min(1),
+  websocket: z.boolean(),
+  retries: z.number().int().min(0).max(10),
+  failFast: z.boolean(),
+});
+
+const Thresholds = z.strictObject({
+  errorRate: z.number().gt(0).lt(1),
+  p95LatencyMs: z.number().int().positive(),
+});
+
+const Analysis = z.strictObject({
+  /** Absolute kill-switch limits, checked continuously. */
+  guardrails: z.strictObject({ errorRate: z.number().gt(0).lt(1), p95LatencyMs: z.number().int().positive(), consecutiveHealthFailures: z.number().int().min(1) }),
+  /** Per-step comparative criteria, keyed by step weight; the nearest step at or below applies. */
+  stepCriteria: z.record(z.string().regex(/^\d{1,3}$/), Thresholds),
+  alpha: z.number().gt(0).max(0.2),
+  /** Expected requests per second at 100% traffic, used to predict durations. */
+  expectedRps: z.number().positive(),
+  onInconclusive: z.enum(["rollback", "hold"]),
+  metricsUnavailableLimitSeconds: Seconds,
+});
+
+const ReleaseTarget = z.enum(["cloud-run", "http-route"]);
+
+const ReleaseConfig = z.discriminatedUnion("strategy", [
+  z.strictObject({
+    strategy: z.literal("direct"),
+    target: ReleaseTarget,
+    smokeTests: SmokeTests,
+  }),
+  z.strictObject({
+    strategy: z.literal("blue-green"),
+    target: ReleaseTarget,
+    smokeTests: SmokeTests,
+    switch: z.discriminatedUnion("mode", [
+      z.strictObject({ mode: z.literal("immediate") }),
+      z.strictObject({ mode: z.literal("gradual"), steps: StepList }),
+    ]),
+    bakeSeconds: Seconds,
+    /** How long the previous revision stays ready after the switch. */
+    keepPreviousSeconds: Seconds,
+    autoRollback: z.boolean(),
+    analysis: Analysis,
+  }),
+  z.strictObject({
+    strategy: z.literal("canary"),
+    target: ReleaseTarget,
+    smokeTests: SmokeTests,
+    steps: StepList,
+    bakeSeconds: Seconds,
+    maxStepSeconds: Seconds,
+    autoRollback: z.boolean(),
+    manualApproval: z.boolean(),
+    analysis: Analysis,
+  }),
+]);
+export type ReleaseConfig = z.infer<typeof ReleaseConfig>;
+
+const MonitoringConfig = z.strictObject({
+  level: z.enum(["minimal", "standard", "comprehensive"]),
+  emails: z.array(z.email()),
+  errorRateThreshold: z.number().gt(0).lt(1),
+  p95LatencyMs: z.number().int().positive(),
+  saturationThreshold: z.number().gt(0).max(1),
+});
+
+/** A value that must be set with `pulumi config set --secret`. */
+export const SecretValue = z.strictObject({
+  secret: z.literal(true, { error: "must be set with `pulumi config set --secret` (found a plaintext value)" }),
+  value: z.string().min(1),
+});
+export type SecretValue = z.infer<typeof SecretValue>;
+
+/** Keys whose values must be Pulumi secrets. */
+export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export const StackConfig = z
+  .strictObject({
+    environment: Environment,
+    owner: DnsLabel,
+    gcp: GcpConfig,
+    network: NetworkConfig,
+    cluster: ClusterConfig,
+    workloads: WorkloadsConfig,
+    backend: BackendConfig,
+    frontend: FrontendConfig,
+    release: ReleaseConfig,
+    monitoring: MonitoringConfig,
+    vercelApiToken: SecretValue,
+    firebaseCredentials: SecretValue,
+    slackWebhookUrl: SecretValue.optional(),
+    alertWebhookUrl: SecretValue.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.gcp.zone.startsWith(`${c.gcp.region}-`)) {
+      ctx.addIssue({ code: "custom", path: ["gcp", "zone"], message: `must be a zone of region ${c.gcp.region} (found ${c.gcp.zone})` });
+    }
+    if (c.backend.minInstances > c.backend.maxInstances) {
+      ctx.addIssue({ code: "custom", path: ["backend", "minInstances"], message: `must not exceed backend.maxInstances (${c.backend.minInstances} > ${c.backend.maxInstances})` });
+    }
+    if (c.cluster.minNodes > c.cluster.maxNodes) {
+      ctx.addIssue({ code: "custom", path: ["cluster", "minNodes"], message: `must not exceed cluster.maxNodes (${c.cluster.minNodes} > ${c.cluster.maxNodes})` });
+    }
+    if (c.workloads.replicas > c.workloads.maxReplicas) {
+      ctx.addIssue({ code: "custom", path: ["workloads", "replicas"], message: `must not exceed workloads.maxReplicas (${c.workloads.replicas} > ${c.workloads.maxReplicas})` });
+    }
+    const names = new Set(c.workloads.services.map((s) => s.name));
+    c.workloads.services.forEach((s, i) => {
+      s.talksTo.forEach((t, j) => {
+        if (!names.has(t)) ctx.addIssue({ code: "custom", path: ["workloads", "services", i, "talksTo", j], message: `names no agent service of this stack (${t})` });
+      });
+      if (!s.images[s.activeSlot]) {
+        ctx.addIssue({ code: "custom", path: ["workloads", "services", i, "activeSlot"], message: `slot ${s.activeSlot} has no image` });
+      }
+    });
+    if (c.environment === "production") {
+      if (!hasDigest(c.backend.image)) {
+        ctx.addIssue({ code: "custom", path: ["backend", "image"], message: `must be pinned by digest (@sha256:...) in production (found ${c.backend.image})` });
+      }
+      c.workloads.services.forEach((s, i) => {
+        for (const slot of ["blue", "green"] as const) {
+          const image = s.images[slot];
+          if (image && !hasDigest(image)) {
+            ctx.addIssue({ code: "custom", path: ["workloads", "services", i, "images", slot], message: `must be pinned by digest (@sha256:...) in production (found ${image})` });
+          }
+        }
+      });
+    }
+    const stages = c.frontend.rollingRelease?.stages;
+    if (stages && stages[stages.length - 1]?.targetPercentage !== 100) {
+      ctx.addIssue({ code: "custom", path: ["frontend", "rollingRelease", "stages"], message: "last stage must have targetPercentage 100" });
+    }
+    if (stages && c.frontend.rollingRelease?.advancementType === "automatic" && stages.slice(0, -1).some((s) => s.durationMinutes === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["frontend", "rollingRelease", "stages"], message: "automatic advancement needs durationMinutes on every stage but the last" });
+    }
+  });
+
+export type StackConfig = z.infer<typeof StackConfig>;

@@ -1,0 +1,91 @@
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import * as vercel from "@pulumiverse/vercel";
+import type { StackConfig } from "./config/schema";
+import { AgentWorkloads } from "./components/agentWorkloads";
+import { GkeCluster } from "./components/gkeCluster";
+import { standardLabels } from "./components/labels";
+import { Monitoring } from "./components/monitoring";
+import { PrivateNetwork } from "./components/privateNetwork";
+import { ProjectApis } from "./components/projectApis";
+import { VercelFrontend } from "./components/vercelFrontend";
+import { WebSocketBackend } from "./components/websocketBackend";
+
+export interface StackOutputs {
+  backendUrl: pulumi.Output<string>;
+  frontendUrl: string;
+  clusterName: pulumi.Output<string>;
+  clusterEndpoint: pulumi.Output<string>;
+  kubeconfig: pulumi.Output<string>;
+  revisions: { backend: string; workloads: Record<string, string> };
+}
+
+/** Declares every resource of one stack from its validated configuration. */
+export function declareStack(config: StackConfig): StackOutputs {
+  const { project, region, zone } = config.gcp;
+  const labels = standardLabels(config);
+  const secret = (v: { value: string } | undefined) => (v ? pulumi.secret(v.value) : undefined);
+  const firebaseCredentials = pulumi.secret(config.firebaseCredentials.value);
+
+  // Explicit providers: nothing depends on ambient gcp:/vercel: config or a developer's gcloud defaults.
+  const gcpProvider = new gcp.Provider("gcp", { project, region, defaultLabels: labels });
+  const vercelProvider = new vercel.Provider("vercel", { apiToken: pulumi.secret(config.vercelApiToken.value), ...(config.frontend.teamId ? { team: config.frontend.teamId } : {}) });
+  const onGcp = { providers: { gcp: gcpProvider } };
+
+  const apis = new ProjectApis("apis", { project }, onGcp);
+  // APIs have no data flow into the resources that need them, hence explicit dependsOn.
+  const afterApis = { ...onGcp, dependsOn: apis.services };
+
+  const network = new PrivateNetwork("network", { project, region, network: config.network }, afterApis);
+  const cluster = new GkeCluster(
+    "gke",
+    { project, region, zone, cluster: config.cluster, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels },
+    // Private nodes pull images through Cloud NAT.
+    { ...onGcp, dependsOn: [...apis.services, network.nat] },
+  );
+  const workloads = new AgentWorkloads("agents", {
+    environment: config.environment,
+    workloads: config.workloads,
+    proxyCidr: config.network.proxyCidr,
+    provider: cluster.provider,
+  });
+  const backend = new WebSocketBackend(
+    "backend",
+    { project, region, environment: config.environment, backend: config.backend, firebaseCredentials, vpcId: network.vpc.id, subnetId: network.subnet.id, labels },
+    afterApis,
+  );
+  const frontend = new VercelFrontend("frontend", {
+    environment: config.environment,
+    frontend: config.frontend,
+    backendUrl: backend.url,
+    firebaseCredentials,
+    provider: vercelProvider,
+  });
+  new Monitoring(
+    "monitoring",
+    {
+      project,
+      environment: config.environment,
+      monitoring: config.monitoring,
+      serviceName: config.backend.name,
+      maxInstances: config.backend.maxInstances,
+      backendUrl: backend.url,
+      slackWebhookUrl: secret(config.slackWebhookUrl),
+      alertWebhookUrl: secret(config.alertWebhookUrl),
+      labels,
+    },
+    afterApis,
+  );
+
+  return {
+    backendUrl: backend.url,
+    frontendUrl: frontend.url,
+    clusterName: cluster.cluster.name,
+    clusterEndpoint: pulumi.secret(cluster.cluster.endpoint),
+    kubeconfig: cluster.kubeconfig,
+    revisions: {
+      backend: backend.revision,
+      workloads: Object.fromEntries(config.workloads.services.map((s) => [s.name, `${s.name}-${s.activeSlot}`])),
+    },
+  };
+}
