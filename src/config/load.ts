@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { withDefaults } from "./defaults";
-import { ENVIRONMENTS, SECRET_KEYS, StackConfig, type Environment } from "./schema";
+import { crossFieldIssues, ENVIRONMENTS, SECRET_KEYS, StackConfig, type Environment } from "./schema";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "progressive-delivery";
@@ -57,29 +57,69 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** Levenshtein distance, to suggest the option a typo was meant to be. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function closest(found: unknown, options: readonly unknown[]): string | undefined {
+  if (typeof found !== "string") return undefined;
+  const ranked = options.filter((o): o is string => typeof o === "string").sort((x, y) => distance(found, x) - distance(found, y));
+  const best = ranked[0];
+  return best !== undefined && distance(found, best) <= Math.max(2, Math.floor(best.length / 4)) ? best : undefined;
+}
+
+/** One readable sentence per zod issue: what was expected, what was found. */
+function describeIssue(issue: z.core.$ZodIssue, found: unknown, isSecret: boolean): string {
+  const shown = isSecret ? "" : ` (found ${describe(found)})`;
+  switch (issue.code) {
+    case "invalid_type":
+      return `expected ${issue.expected}${shown}`;
+    case "invalid_value": {
+      // Our own messages (e.g. the plaintext-secret rule) say it better than a generic one.
+      if (!issue.message.startsWith("Invalid")) return issue.message;
+      if (issue.values.length <= 6) return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${shown}`;
+      const hint = closest(found, issue.values);
+      return `expected one of ${issue.values.length} allowed values${shown}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ""}`;
+    }
+    case "custom":
+      return issue.message;
+    default:
+      return `${issue.message.replace(/^Invalid (input|string): /, "").replace(/^Too (small|big): expected /, "expected ")}${shown}`;
+  }
+}
+
 function problemsFromZod(error: z.ZodError, merged: Record<string, unknown>, source: ConfigSource): ConfigProblem[] {
+  const at = { stack: source.stack, origin: source.origin };
   const out: ConfigProblem[] = [];
   for (const issue of error.issues) {
     let path = issue.path;
+    const isSecret = SECRET_KEY_SET.has(String(path[0]));
     // A plaintext secret fails at `<key>.secret`; the user knows the key, not our wrapper.
-    if (path.length === 2 && path[1] === "secret" && SECRET_KEY_SET.has(String(path[0]))) path = path.slice(0, 1);
-    const at = { stack: source.stack, origin: source.origin };
+    if (isSecret && path.length === 2 && path[1] === "secret") path = path.slice(0, 1);
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) out.push({ ...at, key: keyPath([...path, k]), problem: "unknown key (not in the config schema; check the spelling)" });
       continue;
     }
     const found = valueAt(merged, issue.path);
     if (issue.code === "invalid_type" && found === undefined) {
-      out.push({ ...at, key: keyPath(path), problem: `required key is missing (expected ${issue.expected})` });
+      const problem = isSecret
+        ? `required secret is missing: set it with \`pulumi config set --secret ${String(path[0])} <value> --stack ${source.stack}\``
+        : `required key is missing (expected ${issue.expected})`;
+      out.push({ ...at, key: keyPath(path), problem });
       continue;
     }
-    if (issue.code === "invalid_union" && "discriminator" in issue) {
-      out.push({ ...at, key: keyPath(path), problem: `${issue.message} (found ${describe(found)})` });
-      continue;
-    }
-    const shown = SECRET_KEY_SET.has(String(path[0])) ? "" : ` (found ${describe(found)})`;
-    const message = issue.code === "custom" ? issue.message : `expected ${issue.message.replace(/^Invalid input: expected /, "").replace(/^Invalid (string|input): /, "")}`;
-    out.push({ ...at, key: keyPath(path), problem: issue.code === "custom" ? message : `${message}${shown}` });
+    out.push({ ...at, key: keyPath(path), problem: describeIssue(issue, found, isSecret) });
   }
   return out;
 }
@@ -122,7 +162,16 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
   const merged = withDefaults(environment, decoded);
   const parsed = StackConfig.safeParse(merged);
   if (parsed.success && problems.length === 0) return { ok: true, config: parsed.data };
-  return { ok: false, problems: [...problems, ...(parsed.success ? [] : problemsFromZod(parsed.error, merged, source))] };
+  if (!parsed.success) {
+    problems.push(...problemsFromZod(parsed.error, merged, source));
+    // zod skips cross-field rules once a field is malformed; run them anyway so one pass shows everything.
+    const seen = new Set(problems.map((p) => `${p.key}\n${p.problem}`));
+    for (const issue of crossFieldIssues(merged)) {
+      const p = { stack: source.stack, origin: source.origin, key: keyPath(issue.path), problem: issue.message };
+      if (!seen.has(`${p.key}\n${p.problem}`)) problems.push(p);
+    }
+  }
+  return { ok: false, problems };
 }
 
 export function formatProblems(problems: ConfigProblem[]): string {

@@ -254,47 +254,74 @@ export const StackConfig = z
     alertWebhookUrl: SecretValue.optional(),
   })
   .superRefine((c, ctx) => {
-    if (!c.gcp.zone.startsWith(`${c.gcp.region}-`)) {
-      ctx.addIssue({ code: "custom", path: ["gcp", "zone"], message: `must be a zone of region ${c.gcp.region} (found ${c.gcp.zone})` });
-    }
-    if (c.backend.minInstances > c.backend.maxInstances) {
-      ctx.addIssue({ code: "custom", path: ["backend", "minInstances"], message: `must not exceed backend.maxInstances (${c.backend.minInstances} > ${c.backend.maxInstances})` });
-    }
-    if (c.cluster.minNodes > c.cluster.maxNodes) {
-      ctx.addIssue({ code: "custom", path: ["cluster", "minNodes"], message: `must not exceed cluster.maxNodes (${c.cluster.minNodes} > ${c.cluster.maxNodes})` });
-    }
-    if (c.workloads.replicas > c.workloads.maxReplicas) {
-      ctx.addIssue({ code: "custom", path: ["workloads", "replicas"], message: `must not exceed workloads.maxReplicas (${c.workloads.replicas} > ${c.workloads.maxReplicas})` });
-    }
-    const names = new Set(c.workloads.services.map((s) => s.name));
-    c.workloads.services.forEach((s, i) => {
-      s.talksTo.forEach((t, j) => {
-        if (!names.has(t)) ctx.addIssue({ code: "custom", path: ["workloads", "services", i, "talksTo", j], message: `names no agent service of this stack (${t})` });
-      });
-      if (!s.images[s.activeSlot]) {
-        ctx.addIssue({ code: "custom", path: ["workloads", "services", i, "activeSlot"], message: `slot ${s.activeSlot} has no image` });
-      }
+    for (const issue of crossFieldIssues(c)) ctx.addIssue({ code: "custom", ...issue });
+  });
+
+export interface CrossFieldIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const obj = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/**
+ * Rules that relate several keys. Written against possibly malformed input
+ * so the loader can report them alongside type errors: a user fixing a stack
+ * file should see every problem in one run, not one layer at a time.
+ */
+export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
+  const issues: CrossFieldIssue[] = [];
+  const c = obj(input);
+  const gcp = obj(c["gcp"]);
+  const region = str(gcp["region"]);
+  const zone = str(gcp["zone"]);
+  if (region && zone && (GCP_REGIONS as readonly string[]).includes(region) && !zone.startsWith(`${region}-`)) issues.push({ path: ["gcp", "zone"], message: `must be a zone of region ${region} (found ${zone})` });
+
+  const minMax = (section: string, minKey: string, maxKey: string) => {
+    const s = obj(c[section]);
+    const min = num(s[minKey]);
+    const max = num(s[maxKey]);
+    if (min !== undefined && max !== undefined && min > max) issues.push({ path: [section, minKey], message: `must not exceed ${section}.${maxKey} (${min} > ${max})` });
+  };
+  minMax("backend", "minInstances", "maxInstances");
+  minMax("cluster", "minNodes", "maxNodes");
+  minMax("workloads", "replicas", "maxReplicas");
+
+  const services = arr(obj(c["workloads"])["services"]).map(obj);
+  const names = new Set(services.map((s) => str(s["name"])).filter((n) => n !== undefined));
+  services.forEach((s, i) => {
+    arr(s["talksTo"]).forEach((t, j) => {
+      if (typeof t === "string" && !names.has(t)) issues.push({ path: ["workloads", "services", i, "talksTo", j], message: `names no agent service of this stack (${t})` });
     });
-    if (c.environment === "production") {
-      if (!hasDigest(c.backend.image)) {
-        ctx.addIssue({ code: "custom", path: ["backend", "image"], message: `must be pinned by digest (@sha256:...) in production (found ${c.backend.image})` });
-      }
-      c.workloads.services.forEach((s, i) => {
-        for (const slot of ["blue", "green"] as const) {
-          const image = s.images[slot];
-          if (image && !hasDigest(image)) {
-            ctx.addIssue({ code: "custom", path: ["workloads", "services", i, "images", slot], message: `must be pinned by digest (@sha256:...) in production (found ${image})` });
-          }
-        }
-      });
-    }
-    const stages = c.frontend.rollingRelease?.stages;
-    if (stages && stages[stages.length - 1]?.targetPercentage !== 100) {
-      ctx.addIssue({ code: "custom", path: ["frontend", "rollingRelease", "stages"], message: "last stage must have targetPercentage 100" });
-    }
-    if (stages && c.frontend.rollingRelease?.advancementType === "automatic" && stages.slice(0, -1).some((s) => s.durationMinutes === undefined)) {
-      ctx.addIssue({ code: "custom", path: ["frontend", "rollingRelease", "stages"], message: "automatic advancement needs durationMinutes on every stage but the last" });
+    const active = str(s["activeSlot"]) ?? "blue";
+    if ((active === "blue" || active === "green") && !str(obj(s["images"])[active])) {
+      issues.push({ path: ["workloads", "services", i, "activeSlot"], message: `slot ${active} has no image` });
     }
   });
+
+  if (c["environment"] === "production") {
+    const image = str(obj(c["backend"])["image"]);
+    if (image && !hasDigest(image)) issues.push({ path: ["backend", "image"], message: `must be pinned by digest (@sha256:...) in production (found ${image})` });
+    services.forEach((s, i) => {
+      for (const slot of ["blue", "green"] as const) {
+        const img = str(obj(s["images"])[slot]);
+        if (img && !hasDigest(img)) issues.push({ path: ["workloads", "services", i, "images", slot], message: `must be pinned by digest (@sha256:...) in production (found ${img})` });
+      }
+    });
+  }
+
+  const rolling = obj(obj(c["frontend"])["rollingRelease"]);
+  const stages = arr(rolling["stages"]).map(obj);
+  if (stages.length > 0 && num(stages[stages.length - 1]!["targetPercentage"]) !== 100) {
+    issues.push({ path: ["frontend", "rollingRelease", "stages"], message: "last stage must have targetPercentage 100" });
+  }
+  if (rolling["advancementType"] === "automatic" && stages.slice(0, -1).some((s) => s["durationMinutes"] === undefined)) {
+    issues.push({ path: ["frontend", "rollingRelease", "stages"], message: "automatic advancement needs durationMinutes on every stage but the last" });
+  }
+  return issues;
+}
 
 export type StackConfig = z.infer<typeof StackConfig>;
