@@ -94,6 +94,11 @@ function describeIssue(issue: z.core.$ZodIssue, found: unknown, isSecret: boolea
     }
     case "custom":
       return issue.message;
+    case "invalid_union": {
+      const options = /^Invalid discriminator value\. Expected (.*)$/.exec(issue.message)?.[1];
+      if (options) return `expected one of ${options.split(" | ").map((o) => `"${o.replace(/^'|'$/g, "")}"`).join(", ")}${shown}`;
+      return `${issue.message}${shown}`;
+    }
     default:
       return `${issue.message.replace(/^Invalid (input|string): /, "").replace(/^Too (small|big): expected /, "expected ")}${shown}`;
   }

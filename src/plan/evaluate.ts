@@ -26,6 +26,9 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getCustom(): boolean;
+  getProvider(): string;
+  getIgnorechangesList(): string[];
+  getDependenciesList(): string[];
 }
 const runtime = pulumi.runtime as unknown as Runtime;
 
@@ -56,7 +59,17 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
     register(req, (err, resp) => {
       if (!err && resp) {
         const parent = req.getParent();
-        registered.push({ urn: resp.getUrn(), type: req.getType(), name: req.getName(), custom: req.getCustom(), ...(parent ? { parent } : {}) });
+        const provider = req.getProvider();
+        registered.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          custom: req.getCustom(),
+          ...(parent ? { parent } : {}),
+          ...(provider ? { provider } : {}),
+          ignoreChanges: req.getIgnorechangesList(),
+          dependsOn: req.getDependenciesList(),
+        });
       }
       cb(err, resp);
     });

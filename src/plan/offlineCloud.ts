@@ -8,6 +8,12 @@ export interface DeclaredResource {
   /** URN of the parent resource, if any. */
   parent?: string;
   custom: boolean;
+  /** Provider reference ("<urn>::<id>") for custom resources with an explicit provider. */
+  provider?: string;
+  /** Properties Pulumi leaves to another owner after creation. */
+  ignoreChanges: string[];
+  /** URNs this resource waits for (data flow and explicit dependsOn). */
+  dependsOn: string[];
   /** Desired inputs (what the program declared). */
   inputs: Record<string, unknown>;
 }

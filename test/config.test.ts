@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { parseStackConfig, PROJECT, type ConfigProblem } from "../src/config/load";
+import { readStackFile } from "../src/plan/stackFile";
+import { editedStackFile, stackFile } from "./support/stacks";
+
+type Config = Record<string, unknown>;
+const k = (key: string) => `${PROJECT}:${key}`;
+const section = (c: Config, key: string) => c[k(key)] as Record<string, unknown>;
+
+function problemsOf(stack: string, edit: (c: Config) => void): ConfigProblem[] {
+  const result = parseStackConfig(readStackFile(editedStackFile(stack, edit), stack));
+  if (result.ok) throw new Error("expected the config to be rejected");
+  return result.problems;
+}
+
+describe("committed stack files", () => {
+  it.each(["dev", "staging", "production"])("%s parses against the schema", (stack) => {
+    const result = parseStackConfig(readStackFile(stackFile(stack), stack));
+    expect(result.ok ? [] : result.problems).toEqual([]);
+  });
+
+  it("fill the environment defaults from the requirements", () => {
+    const parse = (stack: string) => {
+      const r = parseStackConfig(readStackFile(stackFile(stack), stack));
+      if (!r.ok) throw new Error("invalid");
+      return r.config;
+    };
+    const dev = parse("dev");
+    const staging = parse("staging");
+    const prod = parse("production");
+    expect([dev.backend.minInstances, dev.backend.maxInstances]).toEqual([0, 2]);
+    expect([staging.backend.minInstances, staging.backend.maxInstances]).toEqual([1, 5]);
+    expect([prod.backend.minInstances, prod.backend.maxInstances, prod.backend.cpuTargetPercent]).toEqual([2, 20, 70]);
+    expect([dev.workloads.replicas, dev.workloads.resources]).toEqual([1, { cpu: "500m", memory: "1Gi" }]);
+    expect(staging.workloads.resources).toEqual({ cpu: "1000m", memory: "2Gi" });
+    expect(prod.workloads.resources).toEqual({ cpu: "2000m", memory: "4Gi" });
+    expect([dev.cluster.regional, staging.cluster.regional, prod.cluster.regional]).toEqual([false, false, true]);
+    expect([dev.monitoring.level, staging.monitoring.level, prod.monitoring.level]).toEqual(["minimal", "standard", "comprehensive"]);
+    expect([dev.release.strategy, staging.release.strategy, prod.release.strategy]).toEqual(["direct", "blue-green", "canary"]);
+    expect(prod.release.strategy === "canary" && prod.release.steps).toEqual([5, 10, 25, 50, 100]);
+  });
+
+  it("a stack that switches strategy starts from that strategy's defaults", () => {
+    const file = editedStackFile("dev", (c) => {
+      c[k("release")] = { strategy: "canary", steps: [10, 100] };
+    });
+    const r = parseStackConfig(readStackFile(file, "dev"));
+    expect(r.ok).toBe(true);
+    if (r.ok && r.config.release.strategy === "canary") {
+      expect(r.config.release.steps).toEqual([10, 100]);
+      expect(r.config.release.analysis.alpha).toBe(0.05);
+      expect(r.config.release.target).toBe("cloud-run");
+    }
+  });
+});
+
+describe("bad configuration is rejected with the key, the expectation and the finding", () => {
+  const cases: { name: string; stack: string; edit: (c: Config) => void; key: string; problem: RegExp }[] = [
+    { name: "wrong type", stack: "production", edit: (c) => void (section(c, "backend")["maxInstances"] = "twenty"), key: "backend.maxInstances", problem: /expected number \(found "twenty"\)/ },
+    { name: "unknown key", stack: "production", edit: (c) => void (section(c, "backend")["maxInstance"] = 4), key: "backend.maxInstance", problem: /unknown key/ },
+    { name: "unknown top-level key", stack: "dev", edit: (c) => void (c[k("colour")] = "blue"), key: "colour", problem: /unknown key/ },
+    { name: "missing required key", stack: "staging", edit: (c) => void delete section(c, "gcp")["project"], key: "gcp.project", problem: /required key is missing \(expected string\)/ },
+    {
+      name: "plaintext secret",
+      stack: "production",
+      edit: (c) => void (c[k("vercelApiToken")] = "tok_plaintext"),
+      key: "vercelApiToken",
+      problem: /must be set with `pulumi config set --secret`/,
+    },
+    { name: "missing secret", stack: "dev", edit: (c) => void delete c[k("firebaseCredentials")], key: "firebaseCredentials", problem: /pulumi config set --secret firebaseCredentials <value> --stack dev/ },
+    { name: "steps not ending at 100", stack: "production", edit: (c) => void (c[k("release")] = { steps: [5, 10, 50] }), key: "release.steps", problem: /must end at 100 \(ends at 50\)/ },
+    { name: "steps not increasing", stack: "production", edit: (c) => void (c[k("release")] = { steps: [10, 5, 100] }), key: "release.steps[1]", problem: /strictly increasing \(10 then 5\)/ },
+    { name: "min > max instances", stack: "staging", edit: (c) => void (section(c, "backend")["minInstances"] = 9), key: "backend.minInstances", problem: /must not exceed backend.maxInstances \(9 > 5\)/ },
+    { name: "invalid region", stack: "dev", edit: (c) => void (section(c, "gcp")["region"] = "europe-wset1"), key: "gcp.region", problem: /did you mean "europe-west1"\?/ },
+    { name: "zone outside region", stack: "dev", edit: (c) => void (section(c, "gcp")["zone"] = "us-central1-a"), key: "gcp.zone", problem: /must be a zone of region europe-west1/ },
+    {
+      name: "image without digest in production",
+      stack: "production",
+      edit: (c) => void (section(c, "backend")["image"] = "europe-docker.pkg.dev/acme-artifacts/backend/ws-backend:1.8.0"),
+      key: "backend.image",
+      problem: /must be pinned by digest/,
+    },
+    { name: "unknown strategy", stack: "dev", edit: (c) => void (c[k("release")] = { strategy: "yolo" }), key: "release.strategy", problem: /expected one of "direct", "blue-green", "canary"/ },
+    { name: "talksTo an unknown agent", stack: "dev", edit: (c) => void ((section(c, "workloads")["services"] as Config[])[0]!["talksTo"] = ["ghost"]), key: "workloads.services[0].talksTo[0]", problem: /names no agent service/ },
+    { name: "malformed structured value", stack: "dev", edit: (c) => void (c[k("monitoring")] = "{not json"), key: "monitoring", problem: /not valid structured config/ },
+  ];
+
+  it.each(cases)("$name", ({ stack, edit, key, problem }) => {
+    const problems = problemsOf(stack, edit);
+    const hit = problems.find((p) => p.key === k(key));
+    expect(hit, `problems were: ${JSON.stringify(problems, null, 2)}`).toBeDefined();
+    expect(hit!.problem).toMatch(problem);
+    expect(hit!.stack).toBe(stack);
+    expect(hit!.origin).toBe(`Pulumi.${stack}.yaml`);
+  });
+
+  it("lists every problem in one pass, type errors and cross-field rules together", () => {
+    const problems = problemsOf("production", (c) => {
+      section(c, "backend")["maxInstances"] = "lots";
+      section(c, "backend")["minInstances"] = 50;
+      section(c, "backend")["image"] = "europe-docker.pkg.dev/a/b/c:latest";
+      c[k("vercelApiToken")] = "plain";
+      section(c, "gcp")["region"] = "mars-north1";
+    });
+    expect(problems.map((p) => p.key).sort()).toEqual([k("backend.image"), k("backend.maxInstances"), k("gcp.region"), k("vercelApiToken")].sort());
+  });
+
+  it("never prints a secret's value in a problem", () => {
+    const problems = problemsOf("production", (c) => void (c[k("vercelApiToken")] = "tok_do_not_print"));
+    expect(JSON.stringify(problems)).not.toContain("tok_do_not_print");
+  });
+
+  it("needs an environment when the stack name is not one", () => {
+    const result = parseStackConfig({ stack: "feature-x", origin: "Pulumi.feature-x.yaml", values: {}, secretKeys: new Set() });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems[0]).toMatchObject({ key: k("environment"), problem: expect.stringMatching(/expected one of dev, staging, production/) });
+  });
+
+  it("an explicit environment lets any stack name use the environment's defaults", () => {
+    const file = editedStackFile("dev", (c) => void (c[k("environment")] = "staging"));
+    const result = parseStackConfig(readStackFile(file, "feature-x"));
+    expect(result.ok && result.config.backend.maxInstances).toBe(5);
+  });
+});
