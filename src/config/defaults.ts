@@ -18,6 +18,7 @@ const analysis = {
     "50": { errorRate: 0.005, p95LatencyMs: 300 },
   },
   alpha: 0.05,
+  comparativeMargin: 0.1,
   expectedRps: 50,
   onInconclusive: "rollback" as const,
   metricsUnavailableLimitSeconds: 300,

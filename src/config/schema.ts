@@ -175,6 +175,8 @@ const Analysis = z.strictObject({
   /** Per-step comparative criteria, keyed by step weight; the nearest step at or below applies. */
   stepCriteria: z.record(z.string().regex(/^\d{1,3}$/), Thresholds),
   alpha: z.number().gt(0).max(0.2),
+  /** Relative regression the comparative tier tolerates (0.1: candidate up to 10% worse than stable). */
+  comparativeMargin: z.number().min(0).max(4),
   /** Expected requests per second at 100% traffic, used to predict durations. */
   expectedRps: z.number().positive(),
   onInconclusive: z.enum(["rollback", "hold"]),
@@ -183,16 +185,27 @@ const Analysis = z.strictObject({
 
 const ReleaseTarget = z.enum(["cloud-run", "http-route"]);
 
+/** Flagger-style webhooks: gates (confirm-*, pre-rollout) must answer 2xx; the others are notifications. */
+export const WEBHOOK_TYPES = ["pre-rollout", "confirm-rollout", "confirm-promotion", "post-rollout", "rollback"] as const;
+const Webhook = z.strictObject({
+  name: DnsLabel,
+  type: z.enum(WEBHOOK_TYPES),
+  url: z.url({ protocol: /^https?$/ }),
+  timeoutSeconds: z.number().int().min(1).max(300).default(10),
+});
+
 const ReleaseConfig = z.discriminatedUnion("strategy", [
   z.strictObject({
     strategy: z.literal("direct"),
     target: ReleaseTarget,
     smokeTests: SmokeTests,
+    webhooks: z.array(Webhook).default([]),
   }),
   z.strictObject({
     strategy: z.literal("blue-green"),
     target: ReleaseTarget,
     smokeTests: SmokeTests,
+    webhooks: z.array(Webhook).default([]),
     switch: z.discriminatedUnion("mode", [
       z.strictObject({ mode: z.literal("immediate") }),
       z.strictObject({ mode: z.literal("gradual"), steps: StepList }),
@@ -207,6 +220,7 @@ const ReleaseConfig = z.discriminatedUnion("strategy", [
     strategy: z.literal("canary"),
     target: ReleaseTarget,
     smokeTests: SmokeTests,
+    webhooks: z.array(Webhook).default([]),
     steps: StepList,
     bakeSeconds: Seconds,
     maxStepSeconds: Seconds,
