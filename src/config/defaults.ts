@@ -8,7 +8,7 @@ export type ConfigLayer = DeepPartial<StackConfig>;
  * what differs from these; arrays in a stack file replace, objects merge.
  */
 
-const smokeTests = { paths: ["/health", "/ready"], websocket: true, retries: 3, failFast: true };
+const smokeTests = { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 3, failFast: true };
 
 const analysis = {
   guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },

@@ -157,9 +157,16 @@ const StepList = z
     });
   });
 
+/** Checks against the candidate's own URL before it takes any traffic. */
 const SmokeTests = z.strictObject({
-  paths: z.array(z.string().startsWith("/")).min(1),
-  websocket: z.boolean(),
+  /** Critical: any failure rejects the candidate. */
+  paths: z.array(z.string().startsWith("/")),
+  /** Non-critical: failures are reported, not fatal. */
+  optionalPaths: z.array(z.string().startsWith("/")).default([]),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  maxLatencyMs: z.number().int().positive().default(2000),
+  /** WebSocket upgrade + echo round trip on this path (critical); omit to skip. */
+  websocketPath: z.string().startsWith("/").optional(),
   retries: z.number().int().min(0).max(10),
   failFast: z.boolean(),
 });

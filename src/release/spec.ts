@@ -15,7 +15,7 @@ export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
   const hooks = release.webhooks;
   const has = (type: string) => hooks.some((h) => h.type === type);
   const gatesBeforeTraffic: TrafficGate[] = [
-    ...(release.smokeTests.paths.length > 0 || release.smokeTests.websocket ? (["smoke"] as const) : []),
+    ...(release.smokeTests.paths.length > 0 || release.smokeTests.websocketPath !== undefined ? (["smoke"] as const) : []),
     ...(has("pre-rollout") ? (["pre-rollout"] as const) : []),
     ...(has("confirm-rollout") ? (["confirm-rollout"] as const) : []),
   ];
