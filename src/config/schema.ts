@@ -201,7 +201,7 @@ const Webhook = z.strictObject({
   timeoutSeconds: z.number().int().min(1).max(300).default(10),
 });
 
-const ReleaseConfig = z.discriminatedUnion("strategy", [
+export const ReleaseConfig = z.discriminatedUnion("strategy", [
   z.strictObject({
     strategy: z.literal("direct"),
     target: ReleaseTarget,

@@ -13,7 +13,7 @@ export interface Haproxy extends Proc {
 }
 
 /** Real HAProxy on loopback ports: one frontend, backend `be_app` with servers stable and candidate, the Prometheus exporter. */
-export async function startHaproxy(stablePort: number, candidatePort: number, candidateWeight = 0): Promise<Haproxy> {
+export async function startHaproxy(stablePort: number, candidatePort: number, candidateWeight = 0, names: [string, string] = ["stable", "candidate"]): Promise<Haproxy> {
   const [fe, rt, prom] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "haproxy-"));
   const cfg = join(dir, "haproxy.cfg");
@@ -36,8 +36,8 @@ frontend prometheus
   http-request use-service prometheus-exporter if { path /metrics }
 backend be_app
   balance roundrobin
-  server stable 127.0.0.1:${stablePort} weight ${100 - candidateWeight}
-  server candidate 127.0.0.1:${candidatePort} weight ${candidateWeight}
+  server ${names[0]} 127.0.0.1:${stablePort} weight ${100 - candidateWeight}
+  server ${names[1]} 127.0.0.1:${candidatePort} weight ${candidateWeight}
 `,
   );
   const p = await startProcess("haproxy", ["-db", "-f", cfg], {});

@@ -68,8 +68,8 @@ export function startProcess(cmd: string, args: string[], opts: { ready?: RegExp
 
 export const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 
-export async function startSampleBackend(version: string, extra: string[] = []): Promise<Proc & { port: number; url: string }> {
-  const port = await freePort();
+export async function startSampleBackend(version: string, extra: string[] = [], fixedPort?: number): Promise<Proc & { port: number; url: string }> {
+  const port = fixedPort ?? (await freePort());
   const p = await startProcess(TSX, [join(ROOT, "test/fixtures/sample-backend.ts"), "--port", String(port), "--version", version, ...extra], { ready: /listening/ });
   return { ...p, port, url: `http://127.0.0.1:${port}` };
 }

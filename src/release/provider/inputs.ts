@@ -1,0 +1,92 @@
+import { z } from "zod";
+import { ReleaseConfig } from "../../config/schema";
+
+/** Where the traffic split lives. One variant per router adapter. */
+export const Target = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("cloud-run"),
+    project: z.string().min(1),
+    region: z.string().min(1),
+    service: z.string().min(1),
+    endpoint: z.url().optional(),
+    candidateTag: z.string().regex(/^[a-z][-a-z0-9]{0,45}$/).default("candidate"),
+  }),
+  z.strictObject({
+    kind: z.literal("http-route"),
+    namespace: z.string().min(1),
+    name: z.string().min(1),
+    ruleIndex: z.number().int().min(0).default(0),
+    stableBackend: z.string().min(1),
+    candidateBackend: z.string().min(1),
+    /** Secret. Without it: $KUBECONFIG or in-cluster config. */
+    kubeconfig: z.string().optional(),
+    candidateUrl: z.url().optional(),
+  }),
+  z.strictObject({
+    kind: z.literal("haproxy"),
+    runtimeApi: z.string().min(1),
+    /** The backend's two servers are named after the revisions (e.g. blue and green); stable and candidate swap each release. */
+    backend: z.string().min(1),
+    stateFile: z.string().min(1),
+    candidateUrl: z.url().optional(),
+  }),
+]);
+export type Target = z.infer<typeof Target>;
+
+export const Follower = z.strictObject({
+  kind: z.literal("vercel"),
+  projectId: z.string().min(1),
+  teamId: z.string().optional(),
+  /** Secret. */
+  token: z.string().min(1),
+  canaryDeploymentId: z.string().min(1),
+  stableDeploymentId: z.string().min(1),
+  endpoint: z.url().optional(),
+});
+
+export const Metrics = z.strictObject({
+  url: z.url(),
+  preset: z.enum(["haproxy", "cloud-run", "custom"]),
+  /** haproxy: the backend (proxy) name; cloud-run: the service name. */
+  scope: z.string().optional(),
+  /** PromQL selectors; with a preset, any of them overrides the preset's. `{{revision}}` is filled in. */
+  templates: z.strictObject({ requests: z.string().min(1), errors: z.string().min(1), latencyBuckets: z.string().min(1), latencyUnit: z.enum(["s", "ms"]) }).partial().optional(),
+  /** google: an OAuth token from Application Default Credentials (Managed Service for Prometheus). */
+  auth: z.enum(["none", "google"]).default("none"),
+});
+
+export const TrafficSplitInputs = z
+  .strictObject({
+    target: Target,
+    stable: z.string().min(1),
+    candidate: z.string().min(1),
+    release: ReleaseConfig,
+    metrics: Metrics,
+    followers: z.array(Follower).default([]),
+    /** A new value retries a rejected candidate. */
+    retryToken: z.string().optional(),
+    /** Emergency path: straight to 100% of the candidate, no steps or gates. */
+    immediate: z.boolean().default(false),
+    intervalSeconds: z.number().positive().max(300).default(15),
+    deadlineSeconds: z.number().int().positive().max(86_400).default(3600),
+    approvalWaitSeconds: z.number().int().min(0).default(0),
+    /** Health endpoint polled for the consecutive-failure guardrail (defaults to the candidate URL's /health). */
+    healthPath: z.string().startsWith("/").default("/health"),
+  })
+  .refine((i) => i.stable !== i.candidate, { message: "stable and candidate must differ", path: ["candidate"] })
+  .refine((i) => i.metrics.preset !== "custom" || (i.metrics.templates?.requests !== undefined && i.metrics.templates.errors !== undefined), {
+    message: "a custom metrics preset needs templates.requests and templates.errors",
+    path: ["metrics", "templates"],
+  });
+
+export type TrafficSplitInputs = z.infer<typeof TrafficSplitInputs>;
+
+/** Pulumi's marker for a value not known yet (preview). It can arrive in place of any input. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export function containsUnknown(v: unknown): boolean {
+  if (v === UNKNOWN) return true;
+  if (Array.isArray(v)) return v.some(containsUnknown);
+  if (typeof v === "object" && v !== null) return Object.values(v).some(containsUnknown);
+  return false;
+}

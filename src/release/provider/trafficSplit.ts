@@ -1,0 +1,93 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import type { ReleaseConfig } from "../../config/schema";
+import type { StepSummary } from "./engine";
+import type { Target } from "./inputs";
+
+/**
+ * The TrafficSplit resource. Its provider is a thin shim: Pulumi serializes
+ * the provider object into state and runs it in the dynamic-provider host,
+ * a separate Node process without TypeScript support. The shim captures
+ * only two file paths and loads the real engine (engine.ts) through tsx's
+ * CommonJS API inside each call, so:
+ *  - nothing imported at module scope is captured (which breaks closure
+ *    serialization under vitest and with SDK clients);
+ *  - `__provider` stays the same when the engine changes, so a code change
+ *    alone never shows up as a diff, and `delete` of an old resource runs
+ *    the current engine rather than stale code kept in state.
+ */
+
+/** The module/type pair gives the resource its own token: pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit. */
+export const TRAFFIC_SPLIT_MODULE = "progressive-delivery";
+export const TRAFFIC_SPLIT_TYPE = "TrafficSplit";
+export const TRAFFIC_SPLIT_TOKEN = `pulumi-nodejs:dynamic/${TRAFFIC_SPLIT_MODULE}:${TRAFFIC_SPLIT_TYPE}`;
+
+const ENGINE_FILE = path.resolve(__dirname, "engine.ts");
+const ENGINE_RELATIVE = "src/release/provider/engine.ts";
+
+/** Loads the engine in whatever process runs the provider. Self-contained: it is serialized. */
+function loadEngine(): typeof import("./engine") {
+  const req = process.mainModule?.require.bind(process.mainModule) ?? eval("require");
+  const fs = req("fs") as typeof import("fs");
+  const p = req("path") as typeof import("path");
+  // The host runs in the Pulumi project's directory; fall back to where the program was when it serialized us.
+  const file = [p.resolve(process.cwd(), ENGINE_RELATIVE), ENGINE_FILE].find((f) => fs.existsSync(f));
+  if (!file) throw new Error(`TrafficSplit provider: cannot find its engine (${ENGINE_RELATIVE} under ${process.cwd()}, or ${ENGINE_FILE})`);
+  // Resolve tsx from the engine's own project, whatever directory the host runs in.
+  const fromEngine = (req("module") as typeof import("module")).createRequire(file);
+  const tsx = fromEngine("tsx/cjs/api") as { require: (id: string, from: string) => unknown };
+  return tsx.require(file, file) as typeof import("./engine");
+}
+
+export const trafficSplitProvider: pulumi.dynamic.ResourceProvider = {
+  check: (olds, news) => loadEngine().check(olds, news),
+  diff: (id, olds, news) => loadEngine().diff(id, olds, news),
+  create: (inputs) => loadEngine().create(inputs),
+  update: (id, olds, news) => loadEngine().update(id, olds, news),
+  read: (id, props) => loadEngine().read(id, props),
+  delete: (id, props) => loadEngine().remove(id, props),
+};
+
+export interface TrafficSplitArgs {
+  target: pulumi.Input<Target>;
+  stable: pulumi.Input<string>;
+  candidate: pulumi.Input<string>;
+  release: pulumi.Input<ReleaseConfig>;
+  metrics: pulumi.Input<{ url: string; preset: "haproxy" | "cloud-run" | "custom"; scope?: string; templates?: Record<string, string>; auth?: "none" | "google" }>;
+  followers?: pulumi.Input<pulumi.Input<Record<string, unknown>>[]>;
+  retryToken?: pulumi.Input<string>;
+  immediate?: pulumi.Input<boolean>;
+  intervalSeconds?: pulumi.Input<number>;
+  deadlineSeconds?: pulumi.Input<number>;
+  approvalWaitSeconds?: pulumi.Input<number>;
+  healthPath?: pulumi.Input<string>;
+}
+
+/** Outputs seeded as undefined so the SDK knows them; they double as the release record. */
+const OUTPUTS = ["phase", "stableRevision", "candidateRevision", "rejectedRevision", "liveCandidateWeight", "failure", "message", "steps", "restoreMs", "releaseKey", "startedAt", "finishedAt"] as const;
+
+export class TrafficSplit extends pulumi.dynamic.Resource {
+  declare readonly phase: pulumi.Output<"promoted" | "rolled-back" | "rejected" | "held" | "analysing" | "gating" | "promoting">;
+  declare readonly stableRevision: pulumi.Output<string>;
+  declare readonly candidateRevision: pulumi.Output<string>;
+  declare readonly rejectedRevision: pulumi.Output<string | null>;
+  declare readonly liveCandidateWeight: pulumi.Output<number>;
+  declare readonly failure: pulumi.Output<{ step: number; weight: number; gate: string; value: number | string; threshold: number | string; message: string } | null>;
+  declare readonly message: pulumi.Output<string>;
+  declare readonly steps: pulumi.Output<StepSummary[]>;
+  declare readonly restoreMs: pulumi.Output<number | null>;
+  declare readonly releaseKey: pulumi.Output<string>;
+
+  constructor(name: string, args: TrafficSplitArgs, opts?: pulumi.CustomResourceOptions) {
+    const seeded = Object.fromEntries(OUTPUTS.map((k) => [k, undefined]));
+    super(
+      trafficSplitProvider,
+      name,
+      { ...seeded, ...args },
+      // Credentials inside target (kubeconfig), followers (Vercel token) and metrics stay secret in state.
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "target", "followers", "metrics"] },
+      TRAFFIC_SPLIT_MODULE,
+      TRAFFIC_SPLIT_TYPE,
+    );
+  }
+}

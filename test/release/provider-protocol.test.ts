@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TRAFFIC_SPLIT_TOKEN, TrafficSplit } from "../../src/release/provider/trafficSplit";
+import { runtimeCommand } from "../../src/release/routers/haproxy";
+import { startLoad, type Load } from "../support/load";
+import { ProviderHost, RpcError, serializedProvider, startFakeEngine } from "../support/providerHost";
+import { ProvingGround } from "../support/provingGround";
+
+/**
+ * The TrafficSplit provider as the engine runs it: the `__provider` text the
+ * SDK really serializes, loaded by the SDK's own dynamic-provider host in a
+ * separate process, driven over gRPC (Configure, Check, Diff, Create,
+ * Update, Read, Delete) against real HAProxy and real Prometheus.
+ */
+
+const URN = "urn:pulumi:test::proving-ground::pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit::backend";
+
+const release = {
+  strategy: "canary",
+  target: "cloud-run",
+  smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
+  steps: [25, 100],
+  bakeSeconds: 3,
+  maxStepSeconds: 60,
+  autoRollback: true,
+  manualApproval: false,
+  analysis: {
+    guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
+    stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } },
+    alpha: 0.05,
+    comparativeMargin: 0.1,
+    expectedRps: 60,
+    onInconclusive: "rollback",
+    metricsUnavailableLimitSeconds: 20,
+  },
+};
+
+let ground: ProvingGround;
+let engine: Awaited<ReturnType<typeof startFakeEngine>>;
+let host: ProviderHost;
+let providerText: string;
+let load: Load;
+
+const inputs = (stable: "blue" | "green", candidate: "blue" | "green", extra: Record<string, unknown> = {}) => ({
+  __provider: providerText,
+  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
+  stable,
+  candidate,
+  release,
+  metrics: ground.metrics(),
+  intervalSeconds: 1,
+  deadlineSeconds: 240,
+  ...extra,
+});
+
+async function weights(): Promise<{ blue: number; green: number }> {
+  const w = async (s: string) => Number((await runtimeCommand(ground.haproxy.runtimeApi, `get weight be_app/${s}`)).trim().split(" ")[0]);
+  return { blue: await w("blue"), green: await w("green") };
+}
+
+beforeAll(async () => {
+  ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
+  const s = await serializedProvider(
+    () =>
+      new TrafficSplit("backend", {
+        target: { kind: "haproxy", runtimeApi: "127.0.0.1:1", backend: "be_app", stateFile: "/dev/null" },
+        stable: "blue",
+        candidate: "green",
+        release: release as never,
+        metrics: { url: "http://127.0.0.1:9", preset: "haproxy" },
+      }),
+    TRAFFIC_SPLIT_TOKEN,
+  );
+  providerText = s.provider;
+  engine = await startFakeEngine();
+  host = await ProviderHost.start(engine.address);
+  await host.configure();
+  // Steady traffic through HAProxy for the whole file (bounded: 60 req/s for at most 4 minutes).
+  load = startLoad(`${ground.haproxy.frontend}/api`, 60, 240_000);
+}, 60_000);
+
+afterAll(async () => {
+  load?.stop();
+  await load?.done;
+  await host?.stop();
+  await engine?.stop();
+  await ground?.stop();
+});
+
+describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
+  it("the SDK serializes a small, self-contained provider with its own type token", () => {
+    expect(providerText.length).toBeLessThan(20_000);
+    expect(providerText).toContain("exports.handler");
+    expect(providerText).toContain("tsx/cjs/api");
+    // No test-runner module wrappers leaked into the closure.
+    expect(providerText).not.toMatch(/__vite_ssr_import/);
+  });
+
+  it("Check validates inputs, reports each bad field, and passes unknowns through during preview", async () => {
+    const bad = await host.check(URN, {}, { ...inputs("blue", "green"), stable: "green", intervalSeconds: -1 });
+    expect(bad.failures.map((f) => f.property).sort()).toEqual(["candidate", "intervalSeconds"]);
+    expect(bad.failures.find((f) => f.property === "candidate")!.reason).toBe("stable and candidate must differ");
+    const preview = await host.check(URN, {}, { ...inputs("blue", "green"), candidate: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" });
+    expect(preview.failures).toEqual([]);
+    const ok = await host.check(URN, {}, inputs("blue", "green"));
+    expect(ok.failures).toEqual([]);
+    expect(ok.inputs["immediate"]).toBe(false); // defaults applied
+    expect(ok.inputs["__provider"]).toBe(providerText);
+  });
+
+  let created: { id: string; properties: Record<string, unknown> };
+
+  it("Create promotes a healthy candidate through the steps on real traffic", async () => {
+    const checked = (await host.check(URN, {}, inputs("blue", "green"))).inputs;
+    created = await host.create(URN, checked);
+    expect(created.id).toBe(`haproxy:${ground.haproxy.runtimeApi}/be_app`);
+    expect(created.properties["phase"]).toBe("promoted");
+    expect(created.properties["stableRevision"]).toBe("green");
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    const steps = created.properties["steps"] as { weight: number; outcome: string; candidateRequests: number }[];
+    expect(steps.map((s) => [s.weight, s.outcome])).toEqual([
+      [25, "pass"],
+      [100, "pass"],
+    ]);
+    expect(steps[0]!.candidateRequests).toBeGreaterThan(50);
+    // Progress reached the engine's log service while the update ran.
+    expect(engine.logs.some((l) => /step 1\/2: 25% to the candidate/.test(l))).toBe(true);
+    expect(engine.logs.some((l) => /gate smoke: passed/.test(l))).toBe(true);
+    expect(engine.logs.some((l) => /expected rollout/.test(l))).toBe(true);
+  }, 200_000);
+
+  it("Diff reports no change for the same release, a change for a new candidate, and replace for a new target", async () => {
+    const olds = created.properties;
+    // As the engine does: Diff sees the inputs Check returned.
+    const checked = async (news: Record<string, unknown>) => (await host.check(URN, olds, news)).inputs;
+    expect((await host.diff(URN, created.id, olds, await checked({ ...inputs("blue", "green"), intervalSeconds: 5 }))).changes).toBe("none");
+    expect((await host.diff(URN, created.id, olds, await checked(inputs("green", "blue")))).changes).toBe("some");
+    expect((await host.diff(URN, created.id, olds, await checked({ ...inputs("blue", "green"), retryToken: "2" }))).changes).toBe("some");
+    const moved = await host.diff(URN, created.id, olds, await checked({ ...inputs("blue", "green"), target: { ...ground.target(), backend: "be_other" } }));
+    expect(moved).toEqual({ changes: "some", replaces: ["target"] });
+  });
+
+  it("Update with a failing candidate rolls back, fails with step, gate, value and threshold, and keeps the record in state", async () => {
+    // The new release goes to the idle blue slot, and it answers 30% of requests with 500.
+    await ground.redeploy("blue", "v3", ["--error-rate", "0.3"]);
+    const news = (await host.check(URN, created.properties, inputs("green", "blue"))).inputs;
+    const err = (await host.update(URN, created.id, created.properties, news).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.message).toMatch(/step 1\/2 \(25% to blue\): (guardrail|comparative):error-rate: candidate error rate/);
+    expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
+    expect(err.initFailure?.properties["rejectedRevision"]).toBe("blue");
+    expect(err.initFailure?.properties["__provider"]).toBe(providerText);
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(engine.logs.some((l) => /ROLLBACK: .* traffic back on stable in \d+ ms/.test(l))).toBe(true);
+    created = { id: created.id, properties: err.initFailure!.properties };
+  }, 200_000);
+
+  it("the rejected candidate is not retried by the next update, only with a retry token", async () => {
+    const news = (await host.check(URN, created.properties, inputs("green", "blue"))).inputs;
+    const again = await host.update(URN, created.id, created.properties, news);
+    expect(again["phase"]).toBe("rolled-back");
+    expect(String(again["message"])).toContain("change the candidate or set a retry token");
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+  });
+
+  it("Read reports the live weights and the checkpoint's phase (refresh)", async () => {
+    const props = await host.read(URN, created.id, created.properties);
+    expect(props["liveCandidateWeight"]).toBe(0);
+    expect(props["phase"]).toBe("rolled-back");
+  });
+
+  it("Delete of a finished rollout leaves traffic where it is", async () => {
+    await host.delete(URN, created.id, created.properties);
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    const served = load.snapshot();
+    expect(served.networkErrors).toBe(0);
+    expect(served.byVersion["v2"]!.ok).toBeGreaterThan(0);
+  });
+});

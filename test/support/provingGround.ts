@@ -1,0 +1,66 @@
+import { join } from "node:path";
+import { startHaproxy, type Haproxy } from "./haproxy";
+import { startSampleBackend, type Proc } from "./processes";
+import { startPrometheus, waitForTargets, type Prometheus } from "./prometheus";
+
+export type Slot = "blue" | "green";
+type Backend = Proc & { port: number; url: string };
+
+/**
+ * The proving ground: two sample backends (blue and green slots) behind a
+ * real HAProxy whose weights only the release engine moves, HAProxy's
+ * Prometheus exporter and the backends' own metrics scraped every second by
+ * a real Prometheus. Everything on loopback, started and stopped by the test.
+ */
+export class ProvingGround {
+  backends = {} as Record<Slot, Backend>;
+  haproxy!: Haproxy;
+  prometheus!: Prometheus;
+
+  static async start(opts: { blue: { version: string; faults?: string[] }; green: { version: string; faults?: string[] }; active?: Slot }): Promise<ProvingGround> {
+    const g = new ProvingGround();
+    g.backends.blue = await startSampleBackend(opts.blue.version, ["--slot", "blue", ...(opts.blue.faults ?? [])]);
+    g.backends.green = await startSampleBackend(opts.green.version, ["--slot", "green", ...(opts.green.faults ?? [])]);
+    const active = opts.active ?? "blue";
+    g.haproxy = await startHaproxy(g.backends.blue.port, g.backends.green.port, active === "blue" ? 0 : 100, ["blue", "green"]);
+    const exporter = g.haproxy.metricsUrl.replace(/^http:\/\//, "").replace(/\/metrics$/, "");
+    g.prometheus = await startPrometheus([
+      { job: "haproxy", address: exporter },
+      { job: "blue", address: `127.0.0.1:${g.backends.blue.port}` },
+      { job: "green", address: `127.0.0.1:${g.backends.green.port}` },
+    ]);
+    await waitForTargets(g.prometheus, 3);
+    return g;
+  }
+
+  /** Restarts one slot's backend on the same port with a new version and faults (a new release in that slot). */
+  async redeploy(slot: Slot, version: string, faults: string[] = []): Promise<void> {
+    const port = this.backends[slot].port;
+    await this.backends[slot].stop();
+    this.backends[slot] = await startSampleBackend(version, ["--slot", slot, ...faults], port);
+  }
+
+  /** TrafficSplit target and metrics inputs for this ground. */
+  target() {
+    return { kind: "haproxy" as const, runtimeApi: this.haproxy.runtimeApi, backend: "be_app", stateFile: join(this.haproxy.dir, "rollout-state.json") };
+  }
+
+  metrics() {
+    return {
+      url: this.prometheus.url,
+      preset: "haproxy" as const,
+      scope: "be_app",
+      // Requests and 5xx from HAProxy's exporter; latency from the backends' own histogram (the exporter has none).
+      templates: { latencyBuckets: 'sample_http_request_duration_seconds_bucket{slot="{{revision}}"}', latencyUnit: "s" as const },
+      auth: "none" as const,
+    };
+  }
+
+  candidateUrl(slot: Slot) {
+    return this.backends[slot].url;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.prometheus?.stop(), this.haproxy?.stop(), this.backends.blue?.stop(), this.backends.green?.stop()]);
+  }
+}
