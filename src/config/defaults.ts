@@ -123,13 +123,15 @@ export function deepMerge(base: unknown, over: unknown): unknown {
  * stack file does not drag in keys of the environment's usual strategy.
  */
 export function withDefaults(environment: Environment, stack: Record<string, unknown>): Record<string, unknown> {
-  const { release: envRelease, ...envRest } = perEnvironment[environment];
-  const requested = isPlainObject(stack["release"]) ? stack["release"]["strategy"] : undefined;
-  const strategy = (typeof requested === "string" && requested in strategyDefaults ? requested : envRelease!.strategy) as Strategy;
-  const release =
-    strategy === envRelease!.strategy
-      ? deepMerge(strategyDefaults[strategy], envRelease)
-      : { ...strategyDefaults[strategy], target: envRelease!.target };
-  const base = deepMerge(common, { ...envRest, release, environment });
+  const { release: _release, ...envRest } = perEnvironment[environment];
+  const base = deepMerge(common, { ...envRest, release: releaseDefaults(environment, stack["release"]), environment });
   return deepMerge(base, stack) as Record<string, unknown>;
+}
+
+/** The release block's defaults for the strategy a (partial) release block asks for. */
+export function releaseDefaults(environment: Environment, release: unknown): Record<string, unknown> {
+  const envRelease = perEnvironment[environment].release!;
+  const requested = isPlainObject(release) ? release["strategy"] : undefined;
+  const strategy = (typeof requested === "string" && requested in strategyDefaults ? requested : envRelease.strategy) as Strategy;
+  return (strategy === envRelease.strategy ? deepMerge(strategyDefaults[strategy], envRelease) : { ...strategyDefaults[strategy], target: envRelease.target }) as Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import { aboveLimitLogEvidence, belowLimitLogEvidence, newRatioTest, ratioLogEvidence, updateRatioTest, type RatioTest } from "./eprocess";
-import { estimateQuantile, quantileBoundary, sanitizeArm, slowerThan, type MetricsWindow } from "./window";
+import { addArms, estimateQuantile, quantileBoundary, sanitizeArm, slowerThan, type MetricsWindow } from "./window";
 
 /** Absolute limits that roll back at once, checked on every window. */
 export interface Guardrails {
@@ -34,6 +34,8 @@ export interface Evidence {
   latency: RatioTest;
   /** Bucket boundary (ms) at stable's p95, fixed from earlier windows. */
   latencyBoundaryMs: number | null;
+  /** Stable's histogram, accumulated only until the boundary is fixed. */
+  stableLatencySoFar: MetricsWindow["stable"] | null;
   /** Candidate totals since the first traffic (guardrails). */
   candidate: { requests: number; errors: number; slow: number };
   stable: { requests: number; errors: number };
@@ -45,6 +47,7 @@ export const newEvidence = (): Evidence => ({
   errors: newRatioTest(),
   latency: newRatioTest(),
   latencyBoundaryMs: null,
+  stableLatencySoFar: null,
   candidate: { requests: 0, errors: 0, slow: 0 },
   stable: { requests: 0, errors: 0 },
   step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 },
@@ -90,13 +93,15 @@ export function observe(e: Evidence, raw: MetricsWindow, settings: AnalysisSetti
       stableEvents: slowerThan(s, e.latencyBoundaryMs, "up"),
     });
   }
-  // Fixed from this window's stable data and used only from the next window on, so it stays predictable.
-  const latencyBoundaryMs = e.latencyBoundaryMs ?? quantileBoundary(s, 0.95, BOUNDARY_MIN_REQUESTS) ?? null;
+  // Fixed from stable's data up to this window and used only from the next window on, so it stays predictable.
+  const stableSoFar = e.latencyBoundaryMs === null ? (e.stableLatencySoFar ? addArms(e.stableLatencySoFar, s) : s) : null;
+  const latencyBoundaryMs = e.latencyBoundaryMs ?? (stableSoFar ? quantileBoundary(stableSoFar, 0.95, BOUNDARY_MIN_REQUESTS) : undefined) ?? null;
 
   return {
     errors,
     latency,
     latencyBoundaryMs,
+    stableLatencySoFar: latencyBoundaryMs === null ? stableSoFar : null,
     candidate: {
       requests: e.candidate.requests + c.requests,
       errors: e.candidate.errors + c.errors,

@@ -69,7 +69,8 @@ export function estimateQuantile(arm: ArmWindow, q: number): number | undefined 
   let prevCount = 0;
   for (const b of arm.latency) {
     if (b.count >= target) {
-      if (!Number.isFinite(b.le)) return prevLe;
+      // In the +Inf bucket all we know is "above the last boundary".
+      if (!Number.isFinite(b.le)) return Number.isFinite(prevLe) ? prevLe : undefined;
       const span = b.count - prevCount;
       return span <= 0 ? b.le : prevLe + ((target - prevCount) / span) * (b.le - prevLe);
     }
