@@ -7,6 +7,7 @@ import { GkeCluster } from "./components/gkeCluster";
 import { standardLabels } from "./components/labels";
 import { Monitoring } from "./components/monitoring";
 import { PrivateNetwork } from "./components/privateNetwork";
+import { Release } from "./components/release";
 import { ProjectApis } from "./components/projectApis";
 import { VercelFrontend } from "./components/vercelFrontend";
 import { WebSocketBackend } from "./components/websocketBackend";
@@ -60,6 +61,13 @@ export function declareStack(config: StackConfig): StackOutputs {
     backendUrl: backend.url,
     firebaseCredentials,
     provider: vercelProvider,
+  });
+  new Release("release", {
+    config,
+    serviceName: backend.service.name,
+    kubeconfig: cluster.kubeconfig,
+    vercelToken: pulumi.secret(config.vercelApiToken.value),
+    vercelProjectId: frontend.project.id,
   });
   new Monitoring(
     "monitoring",

@@ -139,7 +139,7 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
   it("never lets Pulumi fight the release engine over traffic", () => {
     const run = s().one(T.run);
     expect(run.ignoreChanges).toEqual(TRAFFIC_PATHS);
-    expect(run.inputs["traffics"]).toEqual([{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", percent: 100 }]);
+    expect(run.inputs["traffics"]).toEqual([{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: at(run.inputs, "template.revision"), percent: 100 }]);
     for (const route of s().ofType(T.route)) expect(route.ignoreChanges).toEqual(ROUTE_WEIGHT_PATHS);
   });
 
@@ -326,5 +326,46 @@ describe("config changes reach the declared resources", () => {
 
   it("a public backend (the committed default) lets allUsers invoke it", () => {
     expect(stacks["production"]!.ofType(T.runIam).map((r) => r.inputs["member"])).toEqual(["allUsers"]);
+  });
+});
+
+describe("the release engine is wired per environment", () => {
+  const SPLIT = "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit";
+
+  it("production: canary on the Cloud Run service, stable → candidate revisions, Managed Prometheus", () => {
+    const s = stacks["production"]!;
+    const split = s.one(SPLIT).inputs;
+    expect(at(split, "target")).toEqual({ kind: "cloud-run", project: "acme-delivery-prod", region: "europe-west1", service: "ws-backend", candidateTag: "candidate" });
+    expect(split["stable"]).toBe("ws-backend-v1-7-3");
+    expect(split["candidate"]).toBe(at(s.one(T.run).inputs, "template.revision"));
+    expect(at(split, "release.strategy")).toBe("canary");
+    expect(at(split, "release.steps")).toEqual([5, 10, 25, 50, 100]);
+    expect(at(split, "metrics")).toEqual({ url: "https://monitoring.googleapis.com/v1/projects/acme-delivery-prod/location/global/prometheus", preset: "cloud-run", scope: "ws-backend", auth: "google" });
+    expect(typeof split["__provider"]).toBe("string");
+    // Ordered after the service's new revision by data flow (the service name).
+    expect(s.one(SPLIT).dependsOn).toContain(s.one(T.run).urn);
+  });
+
+  it("staging: blue-green on the orchestrator's HTTPRoute, through the cluster's kubeconfig", () => {
+    const s = stacks["staging"]!;
+    const split = s.one(SPLIT).inputs;
+    const target = at<Record<string, unknown>>(split, "target");
+    expect(isSecretValue(target) || isSecretValue(target["kubeconfig"])).toBe(true);
+    const t = reveal(target) as Record<string, unknown>;
+    expect({ ...t, kubeconfig: undefined }).toEqual({ kind: "http-route", namespace: "agents-staging", name: "orchestrator", ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green", kubeconfig: undefined });
+    expect(at(split, "release.strategy")).toBe("blue-green");
+    expect(split["candidate"]).toBe("orchestrator-green");
+  });
+
+  it("dev: direct release on Cloud Run", () => {
+    const split = stacks["dev"]!.one(SPLIT).inputs;
+    expect(at(split, "release.strategy")).toBe("direct");
+    expect(at(split, "target.kind")).toBe("cloud-run");
+  });
+
+  it("no split when there is nothing to shift (no stable version yet)", async () => {
+    const file = editedStackFile("production", (c) => void delete (c["progressive-delivery:backend"] as Record<string, unknown>)["stableVersion"]);
+    const s = await evaluateFile("production", file);
+    expect(s.ofType(SPLIT)).toHaveLength(0);
   });
 });

@@ -82,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
       environment: result.config.environment,
       resources: result.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, custom: r.custom, inputs: redactSecrets(r.inputs) })),
       outputs: publicOutputs(result.outputs),
+      messages: result.messages,
       summary: { total: result.resources.length, byType: counts },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -97,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
     "",
     "Outputs:",
     ...renderOutputs(result.outputs),
+    ...(result.messages.length > 0 ? ["", "Messages from the program:", ...result.messages.map((m) => `  ${m.severity}: ${m.text.replace(/\n/g, "\n    ")}`)] : []),
     "",
     `Summary: ${result.resources.length} resources of ${Object.keys(counts).length} types, ${Object.keys(result.outputs).length} outputs`,
     ...Object.entries(counts).map(([t, n]) => `  ${String(n).padStart(3)}  ${t}`),

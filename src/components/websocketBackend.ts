@@ -139,8 +139,9 @@ export class WebSocketBackend extends pulumi.ComponentResource {
             },
           ],
         },
-        // Creation only; see TRAFFIC_PATHS.
-        traffics: [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", percent: 100 }],
+        // Creation only (see TRAFFIC_PATHS). Pinned to a revision, never LATEST: with LATEST every
+        // template change would send all traffic to the new revision before any gate ran.
+        traffics: [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: this.revision, percent: 100 }],
       },
       { parent: this, dependsOn: this.secrets.grants, ignoreChanges: TRAFFIC_PATHS },
     );

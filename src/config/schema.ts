@@ -111,6 +111,8 @@ const BackendConfig = z.strictObject({
   image: ImageRef,
   /** Release version; the Cloud Run revision name is derived from it. */
   version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2 or 2026-11-22.1"),
+  /** The version serving today; when set and different from `version`, the release engine shifts traffic from it. */
+  stableVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2").optional(),
   minInstances: z.number().int().min(0),
   maxInstances: z.number().int().min(1).max(1000),
   cpuTargetPercent: Percent,
@@ -137,6 +139,8 @@ const FrontendConfig = z.strictObject({
   teamId: z.string().min(1).optional(),
   gitRepository: z.strictObject({ type: z.enum(["github", "gitlab", "bitbucket"]), repo: z.string().regex(/^[^/\s]+\/[^/\s]+$/, "owner/name") }).optional(),
   rootDirectory: z.string().optional(),
+  /** Deployments for the release engine to step Vercel's rolling release in lockstep with the backend. */
+  deployments: z.strictObject({ stable: z.string().min(1), canary: z.string().min(1) }).optional(),
   /** Vercel's own rolling release for the frontend; last stage must be 100. */
   rollingRelease: z
     .strictObject({

@@ -8,8 +8,14 @@ export interface StackOutputValue {
   secret: boolean;
 }
 
+/** A diagnostic the program logged (pulumi.log.*), e.g. the release forecast. */
+export interface ProgramMessage {
+  severity: "info" | "warning" | "error";
+  text: string;
+}
+
 export type Evaluation =
-  | { ok: true; config: StackConfig; resources: DeclaredResource[]; outputs: Record<string, StackOutputValue> }
+  | { ok: true; config: StackConfig; resources: DeclaredResource[]; outputs: Record<string, StackOutputValue>; messages: ProgramMessage[] }
   | { ok: false; problems: ConfigProblem[] };
 
 // Internal SDK hooks (exported at run time, @internal in the typings).
@@ -74,17 +80,38 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
       cb(err, resp);
     });
 
-  const exports = await loadProgram();
+  // Without an engine the SDK prints pulumi.log.* to the console; keep those messages for the report instead.
+  const messages: ProgramMessage[] = [];
+  const restore = captureProgramLogs(messages);
   const outputs: Record<string, StackOutputValue> = {};
-  for (const [key, value] of Object.entries(exports)) {
-    if (pulumi.Output.isInstance(value)) {
-      outputs[key] = { value: await promiseOf(value), secret: await pulumi.isSecret(value) };
-    } else if (typeof value !== "function") {
-      outputs[key] = { value, secret: false };
+  try {
+    const exports = await loadProgram();
+    for (const [key, value] of Object.entries(exports)) {
+      if (pulumi.Output.isInstance(value)) {
+        outputs[key] = { value: await promiseOf(value), secret: await pulumi.isSecret(value) };
+      } else if (typeof value !== "function") {
+        outputs[key] = { value, secret: false };
+      }
     }
+    await runtime.waitForRPCs();
+  } finally {
+    restore();
   }
-  await runtime.waitForRPCs();
 
   const resources = registered.map((r) => ({ ...r, inputs: cloud.inputsByKey.get(`${r.type}::${r.name}`) ?? {} }));
-  return { ok: true, config: parsed.config, resources, outputs };
+  return { ok: true, config: parsed.config, resources, outputs, messages };
+}
+
+function captureProgramLogs(into: ProgramMessage[]): () => void {
+  const saved = { log: console.log, warn: console.warn, error: console.error };
+  const hook = (original: (...a: unknown[]) => void) => (...args: unknown[]) => {
+    const text = args.map(String).join(" ");
+    const m = /^(info|warning|error): \[runtime\] ([\s\S]*)$/.exec(text);
+    if (m) into.push({ severity: m[1] as ProgramMessage["severity"], text: m[2]! });
+    else original(...args);
+  };
+  console.log = hook(saved.log);
+  console.warn = hook(saved.warn);
+  console.error = hook(saved.error);
+  return () => Object.assign(console, saved);
 }

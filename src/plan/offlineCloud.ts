@@ -45,11 +45,13 @@ export function isSecretValue(v: unknown): boolean {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 }
 
-/** A deep copy in which every secret value is replaced by "[secret]". */
+/** A deep copy in which every secret value is replaced by "[secret]" (and a dynamic provider's code by a note). */
 export function redactSecrets(v: unknown): unknown {
   if (isSecretValue(v)) return SECRET_PLACEHOLDER;
   if (Array.isArray(v)) return v.map(redactSecrets);
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, redactSecrets(x)]));
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === "__provider" ? "[serialized dynamic provider]" : redactSecrets(x)]));
+  }
   return v;
 }
 
@@ -121,6 +123,8 @@ const COMPUTED: Record<string, Fabricate> = {
   "kubernetes:networking.k8s.io/v1:NetworkPolicy": () => ({}),
   "kubernetes:gateway.networking.k8s.io/v1:Gateway": () => ({}),
   "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": () => ({}),
+  // The release engine's resource: offline, nothing runs; it reports what it would roll out.
+  "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit": (_n, i) => ({ phase: "planned", stableRevision: i["stable"], candidateRevision: i["candidate"], liveCandidateWeight: 0, steps: [] }),
 };
 
 /** Component types have no cloud state; they only group children. */

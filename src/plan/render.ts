@@ -26,6 +26,7 @@ const KEY_PROPERTIES: Record<string, string[]> = {
   "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ["spec.minReplicas", "spec.maxReplicas"],
   "kubernetes:policy/v1:PodDisruptionBudget": ["spec.maxUnavailable"],
   "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ["metadata.name", "spec.rules.0.backendRefs"],
+  "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit": ["target.kind", "stable", "candidate", "release.strategy", "release.steps"],
 };
 
 function at(obj: unknown, path: string): unknown {

@@ -77,6 +77,12 @@ describe("Cloud Run router (Admin API v2 contract, google-auth-library)", () => 
     const { api, router } = await setup();
     api.faults.push({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
     await expect(router.currentWeight()).rejects.toThrow(/failed after 4 attempt\(s\): Cloud Run services.get ws-backend: HTTP 500/);
+    const slow = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url, requestTimeoutMs: 100 }, "ws-backend-v1-8-0", "ws-backend-v1-9-0", authClient(), FAST, 5);
+    api.faults.push({ delayMs: 400 });
+    // One timed-out request, then the retry gets through.
+    expect(await slow.currentWeight()).toBe(0);
+    api.faults.push({ delayMs: 400 }, { delayMs: 400 }, { delayMs: 400 }, { delayMs: 400 });
+    await expect(slow.currentWeight()).rejects.toThrow(/failed after 4 attempt\(s\)/);
   });
 });
 

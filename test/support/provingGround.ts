@@ -51,7 +51,11 @@ export class ProvingGround {
       preset: "haproxy" as const,
       scope: "be_app",
       // Requests and 5xx from HAProxy's exporter; latency from the backends' own histogram (the exporter has none).
-      templates: { latencyBuckets: 'sample_http_request_duration_seconds_bucket{slot="{{revision}}"}', latencyUnit: "s" as const },
+      templates: {
+        latencyBuckets: 'sample_http_request_duration_seconds_bucket{slot="{{revision}}"}',
+        latencyUnit: "s" as const,
+        wsAbnormalCloses: 'sample_websocket_abnormal_closes_total{slot="{{revision}}"}',
+      },
       auth: "none" as const,
     };
   }

@@ -13,6 +13,12 @@ export interface PromTemplates {
   latencyBuckets?: string;
   /** Unit of the `le` label. */
   latencyUnit: "s" | "ms";
+  /**
+   * WebSocket connections that ended abnormally (close codes other than
+   * 1000/1001). Counted as failed requests, because a socket that drops is
+   * what a WebSocket user experiences as an error.
+   */
+  wsAbnormalCloses?: string;
 }
 
 export const TEMPLATES = {
@@ -73,7 +79,13 @@ export class PrometheusSource implements MetricsSource {
 
   private async totals(revision: string, at: number): Promise<ArmTotals> {
     const fill = (t: string) => t.replaceAll("{{revision}}", revision);
-    const [requests, errors] = await Promise.all([this.scalar(fill(this.o.templates.requests), at), this.scalar(fill(this.o.templates.errors), at)]);
+    const ws = this.o.templates.wsAbnormalCloses;
+    const [requests, httpErrors, closes] = await Promise.all([
+      this.scalar(fill(this.o.templates.requests), at),
+      this.scalar(fill(this.o.templates.errors), at),
+      ws ? this.scalar(fill(ws), at) : Promise.resolve(0),
+    ]);
+    const errors = httpErrors + closes;
     let latency: ArmTotals["latency"] = [];
     if (this.o.templates.latencyBuckets) {
       const scale = this.o.templates.latencyUnit === "s" ? 1000 : 1;

@@ -50,7 +50,7 @@ export const Metrics = z.strictObject({
   /** haproxy: the backend (proxy) name; cloud-run: the service name. */
   scope: z.string().optional(),
   /** PromQL selectors; with a preset, any of them overrides the preset's. `{{revision}}` is filled in. */
-  templates: z.strictObject({ requests: z.string().min(1), errors: z.string().min(1), latencyBuckets: z.string().min(1), latencyUnit: z.enum(["s", "ms"]) }).partial().optional(),
+  templates: z.strictObject({ requests: z.string().min(1), errors: z.string().min(1), latencyBuckets: z.string().min(1), latencyUnit: z.enum(["s", "ms"]), wsAbnormalCloses: z.string().min(1) }).partial().optional(),
   /** google: an OAuth token from Application Default Credentials (Managed Service for Prometheus). */
   auth: z.enum(["none", "google"]).default("none"),
 });

@@ -43,7 +43,10 @@ export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
 
 export function templatesFor(i: TrafficSplitInputs): PromTemplates {
   const m = i.metrics;
-  if (m.preset === "custom") return { requests: m.templates!.requests!, errors: m.templates!.errors!, latencyUnit: m.templates!.latencyUnit ?? "s", ...(m.templates!.latencyBuckets ? { latencyBuckets: m.templates!.latencyBuckets } : {}) };
+  if (m.preset === "custom") {
+    const t = m.templates!;
+    return { requests: t.requests!, errors: t.errors!, latencyUnit: t.latencyUnit ?? "s", ...(t.latencyBuckets ? { latencyBuckets: t.latencyBuckets } : {}), ...(t.wsAbnormalCloses ? { wsAbnormalCloses: t.wsAbnormalCloses } : {}) };
+  }
   const scope = m.scope ?? (i.target.kind === "cloud-run" ? i.target.service : i.target.kind === "haproxy" ? i.target.backend : "");
   const base = m.preset === "cloud-run" ? TEMPLATES.cloudRun(scope) : TEMPLATES.haproxy(scope);
   // A preset's selectors can be overridden one by one (e.g. latency buckets from the app's own histogram).

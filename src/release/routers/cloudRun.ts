@@ -18,6 +18,8 @@ export interface CloudRunTarget {
   endpoint?: string;
   /** Tag that gives the candidate its own URL (https://TAG---SERVICE-HASH.a.run.app). */
   candidateTag?: string;
+  /** Per-request timeout; a timed-out request is retried like a 5xx. */
+  requestTimeoutMs?: number;
 }
 
 /** The part of google-auth-library's AuthClient we use (gaxios request). */
@@ -83,7 +85,7 @@ export class CloudRunRouter implements Router {
   private async get(): Promise<Service> {
     return withRetry(`GET ${this.t.service}`, async () => {
       try {
-        return (await this.client.request<Service>({ url: this.base, retry: false, timeout: 15000 })).data;
+        return (await this.client.request<Service>({ url: this.base, retry: false, timeout: this.t.requestTimeoutMs ?? 15000 })).data;
       } catch (e) {
         throw classify(e, `Cloud Run services.get ${this.t.service}`);
       }
@@ -107,7 +109,7 @@ export class CloudRunRouter implements Router {
       const body = { traffic, annotations, etag: current.etag };
       let op: Operation;
       try {
-        op = (await this.client.request<Operation>({ url: `${this.base}?updateMask=traffic,annotations`, method: "PATCH", data: body, retry: false, timeout: 30000 })).data;
+        op = (await this.client.request<Operation>({ url: `${this.base}?updateMask=traffic,annotations`, method: "PATCH", data: body, retry: false, timeout: this.t.requestTimeoutMs ?? 30000 })).data;
       } catch (e) {
         throw classify(e, `Cloud Run services.patch ${this.t.service}`);
       }

@@ -1,0 +1,115 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config/schema";
+import { describeForecast, forecast } from "../release/analysis/forecast";
+import { TrafficSplit } from "../release/provider/trafficSplit";
+import { releaseSpec } from "../release/spec";
+import { slotName } from "./agentWorkloads";
+import { revisionName } from "./websocketBackend";
+
+export interface ReleaseArgs {
+  config: StackConfig;
+  /** The Cloud Run service (its name is the data dependency that orders the split after the new revision). */
+  serviceName: pulumi.Output<string>;
+  kubeconfig: pulumi.Output<string>;
+  vercelToken: pulumi.Output<string>;
+  vercelProjectId: pulumi.Output<string>;
+}
+
+/** Managed Service for Prometheus answers the Prometheus HTTP API per project. */
+export const managedPrometheusUrl = (project: string) => `https://monitoring.googleapis.com/v1/projects/${project}/location/global/prometheus`;
+
+/** Metrics the agent services expose for blue/green analysis (scraped by Managed Prometheus). */
+export const AGENT_TEMPLATES = {
+  requests: 'sum(http_requests_total{service="{{revision}}"})',
+  errors: 'sum(http_requests_total{service="{{revision}}",code=~"5.."})',
+  latencyBuckets: 'http_request_duration_seconds_bucket{service="{{revision}}"}',
+  latencyUnit: "s" as const,
+};
+
+/**
+ * The stack's traffic splits: the release engine's resources. Production's
+ * backend goes canary on Cloud Run (with Vercel's rolling release in
+ * lockstep when deployments are given), staging's exposed agents go
+ * blue-green on their HTTPRoutes, dev goes direct. A split exists only when
+ * there is something to shift: a stable version different from the new one.
+ */
+export class Release extends pulumi.ComponentResource {
+  readonly splits: TrafficSplit[] = [];
+
+  constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("delivery:release:Release", name, {}, opts);
+    const c = args.config;
+    const r = c.release;
+    const child = { parent: this };
+
+    if (r.target === "cloud-run" && c.backend.stableVersion && c.backend.stableVersion !== c.backend.version) {
+      const stable = revisionName(c.backend.name, c.backend.stableVersion);
+      const candidate = revisionName(c.backend.name, c.backend.version);
+      const followers =
+        c.frontend.deployments && c.frontend.rollingRelease
+          ? [pulumi.all([args.vercelProjectId, args.vercelToken]).apply(([projectId, token]) => ({
+              kind: "vercel",
+              projectId,
+              token,
+              canaryDeploymentId: c.frontend.deployments!.canary,
+              stableDeploymentId: c.frontend.deployments!.stable,
+              ...(c.frontend.teamId ? { teamId: c.frontend.teamId } : {}),
+            }))]
+          : [];
+      this.splits.push(
+        new TrafficSplit(
+          `${name}-backend`,
+          {
+            target: args.serviceName.apply((service) => ({ kind: "cloud-run" as const, project: c.gcp.project, region: c.gcp.region, service, candidateTag: "candidate" })),
+            stable,
+            candidate,
+            release: r,
+            metrics: { url: managedPrometheusUrl(c.gcp.project), preset: "cloud-run", scope: c.backend.name, auth: "google" },
+            followers,
+          },
+          child,
+        ),
+      );
+      this.announce(`${c.backend.name}: ${candidate} over ${stable}`, r);
+    }
+
+    if (r.target === "http-route") {
+      for (const svc of c.workloads.services.filter((s) => s.expose)) {
+        const idle = svc.activeSlot === "blue" ? "green" : "blue";
+        if (!svc.images[idle] || svc.images[idle] === svc.images[svc.activeSlot]) continue;
+        this.splits.push(
+          new TrafficSplit(
+            `${name}-${svc.name}`,
+            {
+              target: args.kubeconfig.apply((kubeconfig) => ({
+                kind: "http-route" as const,
+                namespace: c.workloads.namespace,
+                name: svc.name,
+                ruleIndex: 0,
+                stableBackend: slotName(svc.name, svc.activeSlot),
+                candidateBackend: slotName(svc.name, idle),
+                kubeconfig,
+              })),
+              stable: slotName(svc.name, svc.activeSlot),
+              candidate: slotName(svc.name, idle),
+              release: r,
+              metrics: { url: managedPrometheusUrl(c.gcp.project), preset: "custom", templates: AGENT_TEMPLATES, auth: "google" },
+            },
+            child,
+          ),
+        );
+        this.announce(`${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`, r);
+      }
+    }
+    this.registerOutputs({});
+  }
+
+  /** Shown in `pulumi preview`: how long the rollout should take and what it can detect. */
+  private announce(what: string, r: StackConfig["release"]) {
+    if (r.strategy === "direct") {
+      pulumi.log.info(`release ${what}: direct (smoke tests, then 100%)`, this);
+      return;
+    }
+    pulumi.log.info(`release ${what}: ${describeForecast(forecast(releaseSpec(r), r.analysis.expectedRps))}`, this);
+  }
+}
