@@ -27,6 +27,13 @@ export const ALPHA_SHARE = { comparativeErrors: 0.45, comparativeLatency: 0.45, 
 
 /** Stable requests needed before the comparative latency boundary is fixed. */
 const BOUNDARY_MIN_REQUESTS = 50;
+/**
+ * Candidate requests the comparative latency test must have seen (after its
+ * boundary is fixed) before a step may pass. Without it a step whose own
+ * criteria are met quickly could pass before the comparison had any data:
+ * a missing comparison is inconclusive, not a pass.
+ */
+const COMPARATIVE_MIN_CANDIDATE_REQUESTS = 20;
 
 /** Accumulated evidence of one rollout; plain data, so it can live in a checkpoint. */
 export interface Evidence {
@@ -36,6 +43,8 @@ export interface Evidence {
   latencyBoundaryMs: number | null;
   /** Stable's histogram, accumulated only until the boundary is fixed. */
   stableLatencySoFar: MetricsWindow["stable"] | null;
+  /** Candidate requests the comparative latency test has seen since its boundary was fixed. */
+  latencyCandidateRequests: number;
   /** Candidate totals since the first traffic (guardrails). */
   candidate: { requests: number; errors: number; slow: number };
   stable: { requests: number; errors: number };
@@ -48,6 +57,7 @@ export const newEvidence = (): Evidence => ({
   latency: newRatioTest(),
   latencyBoundaryMs: null,
   stableLatencySoFar: null,
+  latencyCandidateRequests: 0,
   candidate: { requests: 0, errors: 0, slow: 0 },
   stable: { requests: 0, errors: 0 },
   step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 },
@@ -56,7 +66,7 @@ export const newEvidence = (): Evidence => ({
 /** A new step keeps the rollout-wide tests and restarts the step's own counts. */
 export const startStep = (e: Evidence): Evidence => ({ ...e, step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 } });
 
-export type Gate = "guardrail:error-rate" | "guardrail:p95-latency" | "guardrail:health" | "comparative:error-rate" | "comparative:latency" | "step:error-rate" | "step:p95-latency";
+export type Gate = "guardrail:error-rate" | "guardrail:p95-latency" | "guardrail:health" | "comparative:error-rate" | "comparative:latency" | "comparative:latency-baseline" | "step:error-rate" | "step:p95-latency";
 
 /** The figures behind a verdict, for the decision record and the failure message. */
 export interface Measurement {
@@ -85,7 +95,10 @@ export function observe(e: Evidence, raw: MetricsWindow, settings: AnalysisSetti
 
   const errors = updateRatioTest(e.errors, theta0, { candidateRequests: c.requests, stableRequests: s.requests, candidateEvents: c.errors, stableEvents: s.errors });
   let latency = e.latency;
+  // Checkpoints written before this field existed read as 0: the step just waits a little longer.
+  let latencyCandidateRequests = e.latencyCandidateRequests ?? 0;
   if (e.latencyBoundaryMs !== null) {
+    latencyCandidateRequests += s.requests > 0 ? c.requests : 0;
     latency = updateRatioTest(e.latency, theta0, {
       candidateRequests: c.requests,
       stableRequests: s.requests,
@@ -102,6 +115,7 @@ export function observe(e: Evidence, raw: MetricsWindow, settings: AnalysisSetti
     latency,
     latencyBoundaryMs,
     stableLatencySoFar: latencyBoundaryMs === null ? stableSoFar : null,
+    latencyCandidateRequests,
     candidate: {
       requests: e.candidate.requests + c.requests,
       errors: e.candidate.errors + c.errors,
@@ -160,6 +174,16 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
     { gate: "step:p95-latency", value: rate(e.step.slow, e.step.requests), threshold: 0.05, logEvidence: belowLimitLogEvidence(e.step.requests, e.step.slow, 0.05), logBar: bar(1) },
   ];
   const missing = passing.filter((m) => m.logEvidence < m.logBar);
+  if (options.comparative && (e.latencyBoundaryMs === null || e.latencyCandidateRequests < COMPARATIVE_MIN_CANDIDATE_REQUESTS)) {
+    // The comparison has not had its chance yet (no stable baseline, or too few candidate requests against it).
+    missing.push({
+      gate: "comparative:latency-baseline",
+      value: e.latencyCandidateRequests,
+      threshold: COMPARATIVE_MIN_CANDIDATE_REQUESTS,
+      logEvidence: ratioLogEvidence(e.latency),
+      logBar: bar(ALPHA_SHARE.comparativeLatency),
+    });
+  }
   return missing.length === 0 ? { outcome: "pass", measurements: passing } : { outcome: "inconclusive", waitingFor: missing };
 }
 
@@ -179,6 +203,8 @@ export function describeMeasurement(m: Measurement, latencyLimits: { guardrailMs
       return `${m.gate}: candidate error rate ${m.value.toFixed(2)}× stable's vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
     case "comparative:latency":
       return `${m.gate}: candidate has ${m.value.toFixed(2)}× stable's share of requests above stable's p95 vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
+    case "comparative:latency-baseline":
+      return `${m.gate}: ${m.value} of ${m.threshold} candidate requests compared with stable's latency baseline so far (the comparison must have data before a step passes)`;
     case "guardrail:health":
       return `${m.gate}: ${m.value} consecutive failed health checks (threshold ${m.threshold})`;
   }

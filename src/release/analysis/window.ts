@@ -77,7 +77,8 @@ export function estimateQuantile(arm: ArmWindow, q: number): number | undefined 
     prevLe = b.le;
     prevCount = b.count;
   }
-  return prevLe;
+  // The histogram counted fewer requests than the request counter (scraped at another moment): no estimate.
+  return undefined;
 }
 
 /** Adds two windows of the same arm (histograms must share boundaries; missing ones are merged). */

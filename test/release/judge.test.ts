@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { judge, newEvidence, observe, type AnalysisSettings, type Evidence } from "../../src/release/analysis/judge";
+import { emptyArm } from "../../src/release/analysis/window";
+import { HEALTHY, armWindow, rng } from "../support/synthetic";
+
+const settings: AnalysisSettings = { alpha: 0.05, comparativeMargin: 0.1, guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 } };
+const lenient = { errorRate: 0.05, p95LatencyMs: 1000 };
+// Like the proving ground's +300 ms candidate: slower, yet well inside a 1000 ms step criterion.
+const slow = { ...HEALTHY, medianMs: HEALTHY.medianMs + 300, sigma: 0.2 };
+
+describe("judge: a missing comparison is not a pass", () => {
+  it("keeps a step inconclusive while stable has no latency baseline, even when the step's own criteria are met", () => {
+    const rand = rng(7);
+    let e: Evidence = newEvidence();
+    // The candidate alone reports (stable's series lag behind): enough to meet a lenient step criterion.
+    for (let i = 0; i < 10; i++) e = observe(e, { candidate: armWindow(rand, 30, slow), stable: emptyArm() }, settings, lenient);
+    const v = judge(e, settings, lenient, { comparative: true });
+    expect(v.outcome).toBe("inconclusive");
+    if (v.outcome === "inconclusive") expect(v.waitingFor.map((m) => m.gate)).toEqual(["comparative:latency-baseline"]);
+    // At 100% there is nothing to compare with, so the step criteria alone decide.
+    expect(judge(e, settings, lenient, { comparative: false }).outcome).toBe("pass");
+  });
+
+  it("once stable reports, the comparison catches a +300 ms regression the lenient step criterion lets through", () => {
+    const rand = rng(11);
+    let e: Evidence = newEvidence();
+    for (let i = 0; i < 10; i++) e = observe(e, { candidate: armWindow(rand, 30, slow), stable: emptyArm() }, settings, lenient);
+    let verdict = judge(e, settings, lenient, { comparative: true });
+    for (let i = 0; i < 10 && verdict.outcome !== "fail"; i++) {
+      e = observe(e, { candidate: armWindow(rand, 15, slow), stable: armWindow(rand, 45, HEALTHY) }, settings, lenient);
+      verdict = judge(e, settings, lenient, { comparative: true });
+      expect(verdict.outcome).not.toBe("pass");
+    }
+    expect(verdict.outcome).toBe("fail");
+    if (verdict.outcome === "fail") expect(verdict.because.gate).toBe("comparative:latency");
+  });
+
+  it("a healthy candidate passes once the comparison has its data", () => {
+    const rand = rng(3);
+    let e: Evidence = newEvidence();
+    let verdict = judge(e, settings, lenient, { comparative: true });
+    let windows = 0;
+    for (; windows < 30 && verdict.outcome === "inconclusive"; windows++) {
+      e = observe(e, { candidate: armWindow(rand, 15, HEALTHY), stable: armWindow(rand, 45, HEALTHY) }, settings, lenient);
+      verdict = judge(e, settings, lenient, { comparative: true });
+    }
+    expect(verdict.outcome).toBe("pass");
+    expect(e.latencyCandidateRequests).toBeGreaterThanOrEqual(20);
+  });
+});
