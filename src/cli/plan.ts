@@ -4,24 +4,33 @@
  *
  *   npm run plan -- --stack production [--config-file PATH] [--json]
  *
- * Exit codes: 0 ok, 1 bad input or config error, 2 policy violation.
+ * Then runs the policy pack over what it declared, through the analyzer
+ * protocol, as `pulumi preview --policy-pack` would.
+ *
+ * Exit codes: 0 ok, 1 bad input or config error, 2 mandatory policy violation.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblems } from "../config/load";
 import { evaluateStack } from "../plan/evaluate";
+import { DEFAULT_PACK, defaultPolicyConfigFile, policyVerdicts } from "../plan/policies";
 import { readStackFile, StackFileError } from "../plan/stackFile";
+import { PolicyConfigRejected, type PolicyVerdicts } from "../policy/check";
+import { PolicyConfigFileError } from "../policy/packConfig";
 import { redactSecrets } from "../plan/offlineCloud";
 import { countByType, publicOutputs, renderOutputs, renderTree } from "../plan/render";
 
 export const EXIT = { ok: 0, badInput: 1, policyViolation: 2 } as const;
 
-const USAGE = `usage: npm run plan -- --stack <dev|staging|production|name> [--config-file PATH] [--json]
+const USAGE = `usage: npm run plan -- --stack <dev|staging|production|name> [--config-file PATH] [--policy-config FILE] [--json]
 
-  --stack NAME        stack to evaluate; reads Pulumi.NAME.yaml unless --config-file is given
-  --config-file PATH  evaluate this stack file instead (any file in the Pulumi.<stack>.yaml format)
-  --json              machine-readable output for CI
+  --stack NAME          stack to evaluate; reads Pulumi.NAME.yaml unless --config-file is given
+  --config-file PATH    evaluate this stack file instead (any file in the Pulumi.<stack>.yaml format)
+  --policy-pack DIR     policy pack to run (default: policies)
+  --policy-config FILE  the pack's config (default: <pack>/config/NAME.json when it exists)
+  --no-policies         skip the policy pack
+  --json                machine-readable output for CI
 `;
 
 const DISCLAIMER =
@@ -31,7 +40,18 @@ const DISCLAIMER =
 async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({ args: argv, options: { stack: { type: "string" }, "config-file": { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } } });
+    args = parseArgs({
+      args: argv,
+      options: {
+        stack: { type: "string" },
+        "config-file": { type: "string" },
+        "policy-pack": { type: "string" },
+        "policy-config": { type: "string" },
+        "no-policies": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+    });
   } catch (e) {
     process.stderr.write(`plan: ${(e as Error).message}\n${USAGE}`);
     return EXIT.badInput;
@@ -71,6 +91,27 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.badInput;
   }
 
+  let policies: PolicyVerdicts | undefined;
+  if (!values["no-policies"]) {
+    const packDir = resolve(values["policy-pack"] ?? DEFAULT_PACK);
+    const configFile = values["policy-config"] ? resolve(values["policy-config"]) : defaultPolicyConfigFile(stack, packDir);
+    if (configFile && !existsSync(configFile)) {
+      process.stderr.write(`plan: policy config ${values["policy-config"]} does not exist\n`);
+      return EXIT.badInput;
+    }
+    if (!values.json) process.stderr.write(`Running policy pack ${packDir}${configFile ? ` with ${configFile}` : " (no config: production-strict defaults)"}...\n`);
+    try {
+      policies = await policyVerdicts(stack, result.resources, { packDir, configFile });
+    } catch (e) {
+      if (e instanceof PolicyConfigRejected || e instanceof PolicyConfigFileError) {
+        process.stderr.write(`plan: ${e.message}\n`);
+        return EXIT.badInput;
+      }
+      throw e;
+    }
+  }
+  const exitCode = policies && policies.mandatory > 0 ? EXIT.policyViolation : EXIT.ok;
+
   const counts = countByType(result.resources);
   if (values.json) {
     const report = {
@@ -84,9 +125,10 @@ async function main(argv: string[]): Promise<number> {
       outputs: publicOutputs(result.outputs),
       messages: result.messages,
       summary: { total: result.resources.length, byType: counts },
+      policies: policies ?? null,
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return EXIT.ok;
+    return exitCode;
   }
 
   const lines = [
@@ -102,9 +144,19 @@ async function main(argv: string[]): Promise<number> {
     "",
     `Summary: ${result.resources.length} resources of ${Object.keys(counts).length} types, ${Object.keys(result.outputs).length} outputs`,
     ...Object.entries(counts).map(([t, n]) => `  ${String(n).padStart(3)}  ${t}`),
+    ...(policies ? ["", ...renderPolicies(policies)] : []),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  return EXIT.ok;
+  return exitCode;
+}
+
+function renderPolicies(p: PolicyVerdicts): string[] {
+  const head = `Policies (${p.pack.name}@${p.pack.version}): ${p.mandatory} mandatory, ${p.advisory} advisory violation(s)`;
+  const body = p.violations.map((v) => {
+    const message = v.message.startsWith(v.description) ? v.message.slice(v.description.length).trim() : v.message;
+    return `  ${v.enforcementLevel === "mandatory" ? "BLOCK" : "warn "}  ${v.policyName}  ${v.urn.split("::").pop() ?? ""}\n         ${message.replace(/\n/g, "\n         ")}`;
+  });
+  return [head, ...body, ...(p.mandatory > 0 ? ["", "Mandatory violations block `pulumi preview/up --policy-pack policies`: fix them or change the level in the pack's config."] : [])];
 }
 
 main(process.argv.slice(2)).then(

@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`rollout: ${file}: environment: expected one of dev, staging, production (found ${JSON.stringify(envRaw)})\n`);
     return EXIT.error;
   }
-  const withRelease = { ...rest, release: deepMerge(releaseDefaults(env.data, rest["release"]), rest["release"]) };
+  const withRelease = { ...rest, environment: env.data, release: deepMerge(releaseDefaults(env.data, rest["release"]), rest["release"]) };
   const parsed = TrafficSplitInputs.safeParse(withRelease);
   if (!parsed.success) {
     process.stderr.write(`rollout: ${parsed.error.issues.length} problem(s) in ${file}:\n${parsed.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n")}\n`);

@@ -60,6 +60,7 @@ export class Release extends pulumi.ComponentResource {
         new TrafficSplit(
           `${name}-backend`,
           {
+            environment: c.environment,
             target: args.serviceName.apply((service) => ({ kind: "cloud-run" as const, project: c.gcp.project, region: c.gcp.region, service, candidateTag: "candidate" })),
             stable,
             candidate,
@@ -81,6 +82,7 @@ export class Release extends pulumi.ComponentResource {
           new TrafficSplit(
             `${name}-${svc.name}`,
             {
+              environment: c.environment,
               target: args.kubeconfig.apply((kubeconfig) => ({
                 kind: "http-route" as const,
                 namespace: c.workloads.namespace,

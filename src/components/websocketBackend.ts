@@ -98,7 +98,8 @@ export class WebSocketBackend extends pulumi.ComponentResource {
         deletionProtection: b.deletionProtection,
         // template.scaling.cpuUtilization is a Beta field of the Cloud Run Admin API.
         launchStage: "BETA",
-        labels: args.labels,
+        // access=public records the stack config's decision where the invoker policy can see it.
+        labels: { ...args.labels, access: b.public ? "public" : "private" },
         template: {
           revision: this.revision,
           serviceAccount: this.serviceAccount.email,

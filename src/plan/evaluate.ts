@@ -35,6 +35,7 @@ interface RegisterRequest {
   getProvider(): string;
   getIgnorechangesList(): string[];
   getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(cb: (deps: { getUrnsList(): string[] }, key: string) => void): void };
 }
 const runtime = pulumi.runtime as unknown as Runtime;
 
@@ -57,7 +58,7 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
   const cloud = new OfflineCloud();
   await pulumi.runtime.setMocks(cloud, PROJECT, source.stack, false);
 
-  const registered: Omit<DeclaredResource, "inputs">[] = [];
+  const registered: Omit<DeclaredResource, "inputs" | "outputs">[] = [];
   const monitor = runtime.getMonitor();
   if (!monitor) throw new Error("the mock runtime did not install a monitor");
   const register = monitor.registerResource.bind(monitor);
@@ -66,6 +67,8 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
       if (!err && resp) {
         const parent = req.getParent();
         const provider = req.getProvider();
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps, key) => (propertyDependencies[key] = deps.getUrnsList()));
         registered.push({
           urn: resp.getUrn(),
           type: req.getType(),
@@ -75,6 +78,7 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
           ...(provider ? { provider } : {}),
           ignoreChanges: req.getIgnorechangesList(),
           dependsOn: req.getDependenciesList(),
+          propertyDependencies,
         });
       }
       cb(err, resp);
@@ -98,7 +102,11 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
     restore();
   }
 
-  const resources = registered.map((r) => ({ ...r, inputs: cloud.inputsByKey.get(`${r.type}::${r.name}`) ?? {} }));
+  const resources = registered.map((r) => {
+    const key = `${r.type}::${r.name}`;
+    const inputs = cloud.inputsByKey.get(key) ?? {};
+    return { ...r, inputs, outputs: cloud.outputsByKey.get(key) ?? inputs };
+  });
   return { ok: true, config: parsed.config, resources, outputs, messages };
 }
 

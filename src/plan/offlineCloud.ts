@@ -16,6 +16,10 @@ export interface DeclaredResource {
   dependsOn: string[];
   /** Desired inputs (what the program declared). */
   inputs: Record<string, unknown>;
+  /** State after a (simulated) create: inputs plus computed values. */
+  outputs: Record<string, unknown>;
+  /** For each input property, the URNs its value came from. */
+  propertyDependencies: Record<string, string[]>;
 }
 
 /** A stable short hash so offline ids and URLs are the same on every run. */
@@ -146,6 +150,7 @@ function idFor(type: string, name: string, inputs: State): string {
  */
 export class OfflineCloud implements pulumi.runtime.Mocks {
   readonly inputsByKey = new Map<string, State>();
+  readonly outputsByKey = new Map<string, State>();
 
   newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: State } {
     const inputs = (args.inputs ?? {}) as State;
@@ -157,7 +162,9 @@ export class OfflineCloud implements pulumi.runtime.Mocks {
     if (!fabricate) throw new Error(`offline cloud: no mock for resource type ${args.type} (${args.name}); add it to src/plan/offlineCloud.ts`);
     this.record(args.type, args.name, inputs);
     const id = idFor(args.type, args.name, inputs);
-    return { id, state: { ...inputs, ...fabricate(args.name, inputs) } };
+    const state = { ...inputs, ...fabricate(args.name, inputs) };
+    this.outputsByKey.set(`${args.type}::${args.name}`, state);
+    return { id, state };
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ReleaseConfig } from "../../config/schema";
+import { Environment, ReleaseConfig } from "../../config/schema";
 
 /** Where the traffic split lives. One variant per router adapter. */
 export const Target = z.discriminatedUnion("kind", [
@@ -57,6 +57,8 @@ export const Metrics = z.strictObject({
 
 export const TrafficSplitInputs = z
   .strictObject({
+    /** The stack's environment, so policies can hold the release to that environment's rules. */
+    environment: Environment.optional(),
     target: Target,
     stable: z.string().min(1),
     candidate: z.string().min(1),

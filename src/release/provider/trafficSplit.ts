@@ -49,6 +49,7 @@ export const trafficSplitProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface TrafficSplitArgs {
+  environment?: pulumi.Input<"dev" | "staging" | "production">;
   target: pulumi.Input<Target>;
   stable: pulumi.Input<string>;
   candidate: pulumi.Input<string>;

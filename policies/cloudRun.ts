@@ -1,0 +1,163 @@
+import * as gcp from "@pulumi/gcp";
+import { validateResourceOfType, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
+import { z } from "zod";
+import { environmentOf, strictEnvironmentOf } from "./lib/environment";
+import { asArray, configSchemaOf, known, read, readConfig } from "./lib/policy";
+import { secretReason } from "./lib/secrets";
+
+const SERVICE = "gcp:cloudrunv2/service:Service";
+
+type ServiceProps = Parameters<Parameters<typeof validateResourceOfType<gcp.cloudrunv2.Service, gcp.cloudrunv2.ServiceArgs>>[1]>[0];
+type Container = NonNullable<NonNullable<ServiceProps["template"]>["containers"]>[number];
+
+/** The containers whose definitions are known (a computed container list is checked at update time). */
+const containersOf = (svc: ServiceProps): Container[] => asArray(known(() => svc.template?.containers));
+const containerName = (c: Container) => known(() => c.name) ?? "(unnamed)";
+
+export const cloudRunImageDigest: ResourceValidationPolicy = {
+  name: "cloud-run-image-digest",
+  description: "Cloud Run images in staging and production are pinned by digest (image@sha256:…), so a release deploys exactly what was scanned and tested.",
+  severity: "high",
+  enforcementLevel: "mandatory",
+  validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
+    if (environmentOf(args.props) === "dev") return;
+    for (const c of containersOf(svc)) {
+      const image = read(() => c.image);
+      if (image.kind !== "value") continue; // computed during preview: checked at update time
+      if (!/@sha256:[0-9a-f]{64}$/.test(image.value)) report(`container ${containerName(c)} image "${image.value}" is not pinned by digest: deploy it as <image>@sha256:<digest> (the digest your build pushed and your scanner checked).`);
+    }
+  }),
+};
+
+const PublicConfig = z.strictObject({
+  /** Cloud Run services (by name) anyone may invoke, besides those labelled access=public by the program. */
+  publicServices: z.array(z.string()).default([]),
+});
+const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
+const IAM_TYPES = ["gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding", "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy"];
+
+/** Public members an IAM resource grants on its service. */
+function publicMembersOf(type: string, props: Record<string, unknown>): string[] {
+  if (type.endsWith("ServiceIamMember")) return PUBLIC_MEMBERS.filter((m) => known(() => props["member"]) === m);
+  if (type.endsWith("ServiceIamBinding")) return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
+  const policyData = known(() => props["policyData"]);
+  if (typeof policyData !== "string") return [];
+  try {
+    const bindings = asArray((JSON.parse(policyData) as { bindings?: { members?: string[] }[] }).bindings);
+    return PUBLIC_MEMBERS.filter((m) => bindings.some((b) => asArray(b.members).includes(m)));
+  } catch {
+    return [];
+  }
+}
+
+export const cloudRunNoPublicInvoker: StackValidationPolicy = {
+  name: "cloud-run-no-public-invoker",
+  description: "No allUsers/allAuthenticatedUsers on a Cloud Run service unless the service is declared public (stack config backend.public, which labels it access=public, or this policy's publicServices).",
+  severity: "critical",
+  enforcementLevel: "mandatory",
+  configSchema: configSchemaOf(PublicConfig),
+  validateStack: (args, report) => {
+    const cfg = readConfig("cloud-run-no-public-invoker", PublicConfig, args);
+    const services = args.resources.filter((r) => r.type === SERVICE);
+    for (const r of args.resources.filter((x) => IAM_TYPES.includes(x.type))) {
+      const members = publicMembersOf(r.type, r.props);
+      if (members.length === 0) continue;
+      // Find the service through the `name` input's dependency (known even during preview), else by name.
+      const name = known(() => r.props["name"]);
+      const service = (r.propertyDependencies["name"] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known(() => s.props["name"]) === name);
+      const serviceName = (service && known(() => service.props["name"])) ?? name;
+      const labelledPublic = service !== undefined && known(() => (service.props["labels"] as Record<string, string> | undefined)?.["access"]) === "public";
+      const listedPublic = typeof serviceName === "string" && cfg.publicServices.includes(serviceName);
+      if (!labelledPublic && !listedPublic) {
+        report(`${r.name} grants ${members.join(", ")} on Cloud Run service ${String(serviceName ?? "(unknown)")}, which is not declared public: remove the grant and name the invokers (group:, serviceAccount:), or declare the service public (stack config backend.public: true, or this policy's publicServices).`, r.urn);
+      }
+    }
+  },
+};
+
+const DEFAULT_COMPUTE_SA = /^\d+-compute@developer\.gserviceaccount\.com$/;
+
+export const cloudRunDedicatedServiceAccount: ResourceValidationPolicy = {
+  name: "cloud-run-dedicated-service-account",
+  description: "Cloud Run revisions run as a dedicated service account, never the default compute account (which holds Editor on the project).",
+  severity: "high",
+  enforcementLevel: "mandatory",
+  validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
+    const sa = read(() => svc.template?.serviceAccount);
+    if (sa.kind === "absent") report("template.serviceAccount is not set, so revisions run as the default compute service account: create a dedicated gcp.serviceaccount.Account with only the roles it needs and set template.serviceAccount to its email.");
+    else if (sa.kind === "value" && DEFAULT_COMPUTE_SA.test(sa.value)) report(`template.serviceAccount is the default compute account (${sa.value}): use a dedicated, least-privilege service account.`);
+  }),
+};
+
+export const cloudRunSecretsFromSecretManager: ResourceValidationPolicy = {
+  name: "cloud-run-secrets-from-secret-manager",
+  description: "Environment variables that look like secrets (names such as *_KEY, *_TOKEN, *_SECRET, PASSWORD; high-entropy values; known key formats) come from Secret Manager (valueSource.secretKeyRef), never a literal value.",
+  severity: "critical",
+  enforcementLevel: "mandatory",
+  validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
+    for (const c of containersOf(svc)) {
+      for (const env of asArray(known(() => c.envs))) {
+        const name = known(() => env.name);
+        const value = known(() => env.value);
+        if (typeof name !== "string" || value === undefined) continue;
+        const why = secretReason(name, value);
+        if (why) report(`env ${name} of container ${containerName(c)} is a literal value and ${why}: store it in Secret Manager and reference it with valueSource.secretKeyRef { secret, version }.`);
+      }
+    }
+  }),
+};
+
+export const cloudRunProductionScaling: ResourceValidationPolicy = {
+  name: "cloud-run-production-scaling",
+  description: "In production a Cloud Run service keeps at least 2 instances warm and has a maximum instance count (no cold starts for WebSocket clients, bounded cost).",
+  severity: "medium",
+  enforcementLevel: "mandatory",
+  validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
+    if (strictEnvironmentOf(args.props) !== "production") return;
+    const min = read(() => svc.template?.scaling?.minInstanceCount ?? svc.scaling?.minInstanceCount);
+    const max = read(() => svc.template?.scaling?.maxInstanceCount ?? svc.scaling?.maxInstanceCount);
+    if (min.kind === "absent" || (min.kind === "value" && min.value < 2)) report(`minimum instances is ${min.kind === "value" ? min.value : "not set"}: set template.scaling.minInstanceCount to 2 or more in production.`);
+    if (max.kind === "absent") report("maximum instances is not set: set template.scaling.maxInstanceCount in production.");
+  }),
+};
+
+export const cloudRunResourceLimits: ResourceValidationPolicy = {
+  name: "cloud-run-resource-limits",
+  description: "Every Cloud Run container declares CPU and memory limits (resources.limits.cpu and .memory).",
+  severity: "medium",
+  enforcementLevel: "mandatory",
+  validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
+    for (const c of containersOf(svc)) {
+      for (const k of ["cpu", "memory"] as const) {
+        if (read(() => c.resources?.limits?.[k]).kind === "absent") report(`container ${containerName(c)} has no resources.limits.${k}: set it explicitly (e.g. cpu "1", memory "512Mi").`);
+      }
+    }
+  }),
+};
+
+const PRIVATE_ADDRESS = /\b(10\.\d{1,3}\.\d{1,3}\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}\.\d{1,3})\b/;
+
+export const cloudRunPrivateEgressViaVpc: ResourceValidationPolicy = {
+  name: "cloud-run-private-egress-via-vpc",
+  description: "A Cloud Run service that talks to private ranges (in production, or any env value holding an RFC 1918 address) reaches them through the VPC (template.vpcAccess: Direct VPC egress or a connector) with egress PRIVATE_RANGES_ONLY or ALL_TRAFFIC.",
+  severity: "medium",
+  enforcementLevel: "mandatory",
+  validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
+    const vpc = read(() => svc.template?.vpcAccess);
+    if (vpc.kind === "unknown") return;
+    const hasPath = vpc.kind === "value" && (known(() => vpc.value.connector) !== undefined || asArray(known(() => vpc.value.networkInterfaces)).length > 0);
+    const privateEnvs = containersOf(svc)
+      .flatMap((c) => asArray(known(() => c.envs)))
+      .filter((e) => { const v = known(() => e.value); return typeof v === "string" && PRIVATE_ADDRESS.test(v); })
+      .map((e) => e.name);
+    if (!hasPath && privateEnvs.length > 0) {
+      report(`env ${privateEnvs.join(", ")} point(s) at private addresses but the service has no VPC path: add template.vpcAccess (networkInterfaces or a connector) with egress PRIVATE_RANGES_ONLY.`);
+    } else if (!hasPath && strictEnvironmentOf(args.props) === "production") {
+      report("production service has no template.vpcAccess: private backends (Memorystore, internal services) must be reached through the VPC; add networkInterfaces or a connector with egress PRIVATE_RANGES_ONLY.");
+    }
+    const egress = vpc.kind === "value" ? known(() => vpc.value.egress) : undefined;
+    if (hasPath && egress !== undefined && !["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"].includes(egress)) report(`template.vpcAccess.egress is "${egress}": use PRIVATE_RANGES_ONLY or ALL_TRAFFIC.`);
+  }),
+};
+
+export const cloudRunPolicies = [cloudRunImageDigest, cloudRunNoPublicInvoker, cloudRunDedicatedServiceAccount, cloudRunSecretsFromSecretManager, cloudRunProductionScaling, cloudRunResourceLimits, cloudRunPrivateEgressViaVpc];

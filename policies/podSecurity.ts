@@ -1,0 +1,233 @@
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { allContainers, onPodTemplates, type PodTemplate } from "./lib/podSpec";
+import { known } from "./lib/policy";
+
+/**
+ * The Kubernetes Pod Security Standards, "restricted" profile (which
+ * includes "baseline"), control by control as the upstream admission
+ * controller (k8s.io/pod-security-admission, policy version "latest")
+ * evaluates them. Each function returns the forbidden reasons in the
+ * admission controller's style, empty when the control passes.
+ */
+
+const BASELINE_CAPABILITIES = new Set(["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"]);
+const SAFE_SYSCTLS = new Set([
+  "kernel.shm_rmid_forced",
+  "net.ipv4.ip_local_port_range",
+  "net.ipv4.ip_unprivileged_port_start",
+  "net.ipv4.tcp_syncookies",
+  "net.ipv4.ping_group_range",
+  "net.ipv4.ip_local_reserved_ports",
+  "net.ipv4.tcp_keepalive_time",
+  "net.ipv4.tcp_fin_timeout",
+  "net.ipv4.tcp_keepalive_intvl",
+  "net.ipv4.tcp_keepalive_probes",
+]);
+const SELINUX_TYPES = new Set(["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]);
+const RESTRICTED_VOLUME_TYPES = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]);
+const APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/";
+
+type Control = { name: string; check: (pod: PodTemplate) => string[] };
+
+const sc = (pod: PodTemplate) => known(() => pod.spec.securityContext) ?? {};
+const isWindows = (pod: PodTemplate) => known(() => pod.spec.os?.name) === "windows";
+const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
+
+export const CONTROLS: Control[] = [
+  {
+    name: "HostProcess",
+    check: (pod) => {
+      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.windowsOptions?.hostProcess) === true).map((x) => x.name);
+      const podLevel = known(() => sc(pod).windowsOptions?.hostProcess) === true;
+      return podLevel || bad.length ? [`hostProcess (${podLevel ? "pod" : `containers ${quoted(bad)}`} must not set securityContext.windowsOptions.hostProcess=true)`] : [];
+    },
+  },
+  {
+    name: "Host Namespaces",
+    check: (pod) => {
+      const on = (["hostNetwork", "hostPID", "hostIPC"] as const).filter((k) => known(() => pod.spec[k]) === true);
+      return on.length ? [`host namespaces (${on.map((k) => `${k}=true`).join(", ")})`] : [];
+    },
+  },
+  {
+    name: "Privileged Containers",
+    check: (pod) => {
+      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.privileged) === true).map((x) => x.name);
+      return bad.length ? [`privileged (containers ${quoted(bad)} must not set securityContext.privileged=true)`] : [];
+    },
+  },
+  {
+    name: "Capabilities (baseline)",
+    check: (pod) => {
+      const out: string[] = [];
+      for (const { name, c } of allContainers(pod.spec)) {
+        const add = (known(() => c.securityContext?.capabilities?.add) ?? []) as string[];
+        const bad = add.filter((cap) => !BASELINE_CAPABILITIES.has(cap));
+        if (bad.length) out.push(`non-default capabilities (container "${name}" must not include ${quoted(bad)} in securityContext.capabilities.add)`);
+      }
+      return out;
+    },
+  },
+  {
+    name: "HostPath Volumes",
+    check: (pod) => {
+      const vols = (known(() => pod.spec.volumes) ?? []) as { name?: string; hostPath?: unknown }[];
+      const bad = vols.filter((v) => known(() => v.hostPath) !== undefined).map((v) => String(v.name));
+      return bad.length ? [`hostPath volumes (volumes ${quoted(bad)})`] : [];
+    },
+  },
+  {
+    name: "Host Ports",
+    check: (pod) => {
+      const out: string[] = [];
+      for (const { name, c } of allContainers(pod.spec)) {
+        const ports = ((known(() => c.ports) ?? []) as { hostPort?: number }[]).map((p) => known(() => p.hostPort)).filter((p): p is number => typeof p === "number" && p !== 0);
+        if (ports.length) out.push(`hostPort (container "${name}" uses hostPort ${ports.join(", ")})`);
+      }
+      return out;
+    },
+  },
+  {
+    name: "AppArmor",
+    check: (pod) => {
+      const out: string[] = [];
+      const annotations = (known(() => pod.metadata?.annotations) ?? {}) as Record<string, string>;
+      for (const [k, v] of Object.entries(annotations)) {
+        if (k.startsWith(APPARMOR_ANNOTATION) && !(v === "" || v === "runtime/default" || v.startsWith("localhost/"))) out.push(`forbidden AppArmor profile (annotation ${k}="${v}")`);
+      }
+      const allowed = (t: unknown) => t === undefined || t === "RuntimeDefault" || t === "Localhost";
+      const podType = known(() => sc(pod).appArmorProfile?.type);
+      if (!allowed(podType)) out.push(`forbidden AppArmor profile (pod securityContext.appArmorProfile.type="${String(podType)}")`);
+      for (const { name, c } of allContainers(pod.spec)) {
+        const t = known(() => c.securityContext?.appArmorProfile?.type);
+        if (!allowed(t)) out.push(`forbidden AppArmor profile (container "${name}" securityContext.appArmorProfile.type="${String(t)}")`);
+      }
+      return out;
+    },
+  },
+  {
+    name: "SELinux",
+    check: (pod) => {
+      const out: string[] = [];
+      const checkOptions = (where: string, o: { type?: string; user?: string; role?: string } | undefined) => {
+        if (!o) return;
+        if (o.type !== undefined && !SELINUX_TYPES.has(o.type)) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions type "${o.type}")`);
+        if (o.user) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions user "${o.user}")`);
+        if (o.role) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions role "${o.role}")`);
+      };
+      checkOptions("pod", known(() => sc(pod).seLinuxOptions) as never);
+      for (const { name, c } of allContainers(pod.spec)) checkOptions(`container "${name}"`, known(() => c.securityContext?.seLinuxOptions) as never);
+      return out;
+    },
+  },
+  {
+    name: "/proc Mount Type",
+    check: (pod) => {
+      const bad = allContainers(pod.spec).filter(({ c }) => { const m = known(() => c.securityContext?.procMount); return m !== undefined && m !== "Default"; }).map((x) => x.name);
+      return bad.length ? [`procMount (containers ${quoted(bad)} must not set securityContext.procMount to anything but "Default")`] : [];
+    },
+  },
+  {
+    name: "Sysctls",
+    check: (pod) => {
+      const names = ((known(() => sc(pod).sysctls) ?? []) as { name?: string }[]).map((s) => String(known(() => s.name))).filter((n) => !SAFE_SYSCTLS.has(n));
+      return names.length ? [`forbidden sysctls (${names.join(", ")})`] : [];
+    },
+  },
+  {
+    name: "Volume Types",
+    check: (pod) => {
+      const out: string[] = [];
+      for (const v of (known(() => pod.spec.volumes) ?? []) as Record<string, unknown>[]) {
+        const types = Object.keys(v).filter((k) => k !== "name" && v[k] !== undefined && v[k] !== null);
+        const bad = types.filter((t) => !RESTRICTED_VOLUME_TYPES.has(t));
+        if (bad.length) out.push(`restricted volume types (volume "${String(v["name"])}" uses restricted volume type ${quoted(bad)})`);
+      }
+      return out;
+    },
+  },
+  {
+    name: "Privilege Escalation",
+    check: (pod) => {
+      if (isWindows(pod)) return [];
+      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.allowPrivilegeEscalation) !== false).map((x) => x.name);
+      return bad.length ? [`allowPrivilegeEscalation != false (containers ${quoted(bad)} must set securityContext.allowPrivilegeEscalation=false)`] : [];
+    },
+  },
+  {
+    name: "Running as Non-root",
+    check: (pod) => {
+      const podValue = known(() => sc(pod).runAsNonRoot);
+      const out: string[] = [];
+      if (podValue === false) out.push("runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)");
+      const explicitFalse: string[] = [];
+      const implicit: string[] = [];
+      for (const { name, c } of allContainers(pod.spec)) {
+        const v = known(() => c.securityContext?.runAsNonRoot);
+        if (v === false) explicitFalse.push(name);
+        else if (v === undefined && podValue !== true) implicit.push(name);
+      }
+      if (explicitFalse.length) out.push(`runAsNonRoot != true (containers ${quoted(explicitFalse)} must not set securityContext.runAsNonRoot=false)`);
+      if (implicit.length && podValue !== false) out.push(`runAsNonRoot != true (pod or containers ${quoted(implicit)} must set securityContext.runAsNonRoot=true)`);
+      return out;
+    },
+  },
+  {
+    name: "Running as Non-root user",
+    check: (pod) => {
+      const out: string[] = [];
+      if (known(() => sc(pod).runAsUser) === 0) out.push("runAsUser=0 (pod must not set runAsUser=0)");
+      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.runAsUser) === 0).map((x) => x.name);
+      if (bad.length) out.push(`runAsUser=0 (containers ${quoted(bad)} must not set runAsUser=0)`);
+      return out;
+    },
+  },
+  {
+    name: "Seccomp",
+    check: (pod) => {
+      const valid = (t: unknown) => t === "RuntimeDefault" || t === "Localhost";
+      const out: string[] = [];
+      const podType = known(() => sc(pod).seccompProfile?.type);
+      // Baseline: Unconfined is forbidden everywhere, Windows included.
+      if (podType === "Unconfined") out.push('seccompProfile (pod must not set securityContext.seccompProfile.type to "Unconfined")');
+      const unconfined = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.seccompProfile?.type) === "Unconfined").map((x) => x.name);
+      if (unconfined.length) out.push(`seccompProfile (containers ${quoted(unconfined)} must not set securityContext.seccompProfile.type to "Unconfined")`);
+      if (isWindows(pod) || out.length) return out;
+      if (podType !== undefined && valid(podType)) return out;
+      const unset = allContainers(pod.spec).filter(({ c }) => !valid(known(() => c.securityContext?.seccompProfile?.type))).map((x) => x.name);
+      if (unset.length) out.push(`seccompProfile (pod or containers ${quoted(unset)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
+      return out;
+    },
+  },
+  {
+    name: "Capabilities (restricted)",
+    check: (pod) => {
+      if (isWindows(pod)) return [];
+      const out: string[] = [];
+      const noDrop: string[] = [];
+      for (const { name, c } of allContainers(pod.spec)) {
+        const drop = (known(() => c.securityContext?.capabilities?.drop) ?? []) as string[];
+        if (!drop.includes("ALL")) noDrop.push(name);
+        const add = ((known(() => c.securityContext?.capabilities?.add) ?? []) as string[]).filter((cap) => cap !== "NET_BIND_SERVICE");
+        if (add.length) out.push(`unrestricted capabilities (container "${name}" must not include ${quoted(add)} in securityContext.capabilities.add)`);
+      }
+      if (noDrop.length) out.push(`unrestricted capabilities (containers ${quoted(noDrop)} must set securityContext.capabilities.drop=["ALL"])`);
+      return out;
+    },
+  },
+];
+
+/** Every forbidden reason of the restricted profile for one pod (empty: admitted). */
+export const restrictedViolations = (pod: PodTemplate): string[] => CONTROLS.flatMap((c) => c.check(pod));
+
+export const podSecurityRestricted: ResourceValidationPolicy = {
+  name: "k8s-pod-security-restricted",
+  description: 'Pods and pod templates meet the Kubernetes Pod Security Standards "restricted" profile (latest), with the verdicts of the pod-security admission controller.',
+  severity: "high",
+  enforcementLevel: "mandatory",
+  framework: { name: "Kubernetes Pod Security Standards", version: "latest", reference: "https://kubernetes.io/docs/concepts/security/pod-security-standards/", specification: "restricted" },
+  validateResource: onPodTemplates((pod, _args, report) => {
+    const reasons = restrictedViolations(pod);
+    if (reasons.length) report(`${pod.path} would violate PodSecurity "restricted:latest": ${reasons.join(", ")}. Set runAsNonRoot, allowPrivilegeEscalation=false, capabilities.drop=["ALL"] and seccompProfile RuntimeDefault; drop host namespaces, host ports and hostPath.`);
+  }),
+};

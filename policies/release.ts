@@ -1,0 +1,69 @@
+import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import { strictEnvironmentOf } from "./lib/environment";
+import { known } from "./lib/policy";
+
+/** The release engine's dynamic resource (see src/release/provider/trafficSplit.ts). */
+export const TRAFFIC_SPLIT = "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit";
+
+interface Release {
+  strategy?: "direct" | "blue-green" | "canary";
+  steps?: number[];
+  autoRollback?: boolean;
+  analysis?: { stepCriteria?: Record<string, unknown>; expectedRps?: number; guardrails?: unknown };
+  /** Critical checks: `paths` and `websocketPath` (see src/config/schema.ts). */
+  smokeTests?: { paths?: string[]; websocketPath?: string };
+}
+
+function onRelease(check: (r: Release, args: ResourceValidationArgs, report: ReportViolation) => void): ResourceValidationPolicy["validateResource"] {
+  return (args, report) => {
+    if (args.type !== TRAFFIC_SPLIT) return args.notApplicable(`only applies to ${TRAFFIC_SPLIT}`);
+    const r = known(() => args.props["release"] as Release | undefined);
+    if (r) check(r, args, report);
+  };
+}
+
+export const releaseProductionCanary: ResourceValidationPolicy = {
+  name: "release-production-canary",
+  description: "Production releases are canaries whose first step sends at most 10% of traffic, with analysis (step criteria) configured.",
+  severity: "high",
+  enforcementLevel: "mandatory",
+  validateResource: onRelease((r, args, report) => {
+    if (strictEnvironmentOf(args.props) !== "production") return;
+    if (r.strategy !== "canary") {
+      report(`production release strategy is "${String(r.strategy)}": use strategy: canary with steps starting at 10% or less (e.g. 5, 10, 25, 50, 100).`);
+      return;
+    }
+    const first = known(() => r.steps?.[0]);
+    if (typeof first === "number" && first > 10) report(`the first canary step sends ${first}% of traffic: start at 10% or less (e.g. 5).`);
+    const criteria = known(() => r.analysis?.stepCriteria);
+    if (!r.analysis || !criteria || Object.keys(criteria).length === 0) report("the canary has no analysis: set release.analysis.stepCriteria (error rate and p95 per step) so each step is judged on metrics.");
+  }),
+};
+
+export const releaseBlueGreenSmokeTests: ResourceValidationPolicy = {
+  name: "release-blue-green-smoke-tests",
+  description: "A blue-green release runs smoke tests (at least one critical check) against the idle colour before any traffic switches.",
+  severity: "medium",
+  enforcementLevel: "mandatory",
+  validateResource: onRelease((r, _args, report) => {
+    if (r.strategy !== "blue-green") return;
+    const paths = known(() => r.smokeTests?.paths) ?? [];
+    const ws = known(() => r.smokeTests?.websocketPath);
+    if (paths.length === 0 && !ws) report("blue-green release has no critical smoke test: set release.smokeTests.paths (e.g. /health, /ready) and, for WebSocket services, websocketPath.");
+  }),
+};
+
+export const releaseAutoRollback: ResourceValidationPolicy = {
+  name: "release-auto-rollback",
+  description: "Staging and production releases roll back automatically on a failed gate (autoRollback: true; a direct release has no rollback, so it is for dev only).",
+  severity: "high",
+  enforcementLevel: "mandatory",
+  validateResource: onRelease((r, args, report) => {
+    const env = strictEnvironmentOf(args.props);
+    if (env === "dev") return;
+    if (r.strategy === "direct") report(`${env} uses a direct release, which cannot roll back on a failed gate: use blue-green or canary.`);
+    else if (known(() => r.autoRollback) !== true) report(`${env} release has autoRollback off: a failed gate would hold traffic on the candidate. Set release.autoRollback: true.`);
+  }),
+};
+
+export const releasePolicies = [releaseProductionCanary, releaseBlueGreenSmokeTests, releaseAutoRollback];
