@@ -48,3 +48,27 @@ describe("judge: a missing comparison is not a pass", () => {
     expect(e.latencyCandidateRequests).toBeGreaterThanOrEqual(20);
   });
 });
+
+describe("judge: latency counts come from the histogram alone", () => {
+  it("a histogram that lags the request counter (two exporters, two scrapes) is not read as slow requests", () => {
+    const rand = rng(5);
+    let e: Evidence = newEvidence();
+    for (let i = 0; i < 12; i++) {
+      const c = armWindow(rand, 15, HEALTHY);
+      const s = armWindow(rand, 45, HEALTHY);
+      // The counter says 30 and 90: the histogram saw half of them so far.
+      e = observe(e, { candidate: { ...c, requests: 30 }, stable: { ...s, requests: 90 } }, settings, lenient);
+      const v = judge(e, settings, lenient, { comparative: true });
+      expect(v.outcome).not.toBe("fail");
+    }
+    expect(e.candidate.slow).toBe(0);
+  });
+
+  it("requests without any latency histogram leave the latency criterion inconclusive (missing data is not a pass)", () => {
+    let e: Evidence = newEvidence();
+    for (let i = 0; i < 20; i++) e = observe(e, { candidate: { requests: 50, errors: 0, latency: [] }, stable: { requests: 150, errors: 0, latency: [] } }, settings, lenient);
+    const v = judge(e, settings, lenient, { comparative: false });
+    expect(v.outcome).toBe("inconclusive");
+    if (v.outcome === "inconclusive") expect(v.waitingFor.map((m) => m.gate)).toEqual(["step:p95-latency"]);
+  });
+});

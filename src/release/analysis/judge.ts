@@ -1,5 +1,5 @@
 import { aboveLimitLogEvidence, belowLimitLogEvidence, newRatioTest, ratioLogEvidence, updateRatioTest, type RatioTest } from "./eprocess";
-import { addArms, estimateQuantile, quantileBoundary, sanitizeArm, slowerThan, type MetricsWindow } from "./window";
+import { addArms, estimateQuantile, quantileBoundary, sanitizeArm, slowerThan, timed, type MetricsWindow } from "./window";
 
 /** Absolute limits that roll back at once, checked on every window. */
 export interface Guardrails {
@@ -43,13 +43,17 @@ export interface Evidence {
   latencyBoundaryMs: number | null;
   /** Stable's histogram, accumulated only until the boundary is fixed. */
   stableLatencySoFar: MetricsWindow["stable"] | null;
-  /** Candidate requests the comparative latency test has seen since its boundary was fixed. */
+  /** Candidate latency observations the comparative latency test has seen since its boundary was fixed. */
   latencyCandidateRequests: number;
-  /** Candidate totals since the first traffic (guardrails). */
-  candidate: { requests: number; errors: number; slow: number };
-  stable: { requests: number; errors: number };
+  /**
+   * Candidate totals since the first traffic (guardrails). `timed` counts
+   * latency observations (the histogram), which latency tests use as their
+   * n instead of the request counter, so the two sources never mix.
+   */
+  candidate: { requests: number; errors: number; timed: number; slow: number };
+  stable: { requests: number; errors: number; timed: number };
   /** Candidate totals in the current step (step criteria). */
-  step: { requests: number; errors: number; slow: number; stableRequests: number };
+  step: { requests: number; errors: number; timed: number; slow: number; stableRequests: number };
 }
 
 export const newEvidence = (): Evidence => ({
@@ -58,13 +62,13 @@ export const newEvidence = (): Evidence => ({
   latencyBoundaryMs: null,
   stableLatencySoFar: null,
   latencyCandidateRequests: 0,
-  candidate: { requests: 0, errors: 0, slow: 0 },
-  stable: { requests: 0, errors: 0 },
-  step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 },
+  candidate: { requests: 0, errors: 0, timed: 0, slow: 0 },
+  stable: { requests: 0, errors: 0, timed: 0 },
+  step: { requests: 0, errors: 0, timed: 0, slow: 0, stableRequests: 0 },
 });
 
 /** A new step keeps the rollout-wide tests and restarts the step's own counts. */
-export const startStep = (e: Evidence): Evidence => ({ ...e, step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 } });
+export const startStep = (e: Evidence): Evidence => ({ ...e, step: { requests: 0, errors: 0, timed: 0, slow: 0, stableRequests: 0 } });
 
 export type Gate = "guardrail:error-rate" | "guardrail:p95-latency" | "guardrail:health" | "comparative:error-rate" | "comparative:latency" | "comparative:latency-baseline" | "step:error-rate" | "step:p95-latency";
 
@@ -97,11 +101,13 @@ export function observe(e: Evidence, raw: MetricsWindow, settings: AnalysisSetti
   let latency = e.latency;
   // Checkpoints written before this field existed read as 0: the step just waits a little longer.
   let latencyCandidateRequests = e.latencyCandidateRequests ?? 0;
+  const ct = timed(c);
+  const st = timed(s);
   if (e.latencyBoundaryMs !== null) {
-    latencyCandidateRequests += s.requests > 0 ? c.requests : 0;
+    latencyCandidateRequests += st > 0 ? ct : 0;
     latency = updateRatioTest(e.latency, theta0, {
-      candidateRequests: c.requests,
-      stableRequests: s.requests,
+      candidateRequests: ct,
+      stableRequests: st,
       candidateEvents: slowerThan(c, e.latencyBoundaryMs, "up"),
       stableEvents: slowerThan(s, e.latencyBoundaryMs, "up"),
     });
@@ -119,12 +125,14 @@ export function observe(e: Evidence, raw: MetricsWindow, settings: AnalysisSetti
     candidate: {
       requests: e.candidate.requests + c.requests,
       errors: e.candidate.errors + c.errors,
+      timed: (e.candidate.timed ?? 0) + ct,
       slow: e.candidate.slow + slowerThan(c, settings.guardrails.p95LatencyMs, "up"),
     },
-    stable: { requests: e.stable.requests + s.requests, errors: e.stable.errors + s.errors },
+    stable: { requests: e.stable.requests + s.requests, errors: e.stable.errors + s.errors, timed: (e.stable.timed ?? 0) + st },
     step: {
       requests: e.step.requests + c.requests,
       errors: e.step.errors + c.errors,
+      timed: (e.step.timed ?? 0) + ct,
       // "down": a request counts as slow when it may be above the criterion.
       slow: e.step.slow + slowerThan(c, criteria.p95LatencyMs, "down"),
       stableRequests: e.step.stableRequests + s.requests,
@@ -146,7 +154,7 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
   const failing: Measurement[] = [
     { gate: "guardrail:error-rate", value: rate(e.candidate.errors, e.candidate.requests), threshold: g.errorRate, logEvidence: aboveLimitLogEvidence(e.candidate.requests, e.candidate.errors, g.errorRate), logBar: bar(ALPHA_SHARE.guardrailErrors) },
     // p95 above the limit ⇔ more than 5% of requests slower than it.
-    { gate: "guardrail:p95-latency", value: rate(e.candidate.slow, e.candidate.requests), threshold: 0.05, logEvidence: aboveLimitLogEvidence(e.candidate.requests, e.candidate.slow, 0.05), logBar: bar(ALPHA_SHARE.guardrailLatency) },
+    { gate: "guardrail:p95-latency", value: rate(e.candidate.slow, e.candidate.timed), threshold: 0.05, logEvidence: aboveLimitLogEvidence(e.candidate.timed, e.candidate.slow, 0.05), logBar: bar(ALPHA_SHARE.guardrailLatency) },
   ];
   if (options.comparative) {
     failing.push(
@@ -159,7 +167,7 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
       },
       {
         gate: "comparative:latency",
-        value: e.latency.stableEvents > 0 ? rate(e.latency.candidateEvents, e.candidate.requests) / rate(e.latency.stableEvents, e.stable.requests) : 0,
+        value: e.latency.stableEvents > 0 ? rate(e.latency.candidateEvents, e.candidate.timed) / rate(e.latency.stableEvents, e.stable.timed) : 0,
         threshold: theta0,
         logEvidence: ratioLogEvidence(e.latency),
         logBar: bar(ALPHA_SHARE.comparativeLatency),
@@ -171,7 +179,7 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
 
   const passing: Measurement[] = [
     { gate: "step:error-rate", value: rate(e.step.errors, e.step.requests), threshold: criteria.errorRate, logEvidence: belowLimitLogEvidence(e.step.requests, e.step.errors, criteria.errorRate), logBar: bar(1) },
-    { gate: "step:p95-latency", value: rate(e.step.slow, e.step.requests), threshold: 0.05, logEvidence: belowLimitLogEvidence(e.step.requests, e.step.slow, 0.05), logBar: bar(1) },
+    { gate: "step:p95-latency", value: rate(e.step.slow, e.step.timed), threshold: 0.05, logEvidence: belowLimitLogEvidence(e.step.timed, e.step.slow, 0.05), logBar: bar(1) },
   ];
   const missing = passing.filter((m) => m.logEvidence < m.logBar);
   if (options.comparative && (e.latencyBoundaryMs === null || e.latencyCandidateRequests < COMPARATIVE_MIN_CANDIDATE_REQUESTS)) {

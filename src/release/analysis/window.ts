@@ -34,37 +34,52 @@ export function sanitizeArm(arm: ArmWindow): ArmWindow {
 }
 
 /**
- * Requests slower than `thresholdMs`, read off histogram buckets. With no
- * bucket exactly at the threshold, `round` picks the bucket below ("down":
- * counts more requests as slow, the cautious side for showing a criterion is
- * met) or above ("up": counts fewer, the cautious side for failing one).
+ * Requests the latency histogram observed. It can differ from the request
+ * counter (another exporter, scraped at another moment), so latency tests
+ * count on the histogram alone and never mix the two.
+ */
+export function timed(arm: ArmWindow): number {
+  let total = 0;
+  for (const b of arm.latency) total = Math.max(total, b.count);
+  return total;
+}
+
+/**
+ * Observations slower than `thresholdMs`, read off histogram buckets (out
+ * of `timed(arm)`). With no bucket exactly at the threshold, `round` picks
+ * the bucket below ("down": counts more as slow, the cautious side for
+ * showing a criterion is met) or above ("up": counts fewer, the cautious
+ * side for failing one).
  */
 export function slowerThan(arm: ArmWindow, thresholdMs: number, round: "down" | "up"): number {
-  if (arm.latency.length === 0) return 0;
+  const total = timed(arm);
+  if (total === 0) return 0;
   const finite = arm.latency.filter((b) => Number.isFinite(b.le));
   let bucket: LatencyBucket | undefined;
   if (round === "down") {
     for (const b of finite) if (b.le <= thresholdMs) bucket = b;
-    if (!bucket) return arm.requests;
+    if (!bucket) return total;
   } else {
     bucket = finite.find((b) => b.le >= thresholdMs);
     if (!bucket) return 0;
   }
-  return Math.max(0, Math.min(arm.requests, arm.requests - bucket.count));
+  return Math.max(0, total - bucket.count);
 }
 
-/** The smallest bucket boundary at or above the arm's q-quantile, or undefined with too little data. */
-export function quantileBoundary(arm: ArmWindow, q: number, minRequests: number): number | undefined {
-  if (arm.requests < minRequests) return undefined;
-  const target = q * arm.requests;
+/** The smallest bucket boundary at or above the arm's q-quantile, or undefined with too few observations. */
+export function quantileBoundary(arm: ArmWindow, q: number, minObservations: number): number | undefined {
+  const total = timed(arm);
+  if (total < minObservations) return undefined;
+  const target = q * total;
   const b = arm.latency.find((x) => Number.isFinite(x.le) && x.count >= target);
   return b?.le;
 }
 
 /** Linear-interpolated quantile (ms) from a histogram, for reports only. */
 export function estimateQuantile(arm: ArmWindow, q: number): number | undefined {
-  if (arm.requests <= 0 || arm.latency.length === 0) return undefined;
-  const target = q * arm.requests;
+  const total = timed(arm);
+  if (total <= 0) return undefined;
+  const target = q * total;
   let prevLe = 0;
   let prevCount = 0;
   for (const b of arm.latency) {
@@ -77,7 +92,7 @@ export function estimateQuantile(arm: ArmWindow, q: number): number | undefined 
     prevLe = b.le;
     prevCount = b.count;
   }
-  // The histogram counted fewer requests than the request counter (scraped at another moment): no estimate.
+  // Only reached when the buckets are not cumulative: no estimate.
   return undefined;
 }
 
