@@ -21,7 +21,7 @@ export const KNOWN_KEY_FORMATS: readonly { name: string; pattern: RegExp }[] = [
   { name: "Slack token or webhook", pattern: /\bxox[abposr]-[0-9A-Za-z-]{10,}\b|hooks\.slack\.com\/services\/[A-Z0-9]+\/[A-Z0-9]+\/[A-Za-z0-9]+/ },
   { name: "Stripe secret key", pattern: /\b[rs]k_(live|test)_[0-9A-Za-z]{16,}\b/ },
   { name: "JSON Web Token", pattern: /\beyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}\b/ },
-  { name: "credentials in a URL", pattern: /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i },
+  { name: "URL with embedded credentials", pattern: /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i },
 ];
 
 /** Shannon entropy in bits per character. */
