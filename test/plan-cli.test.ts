@@ -21,7 +21,8 @@ interface PlanJson {
 
 describe("npm run plan (offline plan, as a child process)", () => {
   it.each(["dev", "staging", "production"])("evaluates %s and prints JSON for CI", (stack) => {
-    const r = plan("--stack", stack, "--json");
+    // Policies have their own tests (test/policies/stacks.test.ts); here the plan itself.
+    const r = plan("--stack", stack, "--json", "--no-policies");
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as PlanJson;
     expect(out.ok).toBe(true);
@@ -39,13 +40,21 @@ describe("npm run plan (offline plan, as a child process)", () => {
   });
 
   it("prints a readable tree, the outputs, a per-type summary and says it is offline", () => {
-    const r = plan("--stack", "production");
+    const r = plan("--stack", "production", "--no-policies");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("Not a diff against the cloud");
     expect(r.stdout).toMatch(/[├└]─ gcp:cloudrunv2\/service:Service {2}backend {2}\(name=ws-backend {2}revision=ws-backend-v1-8-0/);
     expect(r.stdout).toMatch(/^ {2}kubeconfig: \[secret\]$/m);
     expect(r.stdout).toMatch(/^Summary: \d+ resources of \d+ types, 6 outputs$/m);
     expect(r.stdout).toMatch(/^ +9 {2}gcp:projects\/service:Service$/m);
+  });
+
+  it("runs the policy pack by default: production without a scan report exits 2 on the security gate", () => {
+    const r = plan("--stack", "production");
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/Running policy pack .*policies with .*production\.json/);
+    expect(r.stdout).toMatch(/Policies \(progressive-delivery@0\.1\.0\): 1 mandatory, 0 advisory violation\(s\)\n {2}BLOCK {2}security-scan-report/);
+    expect(r.stdout).toContain("scan report ../reports/trivy-images.json is unusable (file not found)");
   });
 
   it("evaluates any stack file given with --config-file", () => {

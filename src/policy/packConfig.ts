@@ -73,6 +73,11 @@ export function reconcilePolicyConfig(info: PackInfo, given: Record<string, Poli
       if (Object.keys(given[p.name]?.properties ?? {}).length) errors.push(`${file}: ${p.name}: this policy takes no configuration`);
       continue;
     }
+    // Stricter than the CLI (its schema check lets unknown keys through): a typo should not silently keep the default.
+    const keys = Object.keys(p.configSchema.properties);
+    for (const k of Object.keys(given[p.name]?.properties ?? {})) {
+      if (!keys.includes(k)) errors.push(`${file}: ${p.name}: unknown key ${k} (known: ${keys.join(", ")})`);
+    }
     const validate = ajv.compile({ type: "object", properties: p.configSchema.properties, ...(p.configSchema.required.length ? { required: p.configSchema.required } : {}) });
     if (!validate(result[p.name]!.properties ?? {})) {
       for (const e of validate.errors ?? []) errors.push(`${file}: ${p.name}${e.instancePath.replaceAll("/", ".")}: ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
