@@ -1,0 +1,14 @@
+import { execFileSync } from "node:child_process";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "./stacks";
+
+/**
+ * Path of a Go tool built by scripts/ensure-go-tools.sh (run here too, so a
+ * bare `vitest` works; it returns at once when the tools are cached).
+ */
+export function goTool(name: "actionlint" | "psa-oracle"): string {
+  execFileSync("bash", [join(ROOT, "scripts", "ensure-go-tools.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+  const cache = process.env["PD_TOOLS_CACHE"] ?? join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "progressive-delivery", "tools");
+  return join(cache, name);
+}
