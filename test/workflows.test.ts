@@ -1,0 +1,110 @@
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { goTool } from "./support/goTools";
+import { ROOT } from "./support/stacks";
+
+const DIR = join(ROOT, ".github", "workflows");
+const files = readdirSync(DIR).filter((f) => f.endsWith(".yml"));
+const text = (f: string) => readFileSync(join(DIR, f), "utf8");
+
+interface Step { uses?: string; run?: string; with?: Record<string, unknown> }
+interface Job { uses?: string; steps?: Step[]; "timeout-minutes"?: number; permissions?: Record<string, string>; concurrency?: { group: string }; environment?: unknown }
+interface Workflow { on: unknown; permissions?: Record<string, string>; jobs: Record<string, Job> }
+const workflows = Object.fromEntries(files.map((f) => [f, parse(text(f)) as Workflow]));
+const allSteps = () => Object.entries(workflows).flatMap(([f, w]) => Object.entries(w.jobs).flatMap(([j, job]) => (job.steps ?? []).map((s) => ({ where: `${f}:${j}`, step: s }))));
+
+let actionlint: string;
+beforeAll(() => {
+  actionlint = goTool("actionlint");
+}, 300_000);
+
+describe("GitHub workflows", () => {
+  it("has the delivery workflows", () => {
+    expect(files.sort()).toEqual(["deploy.yml", "production.yml", "pull-request.yml", "pulumi-up.yml", "rollback.yml", "scan-images.yml"]);
+  });
+
+  it("pass actionlint (built from its Go module)", () => {
+    const r = spawnSync(actionlint, ["-no-color"], { cwd: ROOT, encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    // And actionlint does fail on a broken workflow, so the check above means something.
+    const bad = spawnSync(actionlint, ["-no-color", "-"], { cwd: ROOT, encoding: "utf8", input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n" });
+    expect(bad.status).not.toBe(0);
+  });
+
+  it("only call npm scripts that exist in package.json", () => {
+    const scripts = Object.keys((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
+    const called = allSteps().flatMap(({ where, step }) => [...(step.run ?? "").matchAll(/npm run(?:-script)?(?: --silent)? ([\w:-]+)/g)].map((m) => ({ where, script: m[1]! })));
+    expect(new Set(called.map((c) => c.script))).toEqual(new Set(["plan"]));
+    expect(called.length).toBe(3);
+    for (const { where, script } of called) expect(scripts, `${where} runs npm run ${script}`).toContain(script);
+    const builtins = allSteps().flatMap(({ step }) => [...(step.run ?? "").matchAll(/^\s*npm (\w+)/gm)].map((m) => m[1]!));
+    for (const b of builtins) expect(["ci", "test", "run", "audit", "sbom"]).toContain(b);
+    expect(builtins).toContain("test");
+  });
+
+  it("pin every action to a full commit SHA with its version beside it", () => {
+    const uses = Object.keys(workflows).flatMap((f) => [...text(f).matchAll(/uses: ([^\s#]+)(?: # (\S+))?/g)].map((m) => ({ f, ref: m[1]!, version: m[2] })));
+    expect(uses.length).toBeGreaterThan(10);
+    for (const u of uses) {
+      if (u.ref.startsWith("./")) continue; // this repository's reusable workflows
+      expect(u.ref, u.f).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+      expect(u.version, `${u.f}: ${u.ref}`).toMatch(/^v\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it("least privilege: read-only by default, id-token only where GCP is used, no long-lived keys", () => {
+    for (const [f, w] of Object.entries(workflows)) {
+      expect(w.permissions, f).toBeDefined();
+      expect(Object.values(w.permissions!).filter((v) => v === "write").length, `${f} grants write at the top`).toBe(f === "pulumi-up.yml" || f === "scan-images.yml" ? 1 : 0);
+      for (const [j, job] of Object.entries(w.jobs)) {
+        const usesGcp = (job.steps ?? []).some((s) => s.uses?.startsWith("google-github-actions/auth@"));
+        const idToken = (job.permissions ?? w.permissions!)["id-token"];
+        if (usesGcp) expect(idToken, `${f}:${j}`).toBe("write");
+        if (!usesGcp && !job.uses && job.permissions) expect(idToken, `${f}:${j}`).toBeUndefined();
+      }
+      expect(text(f)).not.toMatch(/credentials_json|GOOGLE_APPLICATION_CREDENTIALS|service_account_key/);
+    }
+  });
+
+  it("every job has a timeout; updates are serialised per stack and gated by the stack's environment", () => {
+    for (const [f, w] of Object.entries(workflows)) {
+      for (const [j, job] of Object.entries(w.jobs)) if (!job.uses) expect(job["timeout-minutes"], `${f}:${j}`).toBeGreaterThan(0);
+    }
+    const up = workflows["pulumi-up.yml"]!.jobs["up"]!;
+    expect(up.concurrency).toEqual({ group: "pulumi-${{ inputs.stack }}", "cancel-in-progress": false });
+    expect(up.environment).toMatchObject({ name: "${{ inputs.stack }}" });
+    const upStep = up.steps!.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+    expect(upStep.with).toMatchObject({ command: "up", policyPacks: "policies" });
+    // Every `pulumi up` goes through that one reusable workflow.
+    for (const [f, w] of Object.entries(workflows)) {
+      if (f === "pulumi-up.yml") continue;
+      for (const job of Object.values(w.jobs)) for (const s of job.steps ?? []) expect(s.with?.["command"], f).not.toBe("up");
+    }
+  });
+
+  it("promotion: dev, then staging after dev; production from a tag or a dispatch, after the image scan", () => {
+    const deploy = workflows["deploy.yml"]!;
+    expect(deploy.on).toEqual({ push: { branches: ["main"] } });
+    expect(deploy.jobs["staging"]).toMatchObject({ needs: ["dev"], with: { stack: "staging" } });
+    expect(deploy.jobs["dev"]).toMatchObject({ needs: ["test"], with: { stack: "dev" } });
+    const prod = workflows["production.yml"]!;
+    expect(prod.on).toMatchObject({ push: { tags: ["v*.*.*"] }, workflow_dispatch: {} });
+    expect(prod.jobs["up"]).toMatchObject({ needs: ["scan"], with: { stack: "production", "policy-config-artifact": "${{ needs.scan.outputs.artifact }}" } });
+    expect(workflows["rollback.yml"]!.jobs["up"]).toMatchObject({ with: { ref: "${{ inputs.to }}" } });
+  });
+
+  it("pull requests: tests, the offline plan of all three stacks, supply-chain checks, previews with the pack", () => {
+    const pr = workflows["pull-request.yml"]!;
+    expect(pr.jobs["offline-plan"]).toMatchObject({ strategy: { matrix: { stack: ["dev", "staging", "production"] } } });
+    const supply = pr.jobs["supply-chain"]!.steps!.map((s) => s.run ?? "").join("\n");
+    expect(supply).toContain("gitleaks");
+    expect(supply).toContain("npm audit --omit=dev --audit-level=high");
+    expect(supply).toContain("npm sbom --sbom-format cyclonedx");
+    const preview = pr.jobs["preview"]!.steps!.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+    expect(preview.with).toMatchObject({ command: "preview", policyPacks: "policies" });
+  });
+});
