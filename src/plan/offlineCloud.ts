@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 
 /** What the program asked for, as the mock engine saw it. */
 export interface DeclaredResource {
@@ -40,9 +41,9 @@ export function shortHash(text: string, length = 10): string {
 
 export const SECRET_PLACEHOLDER = "[secret]";
 
-// How the SDK's wire format marks a secret value (sdk/nodejs/runtime/rpc.ts: specialSigKey / specialSecretSig).
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+// How the SDK's wire format marks a secret value.
+const SIG_KEY = specialSigKey;
+const SECRET_SIG = specialSecretSig;
 
 /** True for a value the program passed as a Pulumi secret. */
 export function isSecretValue(v: unknown): boolean {
