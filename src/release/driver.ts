@@ -2,7 +2,7 @@ import { describeMeasurement } from "./analysis/judge";
 import { emptyArm, estimateQuantile, type MetricsWindow } from "./analysis/window";
 import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint";
 import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource } from "./metrics/source";
-import type { Router } from "./routers/router";
+import { RouterError, type Router } from "./routers/router";
 import { criteriaFor, decide, isTerminal, resume, start, type Action, type Decision, type GateName, type Observation, type ReleaseSpec, type RolloutState } from "./sequencer";
 
 /**
@@ -66,6 +66,9 @@ export interface RolloutResult {
   message: string;
 }
 
+/** How long a rollback keeps trying to restore stable through a failing router. */
+export const RESTORE_PATIENCE_MS = 120_000;
+
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 function windowLine(w: MetricsWindow): string {
@@ -127,7 +130,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       case "rollback": {
         const t0 = clock.now();
         if (!o.dryRun) {
-          const r = await deps.router.rollback(checkpoint);
+          const r = await restoreStable(checkpoint);
           restoreMs = clock.now() - t0;
           for (const f of deps.followers ?? []) await f.rollback().catch((e: Error) => log({ kind: "info", message: `follower ${f.description} rollback failed: ${e.message}` }));
           log({ kind: "rollback", reason: a.reason, restoreMs, drained: r.note });
@@ -158,6 +161,42 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     }
   }
 
+  /**
+   * 100% stable, however long the router takes to come back: the router
+   * already retried each call; here whole attempts repeat every interval
+   * until RESTORE_PATIENCE_MS has passed, so traffic is never left half
+   * switched because one call failed.
+   */
+  async function restoreStable(checkpoint: string): Promise<{ drained: boolean; note: string }> {
+    const giveUp = clock.now() + RESTORE_PATIENCE_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await deps.router.rollback(checkpoint);
+      } catch (e) {
+        if (clock.now() >= giveUp) throw new Error(`could not restore 100% stable on ${deps.router.description} within ${RESTORE_PATIENCE_MS / 1000} s: ${(e as Error).message}`);
+        log({ kind: "info", message: `restoring stable failed (attempt ${attempt}): ${(e as Error).message}; retrying in ${Math.round(o.intervalMs / 1000)} s` });
+        await clock.sleep(o.intervalMs);
+      }
+    }
+  }
+
+  /**
+   * Carries out a decision; a router that fails mid-step (after its
+   * retries) turns into a rollback. A failed final move to 100% is judged
+   * from the state before the promotion (`previous`): the sequencer never
+   * leaves a terminal state, and that promotion did not happen.
+   */
+  const stepSafely = async (d: Decision, previous?: RolloutState): Promise<Decision> => {
+    try {
+      return await step(d);
+    } catch (e) {
+      const from = d.state.phase === "promoted" && previous && !isTerminal(previous) ? previous : d.state;
+      if (!(e instanceof RouterError) || o.dryRun || isTerminal(from)) throw e;
+      log({ kind: "info", message: `traffic router failed moving to ${d.state.weight}%: ${e.message}; restoring stable` });
+      return step(decide(spec, { ...from, weight: d.state.weight }, { kind: "abort", at: clock.now(), reason: `the traffic router failed: ${e.message}` }));
+    }
+  };
+
   let previous: MetricsReading | null = null;
   const step = async (d: Decision): Promise<Decision> => {
     let current = d;
@@ -169,7 +208,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     return { state: current.state, actions: [] };
   };
 
-  decision = await step(decision);
+  decision = await stepSafely(decision);
   while (!isTerminal(decision.state) && decision.state.phase !== "held") {
     if (clock.now() >= deadline) {
       decision = await step(decide(spec, decision.state, { kind: "abort", at: clock.now(), reason: `the rollout's own deadline of ${Math.round(o.deadlineMs / 1000)} s passed` }));
@@ -179,7 +218,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     const s = decision.state;
     if (deps.health) {
       const h = await deps.health().catch((e: Error) => ({ ok: false, detail: e.message }));
-      decision = await step(decide(spec, decision.state, { kind: "health", at: clock.now(), ok: h.ok, detail: h.detail }));
+      decision = await stepSafely(decide(spec, decision.state, { kind: "health", at: clock.now(), ok: h.ok, detail: h.detail }));
       if (isTerminal(decision.state)) break;
     }
     let obs: Observation;
@@ -195,11 +234,11 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       const rec = decision.state.records.at(-1);
       const verdict = rec?.measurements.map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteriaFor(spec, s.weight).p95LatencyMs })).join("; ");
       log({ kind: "window", step: before.stepIndex + 1, weight: before.weight, line: `${windowLine(window)}${verdict ? ` | ${verdict}` : ""}` });
-      decision = await step(decision);
+      decision = await stepSafely(decision, before);
     } catch (e) {
       if (!(e instanceof MetricsUnavailable)) throw e;
       previous = null;
-      decision = await step(decide(spec, decision.state, { kind: "metrics-unavailable", at: clock.now(), error: e.message }));
+      decision = await stepSafely(decide(spec, decision.state, { kind: "metrics-unavailable", at: clock.now(), error: e.message }));
     }
   }
 

@@ -194,7 +194,8 @@ export function failureMessage(spec: ReleaseSpec, state: RolloutState, m: Measur
     step: state.stepIndex + 1,
     weight,
     gate: m.gate,
-    value: m.value,
+    // JSON (checkpoints, Pulumi state) has no Infinity.
+    value: Number.isFinite(m.value) ? m.value : String(m.value),
     threshold: m.threshold,
     message: `step ${state.stepIndex + 1}/${spec.steps.length} (${weight}% to ${state.candidate}): ${text}`,
   };

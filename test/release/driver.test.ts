@@ -56,6 +56,38 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(retried.alreadyDecided).toBe(false);
   });
 
+  it("a router that fails mid-step (after its retries) is turned into a rollback that waits for the router to come back", async () => {
+    const { router, deps, opts, clock, events } = setup();
+    // The router goes away when step 2 moves traffic, for 45 s of the (fake) clock.
+    let outageEnds: number | undefined;
+    router.down = (call, weight) => {
+      if (call === "setWeight" && weight === 25 && outageEnds === undefined) outageEnds = clock.now() + 45_000;
+      return outageEnds !== undefined && clock.now() < outageEnds;
+    };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("rolled-back");
+    expect(r.message).toMatch(/aborted at 25%: the traffic router failed: setWeight: router unreachable/);
+    // Restoring kept trying through the outage, then put 100% back on stable.
+    expect(router.calls.filter((c) => c === "rollback failed").length).toBeGreaterThan(2);
+    expect(router.calls.at(-1)).toBe("rollback");
+    expect(router.weight).toBe(0);
+    expect(events.some((e) => e.kind === "info" && /restoring stable failed \(attempt 1\)/.test(e.message))).toBe(true);
+  });
+
+  it("a failed final move to 100% is not a promotion: stable is restored", async () => {
+    const { router, deps, opts, clock } = setup();
+    let outageEnds: number | undefined;
+    router.down = (call, weight) => {
+      if (call === "setWeight" && weight === 100 && outageEnds === undefined) outageEnds = clock.now() + 30_000;
+      return outageEnds !== undefined && clock.now() < outageEnds;
+    };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("rolled-back");
+    expect(r.message).toMatch(/aborted at 100%: the traffic router failed/);
+    expect(router.weight).toBe(0);
+    expect(decodeCheckpoint(router.checkpoint).checkpoint?.state.phase).toBe("rolled-back");
+  });
+
   it("resumes from the checkpoint after the driving process died mid-rollout", async () => {
     const { router, deps, opts, clock } = setup();
     // First run dies when step 2 (25%) has been entered: the deadline is the crash.

@@ -1,7 +1,7 @@
 import type { Clock } from "../../src/release/driver";
 import type { MetricsReading, MetricsSource } from "../../src/release/metrics/source";
 import { addArms, emptyArm } from "../../src/release/analysis/window";
-import type { Router } from "../../src/release/routers/router";
+import { RouterError, type Router } from "../../src/release/routers/router";
 import { HEALTHY, rng, trafficWindow, type ArmModel } from "./synthetic";
 
 /** A clock whose sleep returns at once and moves time forward. */
@@ -22,8 +22,11 @@ export class MemoryRouter implements Router {
   checkpoint: string | null = null;
   calls: string[] = [];
   failNext = 0;
+  /** A router that has gone away: every call throws RouterError while this says so. */
+  down: (call: string, weight?: number) => boolean = () => false;
 
-  private maybeFail(what: string) {
+  private maybeFail(what: string, weight?: number) {
+    if (this.down(what, weight)) throw new RouterError(`${what}: router unreachable (injected)`, false);
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error(`${what}: injected failure`);
@@ -36,12 +39,16 @@ export class MemoryRouter implements Router {
     return this.weight;
   }
   async setWeight(weight: number, checkpoint: string) {
-    this.maybeFail("setWeight");
+    this.maybeFail("setWeight", weight);
     this.calls.push(`set ${weight}`);
     this.checkpoint = checkpoint;
     this.weight = weight;
   }
   async rollback(checkpoint: string) {
+    if (this.down("rollback")) {
+      this.calls.push("rollback failed");
+      throw new RouterError("rollback: router unreachable (injected)", false);
+    }
     this.calls.push("rollback");
     this.checkpoint = checkpoint;
     this.weight = 0;

@@ -184,4 +184,12 @@ export class ProviderHost {
     this.client.close();
     await this.proc.stop();
   }
+
+  /** SIGKILL, as when the machine running `pulumi up` dies: no cleanup runs. */
+  async kill(): Promise<void> {
+    const exited = new Promise<void>((r) => this.proc.child.once("exit", () => r()));
+    this.proc.child.kill("SIGKILL");
+    await exited;
+    this.client.close();
+  }
 }

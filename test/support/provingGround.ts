@@ -40,6 +40,11 @@ export class ProvingGround {
     this.backends[slot] = await startSampleBackend(version, ["--slot", slot, ...faults], port);
   }
 
+  /** Stops Prometheus (an outage of the metrics source). */
+  async stopPrometheus(): Promise<void> {
+    await this.prometheus.stop();
+  }
+
   /** TrafficSplit target and metrics inputs for this ground. */
   target() {
     return { kind: "haproxy" as const, runtimeApi: this.haproxy.runtimeApi, backend: "be_app", stateFile: join(this.haproxy.dir, "rollout-state.json") };

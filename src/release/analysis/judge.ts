@@ -160,7 +160,8 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
     failing.push(
       {
         gate: "comparative:error-rate",
-        value: rate(e.errors.candidateEvents, e.candidate.requests) / Math.max(rate(e.errors.stableEvents, e.stable.requests), Number.EPSILON),
+        // Infinity when stable had no errors at all (the message says so instead of a meaningless ratio).
+        value: e.errors.stableEvents > 0 ? rate(e.errors.candidateEvents, e.candidate.requests) / rate(e.errors.stableEvents, e.stable.requests) : Infinity,
         threshold: theta0,
         logEvidence: ratioLogEvidence(e.errors),
         logBar: bar(ALPHA_SHARE.comparativeErrors),
@@ -208,7 +209,7 @@ export function describeMeasurement(m: Measurement, latencyLimits: { guardrailMs
     case "step:p95-latency":
       return `${m.gate}: ${pct(m.value)} of candidate requests slower than ${latencyLimits.stepMs} ms (p95 needs ≤ 5%; ${ev})`;
     case "comparative:error-rate":
-      return `${m.gate}: candidate error rate ${m.value.toFixed(2)}× stable's vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
+      return `${m.gate}: candidate error rate ${Number.isFinite(m.value) ? `${m.value.toFixed(2)}× stable's` : "above stable's (stable had no errors)"} vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
     case "comparative:latency":
       return `${m.gate}: candidate has ${m.value.toFixed(2)}× stable's share of requests above stable's p95 vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
     case "comparative:latency-baseline":

@@ -1,0 +1,34 @@
+import type { Window } from "../streams";
+
+/** How one run ended for one method. */
+export interface Outcome {
+  kind: "rollback" | "promote" | "paused";
+  /** Seconds after the step started. */
+  seconds: number;
+  /** Candidate requests served until then. */
+  candidateRequests: number;
+}
+
+/** A release-analysis method under test: it sees the same windows as every other. */
+export interface Method {
+  id: string;
+  /** The configuration, in the method's own terms. */
+  params: string;
+  /** Where the behaviour and defaults come from. */
+  source: string;
+  run(windows: Iterable<Window>, stepSeconds: number): Outcome;
+}
+
+/** Accumulates windows into fixed intervals (Flagger's and Argo's `interval`, Kayenta's buckets). */
+export function* intervals(windows: Iterable<Window>, seconds: number): Generator<{ t: number; windows: Window[]; candidateRequests: number }> {
+  let batch: Window[] = [];
+  let served = 0;
+  for (const w of windows) {
+    batch.push(w);
+    served += w.candidate.requests;
+    if (w.t % seconds < 1e-9 || Math.abs((w.t % seconds) - seconds) < 1e-9) {
+      yield { t: w.t, windows: batch, candidateRequests: served };
+      batch = [];
+    }
+  }
+}

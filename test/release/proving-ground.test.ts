@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { TRAFFIC_SPLIT_TOKEN, TrafficSplit } from "../../src/release/provider/trafficSplit";
+import { runtimeCommand } from "../../src/release/routers/haproxy";
+import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
+import { startLoad, type Load } from "../support/load";
+import { ProviderHost, RpcError, serializedProvider, startFakeEngine } from "../support/providerHost";
+import { ProvingGround, type Slot } from "../support/provingGround";
+
+/**
+ * The proving-ground scenarios, each driven through the SDK's
+ * dynamic-provider host with the provider text the SDK serializes, on real
+ * HAProxy and Prometheus with live load (60 req/s, bounded): a healthy
+ * release with WebSockets open across the switch, 5% errors, an
+ * interrupted run resumed by a new host, the runtime socket failing
+ * mid-step, and Prometheus stopped mid-rollout. (Latency regressions and a
+ * failing smoke test: rollout-cli.test.ts; a 30% error candidate, Diff,
+ * Read, Delete: provider-protocol.test.ts.)
+ */
+
+const URN = "urn:pulumi:test::proving-ground::pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit::scenarios";
+
+const release = (steps: number[]) => ({
+  strategy: "canary",
+  target: "cloud-run",
+  smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
+  steps,
+  bakeSeconds: 3,
+  maxStepSeconds: 60,
+  autoRollback: true,
+  manualApproval: false,
+  analysis: {
+    guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
+    stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } },
+    alpha: 0.05,
+    comparativeMargin: 0.1,
+    expectedRps: 60,
+    onInconclusive: "rollback",
+    metricsUnavailableLimitSeconds: 15,
+  },
+});
+
+let ground: ProvingGround;
+let engine: Awaited<ReturnType<typeof startFakeEngine>>;
+let host: ProviderHost;
+let providerText: string;
+let load: Load;
+let state: { id: string; properties: Record<string, unknown> };
+
+const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ({
+  __provider: providerText,
+  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
+  stable,
+  candidate,
+  release: release(steps),
+  metrics: ground.metrics(),
+  intervalSeconds: 1,
+  deadlineSeconds: 240,
+  ...extra,
+});
+
+async function weights(): Promise<Record<Slot, number>> {
+  const w = async (s: string) => Number((await runtimeCommand(ground.haproxy.runtimeApi, `get weight be_app/${s}`)).trim().split(" ")[0]);
+  return { blue: await w("blue"), green: await w("green") };
+}
+
+/** Waits (bounded) until the engine's log has a line matching `re` after index `from`. */
+async function logged(re: RegExp, from: number, timeoutMs = 90_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (engine.logs.slice(from).some((l) => re.test(l))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no log line matching ${re} within ${timeoutMs} ms; last lines:\n${engine.logs.slice(-8).join("\n")}\nprovider host output:\n${host.output().slice(-3000)}`);
+}
+
+async function update(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}, on = host) {
+  const news = (await on.check(URN, state.properties, inputs(stable, candidate, steps, extra))).inputs;
+  return on.update(URN, state.id, state.properties, news);
+}
+
+const failed = (p: Promise<unknown>) => p.then(() => { throw new Error("expected the update to fail"); }, (e: unknown) => e as RpcError);
+
+beforeAll(async () => {
+  ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
+  const s = await serializedProvider(
+    () =>
+      new TrafficSplit("scenarios", {
+        target: { kind: "haproxy", runtimeApi: "127.0.0.1:1", backend: "be_app", stateFile: "/dev/null" },
+        stable: "blue",
+        candidate: "green",
+        release: release([25, 100]) as never,
+        metrics: { url: "http://127.0.0.1:9", preset: "haproxy" },
+      }),
+    TRAFFIC_SPLIT_TOKEN,
+  );
+  providerText = s.provider;
+  engine = await startFakeEngine();
+  host = await ProviderHost.start(engine.address);
+  await host.configure();
+  load = startLoad(`${ground.haproxy.frontend}/api`, 60, 420_000);
+}, 60_000);
+
+afterAll(async () => {
+  load?.stop();
+  await load?.done;
+  await host?.stop();
+  await engine?.stop();
+  await ground?.stop();
+});
+
+describe("proving ground, through the dynamic-provider host", () => {
+  it("1. healthy candidate: promoted through every step; no request failed; WebSockets opened before the switch keep working", async () => {
+    const sockets = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const ws = new WebSocket(`${ground.haproxy.frontend.replace("http", "ws")}/ws`);
+        await new Promise((r, j) => (ws.once("open", r), ws.once("error", j)));
+        return ws;
+      }),
+    );
+    const closes: number[] = [];
+    for (const ws of sockets) ws.on("close", (code) => closes.push(code));
+    const before = load.snapshot();
+    const checked = (await host.check(URN, {}, inputs("blue", "green", [10, 25, 50, 100]))).inputs;
+    state = await host.create(URN, checked);
+    expect(state.properties["phase"]).toBe("promoted");
+    expect((state.properties["steps"] as { weight: number }[]).map((s) => s.weight)).toEqual([10, 25, 50, 100]);
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    // Established sessions stay on the server they started on (HAProxy keeps existing connections when
+    // weights change; only a rollback shuts the candidate's sessions down).
+    for (const [i, ws] of sockets.entries()) {
+      const echo = new Promise<string>((r) => ws.once("message", (d) => r(d.toString())));
+      ws.send(`after-switch-${i}`);
+      expect(await echo).toBe(`after-switch-${i}`);
+    }
+    expect(closes).toEqual([]);
+    for (const ws of sockets) ws.close();
+    const after = load.snapshot();
+    expect(after.networkErrors - before.networkErrors).toBe(0);
+    expect((after.byVersion["v1"]?.failed ?? 0) + (after.byVersion["v2"]?.failed ?? 0)).toBe(0);
+    expect(after.byVersion["v2"]!.ok).toBeGreaterThan(100);
+  }, 200_000);
+
+  it("2. candidate with 5% errors: rolled back at the first step, stable carries 100%, the message names step, gate, value and threshold", async () => {
+    await ground.redeploy("blue", "v3-err5", ["--error-rate", "0.05"]);
+    const err = await failed(update("green", "blue", [25, 100]));
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.message).toMatch(/step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate: candidate error rate .* vs (allowed|threshold) /);
+    expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    state = { id: state.id, properties: err.initFailure!.properties };
+  }, 200_000);
+
+  it("7. a run killed at step 3 is resumed by the next run from its checkpoint, not restarted", async () => {
+    await ground.redeploy("blue", "v4");
+    const from = engine.logs.length;
+    // A new build in the slot that was just rejected: a new retry token makes it a new release.
+    const pending = update("green", "blue", [20, 40, 60, 100], { retryToken: "v4" }).catch((e: unknown) => e);
+    await logged(/step 3\/4: 60% to the candidate/, from);
+    await host.kill();
+    await pending;
+    expect((await weights()).blue).toBe(60);
+    // A new host (the next `pulumi up`): the resource was never recorded, so the engine creates it again.
+    const mark = engine.logs.length;
+    host = await ProviderHost.start(engine.address);
+    await host.configure();
+    const checked = (await host.check(URN, {}, inputs("green", "blue", [20, 40, 60, 100], { retryToken: "v4" }))).inputs;
+    state = await host.create(URN, checked);
+    expect(state.properties["phase"]).toBe("promoted");
+    const second = engine.logs.slice(mark);
+    expect(second.some((l) => /resuming green->blue#v4 from its checkpoint: phase analysing, step 3\/4 at 60%/.test(l))).toBe(true);
+    expect(second.some((l) => /step [12]\/4:/.test(l))).toBe(false);
+    expect(await weights()).toEqual({ blue: 100, green: 0 });
+  }, 240_000);
+
+  it("6. HAProxy's runtime socket failing mid-step: retries, then stable restored once it answers; nothing half-switched", async () => {
+    await ground.redeploy("green", "v5");
+    const proxy: FaultProxy = await startFaultProxy(ground.haproxy.runtimeApi);
+    try {
+      const from = engine.logs.length;
+      const outcome = failed(update("blue", "green", [25, 100], { target: { ...ground.target(), runtimeApi: proxy.address, candidateUrl: ground.candidateUrl("green") } }));
+      await logged(/step 1\/2: 25% to the candidate/, from);
+      proxy.down = true;
+      await logged(/restoring stable failed \(attempt 2\)/, from);
+      const weightsDuringOutage = await weights();
+      expect(weightsDuringOutage.blue + weightsDuringOutage.green).toBe(100);
+      proxy.down = false;
+      const err = await outcome;
+      expect(err.message).toMatch(/aborted at 100%: the traffic router failed: haproxy set weight be_app\/\w+ \d+ failed after 5 attempt\(s\)/);
+      expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
+      expect(proxy.refused).toBeGreaterThan(5);
+      expect(await weights()).toEqual({ blue: 100, green: 0 });
+      state = { id: state.id, properties: err.initFailure!.properties };
+    } finally {
+      await proxy.stop();
+    }
+  }, 240_000);
+
+  it("5. Prometheus stopped mid-rollout: never promoted, rolled back after the inconclusive limit", async () => {
+    const from = engine.logs.length;
+    const outcome = failed(update("blue", "green", [25, 100], { retryToken: "after-outage" }));
+    await logged(/step 1\/2: 25% to the candidate/, from);
+    await ground.stopPrometheus();
+    const err = await outcome;
+    expect(err.message).toMatch(/metrics/i);
+    expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
+    expect(engine.logs.slice(from).some((l) => /promoted/.test(l))).toBe(false);
+    expect(await weights()).toEqual({ blue: 100, green: 0 });
+  }, 240_000);
+});

@@ -1,0 +1,58 @@
+import { createServer, connect, type Server, type Socket } from "node:net";
+
+/**
+ * A TCP proxy on loopback that can be switched off: while down, it accepts
+ * connections and resets them at once (what a dead runtime socket looks
+ * like to a client). Used to break HAProxy's runtime API mid-rollout.
+ */
+export interface FaultProxy {
+  address: string;
+  down: boolean;
+  /** Connections refused while down. */
+  refused: number;
+  stop(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  if (!/^127\.|^localhost$/.test(host)) throw new Error(`fault proxy only forwards to loopback, not ${target}`);
+  const sockets = new Set<Socket>();
+  const state = { down: false, refused: 0 };
+  // Half-open: the runtime API client ends its side right after the command and still reads the answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    if (state.down) {
+      state.refused++;
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect({ port, host, allowHalfOpen: true });
+    sockets.add(upstream);
+    upstream.on("close", () => sockets.delete(upstream));
+    client.pipe(upstream).pipe(client);
+    const end = () => (client.destroy(), upstream.destroy());
+    client.on("error", end);
+    upstream.on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const addr = server.address();
+  if (typeof addr !== "object" || addr === null) throw new Error("fault proxy has no address");
+  return {
+    address: `127.0.0.1:${addr.port}`,
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
+    },
+    get refused() {
+      return state.refused;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
