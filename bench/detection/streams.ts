@@ -1,4 +1,5 @@
 import type { ArmWindow } from "../../src/release/analysis/window";
+import { normal, poisson, rng } from "../../test/support/synthetic";
 
 /**
  * Seeded synthetic request streams, sampled per window rather than per
@@ -7,35 +8,8 @@ import type { ArmWindow } from "../../src/release/analysis/window";
  * into Prometheus-style cumulative histogram buckets (a multinomial draw).
  */
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function normal(rand: () => number): number {
-  const u = Math.max(rand(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
-
-export function poisson(rand: () => number, mean: number): number {
-  if (mean <= 0) return 0;
-  if (mean > 40) return Math.max(0, Math.round(mean + Math.sqrt(mean) * normal(rand)));
-  const l = Math.exp(-mean);
-  let k = 0;
-  let p = 1;
-  do {
-    k++;
-    p *= rand();
-  } while (p > l);
-  return k - 1;
-}
+// The same seeded PRNG and draws as the test suite's synthetic traffic.
+export { normal, poisson, rng };
 
 export function binomial(rand: () => number, n: number, p: number): number {
   if (n <= 0 || p <= 0) return 0;

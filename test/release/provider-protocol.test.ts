@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TRAFFIC_SPLIT_TOKEN, TrafficSplit } from "../../src/release/provider/trafficSplit";
 import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startLoad, type Load } from "../support/load";
-import { ProviderHost, RpcError, serializedProvider, startFakeEngine } from "../support/providerHost";
+import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
 import { ProvingGround } from "../support/provingGround";
 
 /**
@@ -59,21 +58,7 @@ async function weights(): Promise<{ blue: number; green: number }> {
 
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
-  const s = await serializedProvider(
-    () =>
-      new TrafficSplit("backend", {
-        target: { kind: "haproxy", runtimeApi: "127.0.0.1:1", backend: "be_app", stateFile: "/dev/null" },
-        stable: "blue",
-        candidate: "green",
-        release: release as never,
-        metrics: { url: "http://127.0.0.1:9", preset: "haproxy" },
-      }),
-    TRAFFIC_SPLIT_TOKEN,
-  );
-  providerText = s.provider;
-  engine = await startFakeEngine();
-  host = await ProviderHost.start(engine.address);
-  await host.configure();
+  ({ providerText, engine, host } = await hostTrafficSplit("backend", release));
   // Steady traffic through HAProxy for the whole file (bounded: 60 req/s for at most 4 minutes).
   load = startLoad(`${ground.haproxy.frontend}/api`, 60, 240_000);
 }, 60_000);

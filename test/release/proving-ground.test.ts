@@ -1,21 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { TRAFFIC_SPLIT_TOKEN, TrafficSplit } from "../../src/release/provider/trafficSplit";
 import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startLoad, type Load } from "../support/load";
-import { ProviderHost, RpcError, serializedProvider, startFakeEngine } from "../support/providerHost";
+import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
 import { ProvingGround, type Slot } from "../support/provingGround";
 
 /**
  * The proving-ground scenarios, each driven through the SDK's
  * dynamic-provider host with the provider text the SDK serializes, on real
  * HAProxy and Prometheus with live load (60 req/s, bounded): a healthy
- * release with WebSockets open across the switch, 5% errors, an
- * interrupted run resumed by a new host, the runtime socket failing
- * mid-step, and Prometheus stopped mid-rollout. (Latency regressions and a
- * failing smoke test: rollout-cli.test.ts; a 30% error candidate, Diff,
- * Read, Delete: provider-protocol.test.ts.)
+ * release with WebSockets open across the switch, 5% errors, +300 ms, a
+ * failing smoke test, an interrupted run resumed by a new host, the runtime
+ * socket failing mid-step, and Prometheus stopped mid-rollout. (Diff, Read,
+ * Delete: provider-protocol.test.ts.)
  */
 
 const URN = "urn:pulumi:test::proving-ground::pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit::scenarios";
@@ -83,21 +81,7 @@ const failed = (p: Promise<unknown>) => p.then(() => { throw new Error("expected
 
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
-  const s = await serializedProvider(
-    () =>
-      new TrafficSplit("scenarios", {
-        target: { kind: "haproxy", runtimeApi: "127.0.0.1:1", backend: "be_app", stateFile: "/dev/null" },
-        stable: "blue",
-        candidate: "green",
-        release: release([25, 100]) as never,
-        metrics: { url: "http://127.0.0.1:9", preset: "haproxy" },
-      }),
-    TRAFFIC_SPLIT_TOKEN,
-  );
-  providerText = s.provider;
-  engine = await startFakeEngine();
-  host = await ProviderHost.start(engine.address);
-  await host.configure();
+  ({ providerText, engine, host } = await hostTrafficSplit("scenarios", release([25, 100])));
   load = startLoad(`${ground.haproxy.frontend}/api`, 60, 420_000);
 }, 60_000);
 
@@ -148,6 +132,25 @@ describe("proving ground, through the dynamic-provider host", () => {
     expect(err.message).toMatch(/step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate: candidate error rate .* vs (allowed|threshold) /);
     expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
     expect(await weights()).toEqual({ blue: 0, green: 100 });
+    state = { id: state.id, properties: err.initFailure!.properties };
+  }, 200_000);
+
+  it("3. latency regression (+300 ms): rolled back by a latency gate", async () => {
+    await ground.redeploy("blue", "v3-slow", ["--added-latency-ms", "300"]);
+    const err = await failed(update("green", "blue", [25, 100], { retryToken: "slow" }));
+    expect(err.message).toMatch(/step 1\/2 \(25% to blue\): (comparative:latency|guardrail:p95-latency|step:p95-latency)/);
+    expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    state = { id: state.id, properties: err.initFailure!.properties };
+  }, 200_000);
+
+  it("4. candidate failing its smoke test: rejected before any traffic reaches it", async () => {
+    await ground.redeploy("blue", "v3-broken", ["--fail-health"]);
+    const err = await failed(update("green", "blue", [25, 100], { retryToken: "smoke" }));
+    expect(err.message).toContain("GET /health: status 503, expected 200");
+    expect(err.initFailure?.properties["phase"]).toBe("rejected");
+    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(load.snapshot().byVersion["v3-broken"]).toBeUndefined();
     state = { id: state.id, properties: err.initFailure!.properties };
   }, 200_000);
 

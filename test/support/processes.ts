@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { join } from "node:path";
-import { ROOT } from "./stacks";
+import { join, resolve } from "node:path";
+// Not from ./stacks: that module needs vitest, and the benchmarks use the proving ground too.
+const ROOT = resolve(__dirname, "../..");
 
 /** A free TCP port on loopback (bound then released; the OS does not hand it out again at once). */
 export function freePort(): Promise<number> {

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { TRAFFIC_SPLIT_TOKEN, TrafficSplit } from "../../src/release/provider/trafficSplit";
 import { startProcess, type Proc } from "./processes";
 import { ROOT } from "./stacks";
 
@@ -192,4 +193,27 @@ export class ProviderHost {
     await exited;
     this.client.close();
   }
+}
+
+/**
+ * The TrafficSplit provider text the SDK serializes, a fake engine for its
+ * logs, and the SDK's dynamic-provider host running it, configured: the
+ * engine's side of a `pulumi up`, for tests on the proving ground.
+ */
+export async function hostTrafficSplit(name: string, release: object): Promise<{ providerText: string; engine: Awaited<ReturnType<typeof startFakeEngine>>; host: ProviderHost }> {
+  const s = await serializedProvider(
+    () =>
+      new TrafficSplit(name, {
+        target: { kind: "haproxy", runtimeApi: "127.0.0.1:1", backend: "be_app", stateFile: "/dev/null" },
+        stable: "blue",
+        candidate: "green",
+        release: release as never,
+        metrics: { url: "http://127.0.0.1:9", preset: "haproxy" },
+      }),
+    TRAFFIC_SPLIT_TOKEN,
+  );
+  const engine = await startFakeEngine();
+  const host = await ProviderHost.start(engine.address);
+  await host.configure();
+  return { providerText: s.provider, engine, host };
 }
