@@ -13,15 +13,18 @@ export interface RunningPack {
 const ROOT = resolve(__dirname, "..", "..");
 
 /**
- * Starts the pack in `dir` the way the CLI's policy host does: the pack's
- * own directory as working directory (the SDK reads its package.json for
- * the version), the entry point run once, the port read from its first
- * line of output. TypeScript runs through tsx instead of ts-node.
+ * Starts the pack in `dir` the way the CLI's policy host does: the SDK's
+ * own entry point (`@pulumi/pulumi/cmd/run-policy-pack`, what the
+ * `pulumi-analyzer-policy` plugin runs) with the pack's directory as working
+ * directory (the SDK reads its package.json for the version) and its
+ * TypeScript through the SDK's ts-node; the port is the first line of output.
+ * The engine address is only used for the pack's own log messages, which
+ * these packs do not send, so a closed port stands in for it.
  */
 export function startPack(dir = join(ROOT, "policies"), timeoutMs = 60_000): Promise<RunningPack> {
-  const tsx = join(ROOT, "node_modules", ".bin", "tsx");
+  const host = join(ROOT, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack");
   if (!existsSync(join(dir, "PulumiPolicy.yaml"))) return Promise.reject(new Error(`${dir} is not a policy pack (no PulumiPolicy.yaml)`));
-  const child: ChildProcess = spawn(tsx, ["index.ts"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(process.execPath, [host, "127.0.0.1:1", "."], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
