@@ -1,6 +1,6 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { allContainers, onPodTemplates } from "./lib/podSpec";
-import { known } from "./lib/policy";
+import { known, read } from "./lib/policy";
 
 const WORKLOAD_KINDS = /^kubernetes:(core\/v1:Pod|apps\/v1:(Deployment|StatefulSet|DaemonSet|ReplicaSet)|batch\/v1:(Job|CronJob))$/;
 const RUN_TO_COMPLETION = /^kubernetes:batch\/v1:(Job|CronJob)$/;
@@ -33,20 +33,12 @@ export const k8sProbes: ResourceValidationPolicy = {
     if (RUN_TO_COMPLETION.test(args.type)) return;
     for (const { kind, name, c } of allContainers(pod.spec)) {
       if (kind !== "containers") continue;
-      const missing = (["readinessProbe", "livenessProbe"] as const).filter((p) => known(() => c[p]) === undefined && !unknownAt(() => c[p]));
+      const missing = (["readinessProbe", "livenessProbe"] as const).filter((p) => read(() => c[p]).kind === "absent");
       if (missing.length) report(`${pod.path}.containers "${name}" has no ${missing.join(" and no ")}: add an HTTP probe on the service's /ready and /health endpoints.`);
     }
   }),
 };
 
-function unknownAt(read: () => unknown): boolean {
-  try {
-    read();
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 export const k8sReadOnlyRootFilesystem: ResourceValidationPolicy = {
   name: "k8s-read-only-root-filesystem",
@@ -54,7 +46,12 @@ export const k8sReadOnlyRootFilesystem: ResourceValidationPolicy = {
   severity: "medium",
   enforcementLevel: "mandatory",
   validateResource: onPodTemplates((pod, _args, report) => {
-    const bad = allContainers(pod.spec).filter(({ kind, c }) => kind !== "ephemeralContainers" && known(() => c.securityContext?.readOnlyRootFilesystem) !== true && !unknownAt(() => c.securityContext?.readOnlyRootFilesystem)).map((x) => `"${x.name}"`);
+    const bad = allContainers(pod.spec)
+      .filter(({ kind, c }) => {
+        const ro = read(() => c.securityContext?.readOnlyRootFilesystem);
+        return kind !== "ephemeralContainers" && (ro.kind === "absent" || (ro.kind === "value" && ro.value !== true));
+      })
+      .map((x) => `"${x.name}"`);
     if (bad.length) report(`${pod.path}: containers ${bad.join(", ")} do not set securityContext.readOnlyRootFilesystem=true; set it and mount an emptyDir for scratch space.`);
   }),
 };
@@ -84,7 +81,7 @@ export const k8sNoLatestTag: ResourceValidationPolicy = {
 
 const namespaceOf = (r: PolicyResource): string | undefined => {
   const ns = known(() => (r.props["metadata"] as { namespace?: string } | undefined)?.namespace);
-  return ns ?? (unknownAt(() => (r.props["metadata"] as { namespace?: string } | undefined)?.namespace) ? undefined : "default");
+  return ns ?? (read(() => (r.props["metadata"] as { namespace?: string } | undefined)?.namespace).kind === "unknown" ? undefined : "default");
 };
 
 export const k8sNamespaceNetworkPolicy: StackValidationPolicy = {

@@ -12,15 +12,13 @@ export function configSchemaOf(schema: z.ZodObject): PolicyConfigSchema {
   return { properties: json.properties ?? {}, ...(json.required?.length ? { required: json.required } : {}) };
 }
 
-export class PolicyConfigError extends Error {}
-
 /** Parses this policy's config (defaults applied); throws a message naming each bad key. */
 export function readConfig<S extends z.ZodObject>(policy: string, schema: S, args: Pick<ResourceValidationArgs | StackValidationArgs, "getConfig">): z.infer<S> {
   const raw = { ...(args.getConfig<Record<string, unknown>>() ?? {}) };
   delete raw["enforcementLevel"];
   const parsed = schema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  throw new PolicyConfigError(`invalid config for policy ${policy}: ${parsed.error.issues.map((i) => `${[policy, ...i.path].join(".")}: ${i.message}`).join("; ")}`);
+  throw new Error(`invalid config for policy ${policy}: ${parsed.error.issues.map((i) => `${[policy, ...i.path].join(".")}: ${i.message}`).join("; ")}`);
 }
 
 /** Reads a value that may be unknown during preview: undefined instead of a thrown UnknownValueError. */
@@ -47,16 +45,4 @@ export function read<T>(f: () => T): Read<NonNullable<T>> {
   }
 }
 
-/** True when the value (or anything inside it) is unknown during preview. */
-export function isUnknown(read: () => unknown): boolean {
-  try {
-    JSON.stringify(read());
-    return false;
-  } catch (e) {
-    if (e instanceof UnknownValueError) return true;
-    throw e;
-  }
-}
-
 export const asArray = <T>(v: T[] | undefined | null): T[] => (Array.isArray(v) ? v : []);
-export const asRecord = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
