@@ -2,6 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
 import { z } from "zod";
 import { environmentOf, strictEnvironmentOf } from "./lib/environment";
+import { isDefaultComputeAccount } from "./lib/gcp";
 import { asArray, configSchemaOf, known, read, readConfig } from "./lib/policy";
 import { secretReason } from "./lib/secrets";
 
@@ -75,7 +76,6 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
   },
 };
 
-const DEFAULT_COMPUTE_SA = /^\d+-compute@developer\.gserviceaccount\.com$/;
 
 export const cloudRunDedicatedServiceAccount: ResourceValidationPolicy = {
   name: "cloud-run-dedicated-service-account",
@@ -85,7 +85,7 @@ export const cloudRunDedicatedServiceAccount: ResourceValidationPolicy = {
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
     const sa = read(() => svc.template?.serviceAccount);
     if (sa.kind === "absent") report("template.serviceAccount is not set, so revisions run as the default compute service account: create a dedicated gcp.serviceaccount.Account with only the roles it needs and set template.serviceAccount to its email.");
-    else if (sa.kind === "value" && DEFAULT_COMPUTE_SA.test(sa.value)) report(`template.serviceAccount is the default compute account (${sa.value}): use a dedicated, least-privilege service account.`);
+    else if (sa.kind === "value" && isDefaultComputeAccount(sa.value)) report(`template.serviceAccount is the default compute account (${sa.value}): use a dedicated, least-privilege service account.`);
   }),
 };
 

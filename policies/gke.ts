@@ -1,5 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
+import { isDefaultComputeAccount } from "./lib/gcp";
 import { asArray, known, read } from "./lib/policy";
 
 /** A GKE policy checking the cluster, the node pools, or both. */
@@ -13,7 +14,6 @@ function gkePolicy(p: Omit<ResourceValidationPolicy, "validateResource" | "enfor
   return { ...p, enforcementLevel: "mandatory", validateResource: validations.length === 1 ? validations[0]! : validations };
 }
 
-const DEFAULT_COMPUTE_SA = /^(default|\d+-compute@developer\.gserviceaccount\.com)$/;
 
 export const gkePrivateNodes = gkePolicy(
   { name: "gke-private-nodes", description: "GKE nodes have no public IP addresses (privateClusterConfig.enablePrivateNodes).", severity: "high" },
@@ -127,12 +127,12 @@ export const gkeNodeServiceAccount = gkePolicy(
       if (known(() => c.removeDefaultNodePool) === true) return;
       const sa = read(() => c.nodeConfig?.serviceAccount);
       if (sa.kind === "absent") report("the default node pool runs as the default compute service account: set nodeConfig.serviceAccount or removeDefaultNodePool: true.");
-      else if (sa.kind === "value" && DEFAULT_COMPUTE_SA.test(sa.value)) report(`nodeConfig.serviceAccount is the default compute account (${sa.value}).`);
+      else if (sa.kind === "value" && isDefaultComputeAccount(sa.value)) report(`nodeConfig.serviceAccount is the default compute account (${sa.value}).`);
     },
     nodePool: (np, _a, report) => {
       const sa = read(() => np.nodeConfig?.serviceAccount);
       if (sa.kind === "absent") report("nodeConfig.serviceAccount is not set, so nodes run as the default compute service account: give the pool a dedicated account with roles/container.defaultNodeServiceAccount.");
-      else if (sa.kind === "value" && DEFAULT_COMPUTE_SA.test(sa.value)) report(`nodeConfig.serviceAccount is the default compute account (${sa.value}): use a dedicated one.`);
+      else if (sa.kind === "value" && isDefaultComputeAccount(sa.value)) report(`nodeConfig.serviceAccount is the default compute account (${sa.value}): use a dedicated one.`);
     },
   },
 );

@@ -1,0 +1,2 @@
+/** The Compute Engine default service account (`<number>-compute@developer…`), or GKE's "default" alias for it: holds Editor on the project. */
+export const isDefaultComputeAccount = (email: string): boolean => email === "default" || /^\d+-compute@developer\.gserviceaccount\.com$/.test(email);
