@@ -4,7 +4,8 @@ import { flagger } from "./methods/flagger";
 import { kayenta } from "./methods/kayenta";
 import type { Method, Outcome } from "./methods/method";
 import { ours, OUR_SETTINGS } from "./methods/ours";
-import { BASELINE, stream, type ArmModel } from "./streams";
+import type { ArmWindow } from "../../src/release/analysis/window";
+import { BASELINE, poisson, rng, sampleArm, stream, type ArmModel } from "./streams";
 
 /** The same step plan for every method: 10 minutes at the canary weight, windows of 10 s. */
 export const STEP_SECONDS = 600;
@@ -89,9 +90,18 @@ const seedOf = (...parts: (string | number)[]) => {
   return h;
 };
 
+/** Stable's traffic in the 10 minutes before the rollout (100% on stable), seeded apart from the run's stream. */
+function stableHistory(seed: number, rps: number): ArmWindow {
+  const rand = rng(seed ^ 0x5bd1e995);
+  return sampleArm(rand, poisson(rand, rps * 600), BASELINE);
+}
+
 function runMany(method: Method, model: ArmModel, weight: number, rps: number, runs: number, tag: string): Outcome[] {
   const out: Outcome[] = [];
-  for (let i = 0; i < runs; i++) out.push(method.run(stream(seedOf(tag, weight, rps, i), rps, weight, model, WINDOW_SECONDS, STEP_SECONDS), STEP_SECONDS));
+  for (let i = 0; i < runs; i++) {
+    const seed = seedOf(tag, weight, rps, i);
+    out.push(method.run(stream(seed, rps, weight, model, WINDOW_SECONDS, STEP_SECONDS), STEP_SECONDS, { stableHistory: stableHistory(seed, rps) }));
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { describeMeasurement } from "./analysis/judge";
-import { emptyArm, estimateQuantile, type MetricsWindow } from "./analysis/window";
+import { emptyArm, estimateQuantile, type ArmWindow, type MetricsWindow } from "./analysis/window";
 import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint";
 import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource } from "./metrics/source";
 import { RouterError, type Router } from "./routers/router";
@@ -66,6 +66,9 @@ export interface RolloutResult {
   message: string;
 }
 
+/** How far back stable's own latency is read before the rollout (it fixes the comparison's boundary). */
+export const STABLE_HISTORY_MS = 600_000;
+
 /** How long a rollback keeps trying to restore stable through a failing router. */
 export const RESTORE_PATIENCE_MS = 120_000;
 
@@ -113,7 +116,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       await deps.router.rollback(encodeCheckpoint(o.releaseKey, start(spec, o.stable, o.candidate, clock.now()).state));
     }
     if (!o.dryRun) await deps.router.prepare();
-    decision = start(spec, o.stable, o.candidate, clock.now());
+    decision = start(spec, o.stable, o.candidate, clock.now(), await stableHistory());
     if (!o.dryRun) await deps.router.saveCheckpoint(encodeCheckpoint(o.releaseKey, decision.state));
     log({ kind: "info", message: `rolling out ${o.candidate} over ${o.stable} on ${deps.router.description}: ${spec.strategy}, steps ${spec.steps.join("/")}%` });
   }
@@ -158,6 +161,21 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       case "done":
         if (!o.dryRun) await deps.router.saveCheckpoint(checkpoint);
         return undefined;
+    }
+  }
+
+  /** Stable's traffic over the last STABLE_HISTORY_MS, from the metrics source (none if it cannot say). */
+  async function stableHistory(): Promise<ArmWindow | undefined> {
+    try {
+      const now = clock.now();
+      const [then, current] = [await deps.metrics.read(o.candidate, o.stable, now - STABLE_HISTORY_MS), await deps.metrics.read(o.candidate, o.stable, now)];
+      const w = difference(then.stable, current.stable);
+      log({ kind: "info", message: `stable's latency baseline: ${w.latency.length > 0 ? `${w.requests} requests over the last ${STABLE_HISTORY_MS / 60_000} min` : "no histogram yet; taken from the rollout's own windows"}` });
+      return w.latency.length > 0 ? w : undefined;
+    } catch (e) {
+      if (!(e instanceof MetricsUnavailable)) throw e;
+      log({ kind: "info", message: `stable's latency baseline: metrics unavailable (${e.message}); taken from the rollout's own windows` });
+      return undefined;
     }
   }
 

@@ -1,5 +1,5 @@
 import { describeMeasurement, judge, newEvidence, observe, startStep, type AnalysisSettings, type Evidence, type Measurement, type StepCriteria } from "./analysis/judge";
-import type { MetricsWindow } from "./analysis/window";
+import type { ArmWindow, MetricsWindow } from "./analysis/window";
 
 /**
  * The release sequencer: a pure state machine (state, observation) →
@@ -111,7 +111,8 @@ export function criteriaFor(spec: ReleaseSpec, weight: number): StepCriteria {
 
 const isAnalysed = (spec: ReleaseSpec, weight: number) => weight < 100 || spec.strategy === "blue-green";
 
-export function start(spec: ReleaseSpec, stable: string, candidate: string, now: number): Decision {
+/** `stableHistory`: stable's latency histogram before the rollout (see newEvidence), when the metrics source has it. */
+export function start(spec: ReleaseSpec, stable: string, candidate: string, now: number, stableHistory?: ArmWindow): Decision {
   const state: RolloutState = {
     schema: 1,
     stable,
@@ -126,7 +127,7 @@ export function start(spec: ReleaseSpec, stable: string, candidate: string, now:
     unavailableSince: null,
     healthFailures: 0,
     heldFrom: null,
-    evidence: newEvidence(),
+    evidence: newEvidence(stableHistory),
     records: [],
     failure: null,
     gatesPassed: [],

@@ -72,3 +72,30 @@ describe("judge: latency counts come from the histogram alone", () => {
     if (v.outcome === "inconclusive") expect(v.waitingFor.map((m) => m.gate)).toEqual(["step:p95-latency"]);
   });
 });
+
+describe("judge: stable's history before the rollout", () => {
+  it("fixes the latency boundary at once, so a slow candidate fails on the first windows", () => {
+    const history = armWindow(rng(21), 6000, HEALTHY);
+    const withHistory = newEvidence(history);
+    expect(withHistory.latencyBoundaryMs).toBe(300);
+    const run = (start: Evidence, seed: number) => {
+      const rand = rng(seed);
+      let e = start;
+      for (let i = 1; i <= 30; i++) {
+        e = observe(e, { candidate: armWindow(rand, 5, { ...HEALTHY, medianMs: HEALTHY.medianMs * 1.5 }), stable: armWindow(rand, 95, HEALTHY) }, settings, lenient);
+        if (judge(e, settings, lenient, { comparative: true }).outcome === "fail") return i;
+      }
+      return 31; // not caught within 30 windows
+    };
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const sum = (f: (s: number) => number) => seeds.map(f).reduce((a, b) => a + b, 0);
+    // Fewer windows to catch the same regression than when stable's baseline must come from the rollout's own windows.
+    expect(sum((s) => run(withHistory, s))).toBeLessThan(sum((s) => run(newEvidence(), s)));
+  });
+
+  it("too little history (or none) falls back to the rollout's own windows", () => {
+    expect(newEvidence(armWindow(rng(1), 10, HEALTHY)).latencyBoundaryMs).toBeNull();
+    expect(newEvidence({ requests: 500, errors: 0, latency: [] }).latencyBoundaryMs).toBeNull();
+    expect(newEvidence().latencyBoundaryMs).toBeNull();
+  });
+});

@@ -1,3 +1,4 @@
+import type { ArmWindow } from "../../../src/release/analysis/window";
 import type { Window } from "../streams";
 
 /** How one run ended for one method. */
@@ -16,7 +17,8 @@ export interface Method {
   params: string;
   /** Where the behaviour and defaults come from. */
   source: string;
-  run(windows: Iterable<Window>, stepSeconds: number): Outcome;
+  /** `stableHistory`: the baseline's traffic in the 10 minutes before the rollout (all of it on stable), for methods that read it. */
+  run(windows: Iterable<Window>, stepSeconds: number, context?: { stableHistory?: ArmWindow }): Outcome;
 }
 
 /** Accumulates windows into fixed intervals (Flagger's and Argo's `interval`, Kayenta's buckets). */

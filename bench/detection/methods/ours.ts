@@ -7,10 +7,10 @@ const CRITERIA: StepCriteria = { errorRate: 0.01, p95LatencyMs: 500 };
 
 export const ours = (windowSeconds: number): Method => ({
   id: "ours",
-  params: `anytime-valid e-processes, α=${OUR_SETTINGS.alpha} (45/45/5/5 split), margin ${OUR_SETTINGS.comparativeMargin * 100}%, guardrails 5% errors / p95 2 s, judged every ${windowSeconds} s`,
+  params: `anytime-valid e-processes, α=${OUR_SETTINGS.alpha} (45/45/5/5 split), margin ${OUR_SETTINGS.comparativeMargin * 100}%, guardrails 5% errors / p95 2 s, judged every ${windowSeconds} s; latency boundary from stable's last 10 minutes`,
   source: "src/release/analysis (this repository)",
-  run(windows, stepSeconds) {
-    let e = newEvidence();
+  run(windows, stepSeconds, context) {
+    let e = newEvidence(context?.stableHistory);
     let served = 0;
     let t = 0;
     for (const w of windows) {

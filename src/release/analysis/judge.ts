@@ -1,5 +1,5 @@
 import { aboveLimitLogEvidence, belowLimitLogEvidence, newRatioTest, ratioLogEvidence, updateRatioTest, type RatioTest } from "./eprocess";
-import { addArms, estimateQuantile, quantileBoundary, sanitizeArm, slowerThan, timed, type MetricsWindow } from "./window";
+import { addArms, estimateQuantile, quantileBoundary, sanitizeArm, slowerThan, timed, type ArmWindow, type MetricsWindow } from "./window";
 
 /** Absolute limits that roll back at once, checked on every window. */
 export interface Guardrails {
@@ -56,7 +56,23 @@ export interface Evidence {
   step: { requests: number; errors: number; timed: number; slow: number; stableRequests: number };
 }
 
-export const newEvidence = (): Evidence => ({
+/**
+ * Fresh evidence. With `stableHistory` (stable's latency histogram from
+ * before the rollout, e.g. its last 10 minutes) the latency boundary is
+ * fixed at once, so the comparison starts with the first window instead of
+ * waiting for stable's share of the canary's traffic.
+ */
+export const newEvidence = (stableHistory?: ArmWindow): Evidence => {
+  const history = stableHistory ? sanitizeArm(stableHistory) : undefined;
+  const boundary = history ? quantileBoundary(history, 0.95, BOUNDARY_MIN_REQUESTS) : undefined;
+  return {
+    ...emptyEvidence(),
+    latencyBoundaryMs: boundary ?? null,
+    stableLatencySoFar: boundary === undefined && history && history.latency.length > 0 ? history : null,
+  };
+};
+
+const emptyEvidence = (): Evidence => ({
   errors: newRatioTest(),
   latency: newRatioTest(),
   latencyBoundaryMs: null,
