@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { ReleaseConfig } from "../../config/schema";
+import type { Environment, ReleaseConfig } from "../../config/schema";
 import type { StepSummary } from "./engine";
 import type { Target } from "./inputs";
 
@@ -49,7 +49,8 @@ export const trafficSplitProvider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface TrafficSplitArgs {
-  environment?: pulumi.Input<"dev" | "staging" | "production">;
+  /** Lets policies hold the release to its environment's rules (release-* policies). */
+  environment?: pulumi.Input<Environment>;
   target: pulumi.Input<Target>;
   stable: pulumi.Input<string>;
   candidate: pulumi.Input<string>;
