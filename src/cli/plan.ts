@@ -152,10 +152,7 @@ async function main(argv: string[]): Promise<number> {
 
 function renderPolicies(p: PolicyVerdicts): string[] {
   const head = `Policies (${p.pack.name}@${p.pack.version}): ${p.mandatory} mandatory, ${p.advisory} advisory violation(s)`;
-  const body = p.violations.map((v) => {
-    const message = v.message.startsWith(v.description) ? v.message.slice(v.description.length).trim() : v.message;
-    return `  ${v.enforcementLevel === "mandatory" ? "BLOCK" : "warn "}  ${v.policyName}  ${v.urn.split("::").pop() ?? ""}\n         ${message.replace(/\n/g, "\n         ")}`;
-  });
+  const body = p.violations.map((v) => `  ${v.enforcementLevel === "mandatory" ? "BLOCK" : "warn "}  ${v.policyName}  ${v.urn.split("::").pop() ?? ""}\n         ${v.detail.replace(/\n/g, "\n         ")}`);
   return [head, ...body, ...(p.mandatory > 0 ? ["", "Mandatory violations block `pulumi preview/up --policy-pack policies`: fix them or change the level in the pack's config."] : [])];
 }
 

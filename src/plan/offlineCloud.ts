@@ -41,13 +41,9 @@ export function shortHash(text: string, length = 10): string {
 
 export const SECRET_PLACEHOLDER = "[secret]";
 
-// How the SDK's wire format marks a secret value.
-const SIG_KEY = specialSigKey;
-const SECRET_SIG = specialSecretSig;
-
 /** True for a value the program passed as a Pulumi secret. */
 export function isSecretValue(v: unknown): boolean {
-  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[specialSigKey] === specialSecretSig;
 }
 
 /** A deep copy in which every secret value is replaced by "[secret]" (and a dynamic provider's code by a note). */

@@ -13,18 +13,13 @@ import { Struct } from "google-protobuf/google/protobuf/struct_pb";
  */
 
 export type EnforcementLevel = "advisory" | "mandatory" | "disabled" | "remediate";
-const LEVELS: Record<number, EnforcementLevel> = {
-  [analyzerPb.EnforcementLevel.ADVISORY]: "advisory",
-  [analyzerPb.EnforcementLevel.MANDATORY]: "mandatory",
-  [analyzerPb.EnforcementLevel.DISABLED]: "disabled",
-  [analyzerPb.EnforcementLevel.REMEDIATE]: "remediate",
-};
 const LEVEL_CODES: Record<EnforcementLevel, analyzerPb.EnforcementLevel> = {
   advisory: analyzerPb.EnforcementLevel.ADVISORY,
   mandatory: analyzerPb.EnforcementLevel.MANDATORY,
   disabled: analyzerPb.EnforcementLevel.DISABLED,
   remediate: analyzerPb.EnforcementLevel.REMEDIATE,
 };
+const LEVELS = Object.fromEntries(Object.entries(LEVEL_CODES).map(([level, code]) => [code, level])) as Record<number, EnforcementLevel>;
 
 export interface PolicyInfo {
   name: string;
@@ -45,7 +40,10 @@ export interface Diagnostic {
   policyPackName: string;
   policyPackVersion: string;
   description: string;
+  /** As the pack sends it: the policy's description, then what this resource did. */
   message: string;
+  /** The message without the description in front: what to show beside the policy's name. */
+  detail: string;
   enforcementLevel: EnforcementLevel;
   /** The resource the violation is about (stack policies name it; resource policies leave it to the caller). */
   urn: string;
@@ -161,15 +159,20 @@ export class AnalyzerSession {
 
   private result(res: analyzerPb.AnalyzeResponse, urn: string): AnalyzeResult {
     return {
-      diagnostics: res.getDiagnosticsList().map((d) => ({
-        policyName: d.getPolicyname(),
-        policyPackName: d.getPolicypackname(),
-        policyPackVersion: d.getPolicypackversion(),
-        description: d.getDescription(),
-        message: d.getMessage(),
-        enforcementLevel: LEVELS[d.getEnforcementlevel()]!,
-        urn: d.getUrn() || urn,
-      })),
+      diagnostics: res.getDiagnosticsList().map((d) => {
+        const description = d.getDescription();
+        const message = d.getMessage();
+        return {
+          policyName: d.getPolicyname(),
+          policyPackName: d.getPolicypackname(),
+          policyPackVersion: d.getPolicypackversion(),
+          description,
+          message,
+          detail: message.startsWith(description) ? message.slice(description.length).trim() : message,
+          enforcementLevel: LEVELS[d.getEnforcementlevel()]!,
+          urn: d.getUrn() || urn,
+        };
+      }),
       notApplicable: res.getNotApplicableList().map((n) => ({ policyName: n.getPolicyName(), reason: n.getReason() })),
     };
   }

@@ -50,12 +50,8 @@ export function resource(type: string, properties: Record<string, unknown>, extr
   return { urn: `urn:pulumi:test::progressive-delivery::${type}::${name}`, type, name, properties, ...extra };
 }
 
-/** The violations of one policy, with the policy's description stripped from the message. */
-export function of(result: AnalyzeResult, policy: string): (Diagnostic & { detail: string })[] {
-  return result.diagnostics
-    .filter((d) => d.policyName === policy)
-    .map((d) => ({ ...d, detail: d.message.startsWith(d.description) ? d.message.slice(d.description.length).trim() : d.message }));
-}
+/** The violations of one policy. */
+export const of = (result: AnalyzeResult, policy: string): Diagnostic[] => result.diagnostics.filter((d) => d.policyName === policy);
 
 export const TYPES = {
   runService: "gcp:cloudrunv2/service:Service",

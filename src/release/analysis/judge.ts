@@ -72,6 +72,8 @@ export const newEvidence = (stableHistory?: ArmWindow): Evidence => {
   };
 };
 
+const emptyStep = (): Evidence["step"] => ({ requests: 0, errors: 0, timed: 0, slow: 0, stableRequests: 0 });
+
 const emptyEvidence = (): Evidence => ({
   errors: newRatioTest(),
   latency: newRatioTest(),
@@ -80,11 +82,11 @@ const emptyEvidence = (): Evidence => ({
   latencyCandidateRequests: 0,
   candidate: { requests: 0, errors: 0, timed: 0, slow: 0 },
   stable: { requests: 0, errors: 0, timed: 0 },
-  step: { requests: 0, errors: 0, timed: 0, slow: 0, stableRequests: 0 },
+  step: emptyStep(),
 });
 
 /** A new step keeps the rollout-wide tests and restarts the step's own counts. */
-export const startStep = (e: Evidence): Evidence => ({ ...e, step: { requests: 0, errors: 0, timed: 0, slow: 0, stableRequests: 0 } });
+export const startStep = (e: Evidence): Evidence => ({ ...e, step: emptyStep() });
 
 export type Gate = "guardrail:error-rate" | "guardrail:p95-latency" | "guardrail:health" | "comparative:error-rate" | "comparative:latency" | "comparative:latency-baseline" | "step:error-rate" | "step:p95-latency";
 
