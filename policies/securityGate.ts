@@ -1,4 +1,4 @@
-import type { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import type { StackValidationPolicy } from "@pulumi/policy";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -47,14 +47,10 @@ export const securityScanReport: StackValidationPolicy = {
     // Every deployed image must be covered by a scan that names images (reports without names cannot be matched).
     const scanned = summaries.flatMap((s) => s.images);
     if (scanned.length === 0) return;
-    for (const { image, resource } of deployedImages(args.resources)) {
-      if (!covers(scanned, image)) report(`image ${image} is deployed but none of the scan reports covers it: scan exactly this reference (by digest).`, resource.urn);
+    for (const resource of args.resources) {
+      for (const image of podTemplateImages(resource)) {
+        if (!covers(scanned, image)) report(`image ${image} is deployed but none of the scan reports covers it: scan exactly this reference (by digest).`, resource.urn);
+      }
     }
   },
 };
-
-function deployedImages(resources: PolicyResource[]): { image: string; resource: PolicyResource }[] {
-  const out: { image: string; resource: PolicyResource }[] = [];
-  for (const r of resources) for (const image of podTemplateImages(r)) out.push({ image, resource: r });
-  return out;
-}

@@ -1,8 +1,8 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { allContainers, onPodTemplates } from "./lib/podSpec";
 import { known, read } from "./lib/policy";
+import { isWorkload } from "./lib/workloadKinds";
 
-const WORKLOAD_KINDS = /^kubernetes:(core\/v1:Pod|apps\/v1:(Deployment|StatefulSet|DaemonSet|ReplicaSet)|batch\/v1:(Job|CronJob))$/;
 const RUN_TO_COMPLETION = /^kubernetes:batch\/v1:(Job|CronJob)$/;
 
 export const k8sResources: ResourceValidationPolicy = {
@@ -96,7 +96,7 @@ export const k8sNamespaceNetworkPolicy: StackValidationPolicy = {
       if (r.type === "kubernetes:core/v1:Namespace") {
         const name = known(() => (r.props["metadata"] as { name?: string } | undefined)?.name);
         if (name) namespaces.set(name, r);
-      } else if (WORKLOAD_KINDS.test(r.type)) {
+      } else if (isWorkload(r.type)) {
         const ns = namespaceOf(r);
         if (ns && !namespaces.has(ns)) namespaces.set(ns, r);
       }

@@ -1,15 +1,8 @@
 import { known } from "./policy";
+import { POD_SPEC_PATH } from "./workloadKinds";
 
 type Props = Record<string, unknown>;
 const get = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, k) => (typeof v === "object" && v !== null ? (v as Props)[k] : undefined), o);
-
-/** The pod spec of a Kubernetes workload (outputs or inputs), by kind. */
-function podSpecOf(type: string, props: Props): unknown {
-  if (type === "kubernetes:core/v1:Pod") return get(props, "spec");
-  if (/^kubernetes:(apps\/v1:(Deployment|StatefulSet|DaemonSet|ReplicaSet)|batch\/v1:Job)$/.test(type)) return get(props, "spec", "template", "spec");
-  if (type === "kubernetes:batch/v1:CronJob") return get(props, "spec", "jobTemplate", "spec", "template", "spec");
-  return undefined;
-}
 
 /** Known container images a resource deploys (Cloud Run services and jobs, Kubernetes workloads). */
 export function podTemplateImages(r: { type: string; props: Props }): string[] {
@@ -21,7 +14,8 @@ export function podTemplateImages(r: { type: string; props: Props }): string[] {
     if (r.type === "gcp:cloudrunv2/service:Service") collect(get(r.props, "template", "containers"));
     else if (r.type === "gcp:cloudrunv2/job:Job") collect(get(r.props, "template", "template", "containers"));
     else {
-      const spec = podSpecOf(r.type, r.props);
+      const path = POD_SPEC_PATH[r.type];
+      const spec = path ? get(r.props, ...path) : undefined;
       for (const list of ["containers", "initContainers"]) collect(get(spec, list));
     }
   });

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { validateResourceOfType, type ReportViolation, type ResourceValidation, type ResourceValidationArgs } from "@pulumi/policy";
 import type { Unwrap } from "@pulumi/pulumi";
 import { known } from "./policy";
+import { POD_SPEC_PATH } from "./workloadKinds";
 
 export type PodSpec = Unwrap<k8s.types.input.core.v1.PodSpec>;
 export type PodMeta = Unwrap<k8s.types.input.meta.v1.ObjectMeta>;
@@ -26,21 +27,21 @@ type Check = (pod: PodTemplate, args: ResourceValidationArgs, report: ReportViol
  * resource is "not applicable" rather than silently passed.
  */
 export function onPodTemplates(check: Check): ResourceValidation[] {
-  const templated = (path: string, tmpl: () => { metadata?: unknown; spec?: unknown } | undefined, replicas?: () => number | undefined) =>
+  const templated = (tmpl: () => { metadata?: unknown; spec?: unknown } | undefined, replicas?: () => number | undefined) =>
     (args: ResourceValidationArgs, report: ReportViolation) => {
       const t = known(tmpl);
       const spec = t && known(() => t.spec);
       if (!spec) return; // computed during preview, or absent (the API server would reject it)
-      check({ path, metadata: known(() => t.metadata) as PodMeta | undefined, spec: spec as PodSpec, replicas: replicas ? known(replicas) : undefined }, args, report);
+      check({ path: POD_SPEC_PATH[args.type]!.join("."), metadata: known(() => t.metadata) as PodMeta | undefined, spec: spec as PodSpec, replicas: replicas ? known(replicas) : undefined }, args, report);
     };
   return [
-    validateResourceOfType(k8s.core.v1.Pod, (p, args, report) => templated("spec", () => ({ metadata: p.metadata, spec: p.spec }))(args, report)),
-    validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) => templated("spec.template.spec", () => d.spec?.template, () => d.spec?.replicas)(args, report)),
-    validateResourceOfType(k8s.apps.v1.StatefulSet, (s, args, report) => templated("spec.template.spec", () => s.spec?.template, () => s.spec?.replicas)(args, report)),
-    validateResourceOfType(k8s.apps.v1.DaemonSet, (d, args, report) => templated("spec.template.spec", () => d.spec?.template)(args, report)),
-    validateResourceOfType(k8s.apps.v1.ReplicaSet, (r, args, report) => templated("spec.template.spec", () => r.spec?.template, () => r.spec?.replicas)(args, report)),
-    validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => templated("spec.template.spec", () => j.spec?.template)(args, report)),
-    validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => templated("spec.jobTemplate.spec.template.spec", () => c.spec?.jobTemplate?.spec?.template)(args, report)),
+    validateResourceOfType(k8s.core.v1.Pod, (p, args, report) => templated(() => ({ metadata: p.metadata, spec: p.spec }))(args, report)),
+    validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) => templated(() => d.spec?.template, () => d.spec?.replicas)(args, report)),
+    validateResourceOfType(k8s.apps.v1.StatefulSet, (s, args, report) => templated(() => s.spec?.template, () => s.spec?.replicas)(args, report)),
+    validateResourceOfType(k8s.apps.v1.DaemonSet, (d, args, report) => templated(() => d.spec?.template)(args, report)),
+    validateResourceOfType(k8s.apps.v1.ReplicaSet, (r, args, report) => templated(() => r.spec?.template, () => r.spec?.replicas)(args, report)),
+    validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => templated(() => j.spec?.template)(args, report)),
+    validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => templated(() => c.spec?.jobTemplate?.spec?.template)(args, report)),
   ];
 }
 
