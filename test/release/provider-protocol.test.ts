@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startLoad, type Load } from "../support/load";
 import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
 import { ProvingGround } from "../support/provingGround";
@@ -51,11 +50,6 @@ const inputs = (stable: "blue" | "green", candidate: "blue" | "green", extra: Re
   ...extra,
 });
 
-async function weights(): Promise<{ blue: number; green: number }> {
-  const w = async (s: string) => Number((await runtimeCommand(ground.haproxy.runtimeApi, `get weight be_app/${s}`)).trim().split(" ")[0]);
-  return { blue: await w("blue"), green: await w("green") };
-}
-
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
   ({ providerText, engine, host } = await hostTrafficSplit("backend", release));
@@ -100,7 +94,7 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect(created.id).toBe(`haproxy:${ground.haproxy.runtimeApi}/be_app`);
     expect(created.properties["phase"]).toBe("promoted");
     expect(created.properties["stableRevision"]).toBe("green");
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     const steps = created.properties["steps"] as { weight: number; outcome: string; candidateRequests: number }[];
     expect(steps.map((s) => [s.weight, s.outcome])).toEqual([
       [25, "pass"],
@@ -137,7 +131,7 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
     expect(err.initFailure?.properties["rejectedRevision"]).toBe("blue");
     expect(err.initFailure?.properties["__provider"]).toBe(providerText);
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     expect(engine.logs.some((l) => /ROLLBACK: .* traffic back on stable in \d+ ms/.test(l))).toBe(true);
     created = { id: created.id, properties: err.initFailure!.properties };
   }, 200_000);
@@ -147,7 +141,7 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     const again = await host.update(URN, created.id, created.properties, news);
     expect(again["phase"]).toBe("rolled-back");
     expect(String(again["message"])).toContain("change the candidate or set a retry token");
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
   });
 
   it("Read reports the live weights and the checkpoint's phase (refresh)", async () => {
@@ -158,7 +152,7 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
 
   it("Delete of a finished rollout leaves traffic where it is", async () => {
     await host.delete(URN, created.id, created.properties);
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     const served = load.snapshot();
     expect(served.networkErrors).toBe(0);
     expect(served.byVersion["v2"]!.ok).toBeGreaterThan(0);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startLoad, type Load } from "../support/load";
 import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
@@ -57,11 +56,6 @@ const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<st
   ...extra,
 });
 
-async function weights(): Promise<Record<Slot, number>> {
-  const w = async (s: string) => Number((await runtimeCommand(ground.haproxy.runtimeApi, `get weight be_app/${s}`)).trim().split(" ")[0]);
-  return { blue: await w("blue"), green: await w("green") };
-}
-
 /** Waits (bounded) until the engine's log has a line matching `re` after index `from`. */
 async function logged(re: RegExp, from: number, timeoutMs = 90_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -109,7 +103,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     state = await host.create(URN, checked);
     expect(state.properties["phase"]).toBe("promoted");
     expect((state.properties["steps"] as { weight: number }[]).map((s) => s.weight)).toEqual([10, 25, 50, 100]);
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     // Established sessions stay on the server they started on (HAProxy keeps existing connections when
     // weights change; only a rollback shuts the candidate's sessions down).
     for (const [i, ws] of sockets.entries()) {
@@ -131,7 +125,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     expect(err).toBeInstanceOf(RpcError);
     expect(err.message).toMatch(/step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate: candidate error rate .* vs (allowed|threshold) /);
     expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     state = { id: state.id, properties: err.initFailure!.properties };
   }, 200_000);
 
@@ -140,7 +134,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     const err = await failed(update("green", "blue", [25, 100], { retryToken: "slow" }));
     expect(err.message).toMatch(/step 1\/2 \(25% to blue\): (comparative:latency|guardrail:p95-latency|step:p95-latency)/);
     expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     state = { id: state.id, properties: err.initFailure!.properties };
   }, 200_000);
 
@@ -149,7 +143,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     const err = await failed(update("green", "blue", [25, 100], { retryToken: "smoke" }));
     expect(err.message).toContain("GET /health: status 503, expected 200");
     expect(err.initFailure?.properties["phase"]).toBe("rejected");
-    expect(await weights()).toEqual({ blue: 0, green: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     expect(load.snapshot().byVersion["v3-broken"]).toBeUndefined();
     state = { id: state.id, properties: err.initFailure!.properties };
   }, 200_000);
@@ -162,7 +156,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     await logged(/step 3\/4: 60% to the candidate/, from);
     await host.kill();
     await pending;
-    expect((await weights()).blue).toBe(60);
+    expect((await ground.weights()).blue).toBe(60);
     // A new host (the next `pulumi up`): the resource was never recorded, so the engine creates it again.
     const mark = engine.logs.length;
     host = await ProviderHost.start(engine.address);
@@ -173,7 +167,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     const second = engine.logs.slice(mark);
     expect(second.some((l) => /resuming green->blue#v4 from its checkpoint: phase analysing, step 3\/4 at 60%/.test(l))).toBe(true);
     expect(second.some((l) => /step [12]\/4:/.test(l))).toBe(false);
-    expect(await weights()).toEqual({ blue: 100, green: 0 });
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
   }, 240_000);
 
   it("6. HAProxy's runtime socket failing mid-step: retries, then stable restored once it answers; nothing half-switched", async () => {
@@ -185,14 +179,14 @@ describe("proving ground, through the dynamic-provider host", () => {
       await logged(/step 1\/2: 25% to the candidate/, from);
       proxy.down = true;
       await logged(/restoring stable failed \(attempt 2\)/, from);
-      const weightsDuringOutage = await weights();
+      const weightsDuringOutage = await ground.weights();
       expect(weightsDuringOutage.blue + weightsDuringOutage.green).toBe(100);
       proxy.down = false;
       const err = await outcome;
       expect(err.message).toMatch(/aborted at 100%: the traffic router failed: haproxy set weight be_app\/\w+ \d+ failed after 5 attempt\(s\)/);
       expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
       expect(proxy.refused).toBeGreaterThan(5);
-      expect(await weights()).toEqual({ blue: 100, green: 0 });
+      expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
       state = { id: state.id, properties: err.initFailure!.properties };
     } finally {
       await proxy.stop();
@@ -208,6 +202,6 @@ describe("proving ground, through the dynamic-provider host", () => {
     expect(err.message).toMatch(/metrics/i);
     expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
     expect(engine.logs.slice(from).some((l) => /promoted/.test(l))).toBe(false);
-    expect(await weights()).toEqual({ blue: 100, green: 0 });
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
   }, 240_000);
 });

@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startLoad, type Load } from "../support/load";
 import { TSX } from "../support/processes";
 import { ProvingGround } from "../support/provingGround";
@@ -47,10 +46,6 @@ const base = (stable: string, candidate: string) => ({
   deadlineSeconds: 150,
 });
 
-async function weight(server: string) {
-  return Number((await runtimeCommand(ground.haproxy.runtimeApi, `get weight be_app/${server}`)).trim().split(" ")[0]);
-}
-
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
   load = startLoad(`${ground.haproxy.frontend}/api`, 60, 240_000);
@@ -80,8 +75,8 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(record.dryRun).toBe(true);
     expect(record.failure.gate).toBe("inconclusive");
     expect(r.stderr).toContain("dry run:");
-    expect(await weight("blue")).toBe(100);
-    expect(await weight("green")).toBe(0);
+    expect((await ground.weights()).blue).toBe(100);
+    expect((await ground.weights()).green).toBe(0);
   }, 180_000);
 
   it("promotes a healthy candidate (exit 0) and prints the decision record", async () => {
@@ -95,7 +90,7 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     ]);
     expect(record.steps[0]!.measurements.map((m) => m.gate)).toEqual(["step:error-rate", "step:p95-latency"]);
     expect(r.stderr).toMatch(/expected rollout ~/);
-    expect(await weight("green")).toBe(100);
+    expect((await ground.weights()).green).toBe(100);
   }, 180_000);
 
   it("rolls back a +300 ms latency regression (exit 3) on a latency gate", async () => {
@@ -106,8 +101,8 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(record.phase).toBe("rolled-back");
     expect(record.failure.gate).toMatch(/latency/);
     expect(record.failure.message).toMatch(/^step 1\/2 \(25% to blue\)/);
-    expect(await weight("blue")).toBe(0);
-    expect(await weight("green")).toBe(100);
+    expect((await ground.weights()).blue).toBe(0);
+    expect((await ground.weights()).green).toBe(100);
   }, 180_000);
 
   it("rejects a candidate failing its smoke test before it gets any traffic (exit 3)", async () => {
@@ -119,7 +114,7 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(record.phase).toBe("rejected");
     expect(record.failure.gate).toBe("smoke");
     expect(record.failure.message).toContain("GET /health: status 503, expected 200");
-    expect(await weight("blue")).toBe(0);
+    expect((await ground.weights()).blue).toBe(0);
     expect(before).toBeUndefined();
     expect(load.snapshot().byVersion["v4-broken"]).toBeUndefined();
   }, 180_000);

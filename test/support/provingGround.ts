@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startHaproxy, type Haproxy } from "./haproxy";
 import { startSampleBackend, type Proc } from "./processes";
 import { startPrometheus, waitForTargets, type Prometheus } from "./prometheus";
@@ -38,6 +39,12 @@ export class ProvingGround {
     const port = this.backends[slot].port;
     await this.backends[slot].stop();
     this.backends[slot] = await startSampleBackend(version, ["--slot", slot, ...faults], port);
+  }
+
+  /** Both servers' live weights, read straight from HAProxy's runtime API (not through the router under test). */
+  async weights(): Promise<Record<Slot, number>> {
+    const w = async (s: Slot) => Number((await runtimeCommand(this.haproxy.runtimeApi, `get weight be_app/${s}`)).trim().split(" ")[0]);
+    return { blue: await w("blue"), green: await w("green") };
   }
 
   /** Stops Prometheus (an outage of the metrics source). */
