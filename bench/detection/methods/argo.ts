@@ -1,5 +1,4 @@
-import { addArms } from "../../../src/release/analysis/window";
-import { intervals, type Method } from "./method";
+import { measurePerInterval, type Method } from "./method";
 
 /**
  * An Argo Rollouts AnalysisTemplate: one measurement per interval,
@@ -15,15 +14,9 @@ export const argo = (failureLimit: number): Method => ({
   source: failureLimit === 0 ? "Argo Rollouts docs, Analysis: failureLimit and inconclusiveLimit default to 0" : "Argo Rollouts docs, Analysis examples (failureLimit set above 0)",
   run(windows, stepSeconds) {
     let failures = 0;
-    let served = 0;
-    let t = 0;
-    for (const iv of intervals(windows, 60)) {
-      t = iv.t;
-      served = iv.candidateRequests;
-      const arm = iv.windows.map((w) => w.candidate).reduce(addArms);
-      if (arm.requests === 0) return { kind: "paused", seconds: iv.t, candidateRequests: served };
-      if ((arm.requests - arm.errors) / arm.requests < 0.99 && ++failures > failureLimit) return { kind: "rollback", seconds: iv.t, candidateRequests: served };
-    }
-    return { kind: "promote", seconds: Math.max(t, stepSeconds), candidateRequests: served };
+    return measurePerInterval(windows, stepSeconds, (arm) => {
+      if (arm.requests === 0) return "paused";
+      return (arm.requests - arm.errors) / arm.requests < 0.99 && ++failures > failureLimit ? "rollback" : undefined;
+    });
   },
 });

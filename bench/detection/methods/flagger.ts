@@ -1,5 +1,5 @@
-import { addArms, estimateQuantile } from "../../../src/release/analysis/window";
-import { intervals, type Method } from "./method";
+import { estimateQuantile } from "../../../src/release/analysis/window";
+import { measurePerInterval, type Method } from "./method";
 
 /**
  * Flagger's analysis as documented: one check per `interval` over that
@@ -14,16 +14,10 @@ export const flagger = (threshold: number): Method => ({
   source: threshold === 1 ? "Flagger: canary analysis defaults (threshold defaults to 1 when unset in the code)" : "Flagger docs, canary analysis examples (threshold: 5)",
   run(windows, stepSeconds) {
     let failed = 0;
-    let served = 0;
-    let t = 0;
-    for (const iv of intervals(windows, 60)) {
-      t = iv.t;
-      served = iv.candidateRequests;
-      const arm = iv.windows.map((w) => w.candidate).reduce(addArms);
+    return measurePerInterval(windows, stepSeconds, (arm) => {
       const p99 = estimateQuantile(arm, 0.99);
       const ok = arm.requests > 0 && (arm.requests - arm.errors) / arm.requests >= 0.99 && p99 !== undefined && p99 <= 500;
-      if (!ok && ++failed >= threshold) return { kind: "rollback", seconds: iv.t, candidateRequests: served };
-    }
-    return { kind: "promote", seconds: Math.max(t, stepSeconds), candidateRequests: served };
+      return !ok && ++failed >= threshold ? "rollback" : undefined;
+    });
   },
 });

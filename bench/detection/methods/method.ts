@@ -1,4 +1,4 @@
-import type { ArmWindow } from "../../../src/release/analysis/window";
+import { addArms, type ArmWindow } from "../../../src/release/analysis/window";
 import type { Window } from "../streams";
 
 /** How one run ended for one method. */
@@ -33,4 +33,21 @@ export function* intervals(windows: Iterable<Window>, seconds: number): Generato
       batch = [];
     }
   }
+}
+
+/**
+ * A rule that measures the candidate once per interval (Flagger's and
+ * Argo's checks): `measure` sees the interval's candidate totals and may
+ * end the run; a candidate still standing at the end of the step is promoted.
+ */
+export function measurePerInterval(windows: Iterable<Window>, stepSeconds: number, measure: (candidate: ArmWindow) => "rollback" | "paused" | undefined): Outcome {
+  let served = 0;
+  let t = 0;
+  for (const iv of intervals(windows, 60)) {
+    t = iv.t;
+    served = iv.candidateRequests;
+    const kind = measure(iv.windows.map((w) => w.candidate).reduce(addArms));
+    if (kind) return { kind, seconds: iv.t, candidateRequests: served };
+  }
+  return { kind: "promote", seconds: Math.max(t, stepSeconds), candidateRequests: served };
 }
