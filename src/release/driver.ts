@@ -198,30 +198,43 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     }
   }
 
+  /** The traffic move being carried out, and the state decided before it (for a failed promotion). */
+  let moving: { state: RolloutState; before?: RolloutState; weight: number } | undefined;
+
   /**
    * Carries out a decision; a router that fails mid-step (after its
-   * retries) turns into a rollback. A failed final move to 100% is judged
-   * from the state before the promotion (`previous`): the sequencer never
+   * retries) turns into a rollback from the weight it was moving to, since
+   * a failed move may have half-happened. The move can sit several decisions
+   * deep (smoke gate passed → first step), so the failed move itself is
+   * judged, not the decision this call started from. A failed final move to
+   * 100% is judged from the state before the promotion: the sequencer never
    * leaves a terminal state, and that promotion did not happen.
    */
   const stepSafely = async (d: Decision, previous?: RolloutState): Promise<Decision> => {
+    moving = undefined;
     try {
-      return await step(d);
+      return await step(d, previous);
     } catch (e) {
-      const from = d.state.phase === "promoted" && previous && !isTerminal(previous) ? previous : d.state;
-      if (!(e instanceof RouterError) || o.dryRun || isTerminal(from)) throw e;
-      log({ kind: "info", message: `traffic router failed moving to ${d.state.weight}%: ${e.message}; restoring stable` });
-      return step(decide(spec, { ...from, weight: d.state.weight }, { kind: "abort", at: clock.now(), reason: `the traffic router failed: ${e.message}` }));
+      if (!(e instanceof RouterError) || o.dryRun) throw e;
+      const failed = moving ?? { state: d.state, before: previous, weight: d.state.weight };
+      const from = failed.state.phase === "promoted" && failed.before && !isTerminal(failed.before) ? failed.before : failed.state;
+      if (isTerminal(from)) throw e;
+      log({ kind: "info", message: `traffic router failed moving to ${failed.weight}%: ${e.message}; restoring stable` });
+      return step(decide(spec, { ...from, weight: failed.weight }, { kind: "abort", at: clock.now(), reason: `the traffic router failed: ${e.message}` }));
     }
   };
 
   let previous: MetricsReading | null = null;
-  const step = async (d: Decision): Promise<Decision> => {
+  const step = async (d: Decision, before?: RolloutState): Promise<Decision> => {
     let current = d;
     for (const a of d.actions) {
+      if (a.kind === "set-weight") moving = { state: current.state, before, weight: a.weight };
       const obs = await carryOut(a, current.state);
-      if (obs) current = decide(spec, current.state, obs);
-      if (obs && current.actions.length > 0) return step(current);
+      if (obs) {
+        const decidedFrom = current.state;
+        current = decide(spec, current.state, obs);
+        if (current.actions.length > 0) return step(current, decidedFrom);
+      }
     }
     return { state: current.state, actions: [] };
   };

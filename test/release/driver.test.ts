@@ -74,6 +74,20 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(events.some((e) => e.kind === "info" && /restoring stable failed \(attempt 1\)/.test(e.message))).toBe(true);
   });
 
+  it("a router that fails on the very first move (right after the smoke gate) still restores stable: the move may have half-happened", async () => {
+    const { router, deps, opts, clock } = setup();
+    let outageEnds: number | undefined;
+    router.down = (call, weight) => {
+      if (call === "setWeight" && weight === 5 && outageEnds === undefined) outageEnds = clock.now() + 30_000;
+      return outageEnds !== undefined && clock.now() < outageEnds;
+    };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("rolled-back");
+    expect(r.message).toMatch(/aborted at 5%: the traffic router failed/);
+    expect(router.calls.at(-1)).toBe("rollback");
+    expect(router.weight).toBe(0);
+  });
+
   it("a failed final move to 100% is not a promotion: stable is restored", async () => {
     const { router, deps, opts, clock } = setup();
     let outageEnds: number | undefined;

@@ -66,6 +66,21 @@ async function logged(re: RegExp, from: number, timeoutMs = 90_000): Promise<voi
   throw new Error(`no log line matching ${re} within ${timeoutMs} ms; last lines:\n${engine.logs.slice(-8).join("\n")}\nprovider host output:\n${host.output().slice(-3000)}`);
 }
 
+/**
+ * Waits (bounded) until HAProxy itself carries `percent` on `slot`: the
+ * engine logs a step before its router moves traffic, so the log line alone
+ * does not say the move happened.
+ */
+async function carries(slot: Slot, percent: number, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const w = await ground.weights();
+    if (w[slot] === percent && w.blue + w.green === 100) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`HAProxy did not carry ${percent}% on ${slot} within ${timeoutMs} ms: ${JSON.stringify(await ground.weights())}`);
+}
+
 async function update(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}, on = host) {
   const news = (await on.check(URN, state.properties, inputs(stable, candidate, steps, extra))).inputs;
   return on.update(URN, state.id, state.properties, news);
@@ -154,6 +169,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     // A new build in the slot that was just rejected: a new retry token makes it a new release.
     const pending = update("green", "blue", [20, 40, 60, 100], { retryToken: "v4" }).catch((e: unknown) => e);
     await logged(/step 3\/4: 60% to the candidate/, from);
+    await carries("blue", 60);
     await host.kill();
     await pending;
     expect((await ground.weights()).blue).toBe(60);
@@ -177,6 +193,7 @@ describe("proving ground, through the dynamic-provider host", () => {
       const from = engine.logs.length;
       const outcome = failed(update("blue", "green", [25, 100], { target: { ...ground.target(), runtimeApi: proxy.address, candidateUrl: ground.candidateUrl("green") } }));
       await logged(/step 1\/2: 25% to the candidate/, from);
+      await carries("green", 25);
       proxy.down = true;
       await logged(/restoring stable failed \(attempt 2\)/, from);
       const weightsDuringOutage = await ground.weights();
