@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { HaproxyRouter, runtimeCommand } from "../../src/release/routers/haproxy";
+import { startFaultProxy } from "../support/faultProxy";
 import { startHaproxy, type Haproxy } from "../support/haproxy";
 import { startSampleBackend, type Proc } from "../support/processes";
 
@@ -71,5 +72,23 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
     await expect(bad.setWeight(10, "{}")).rejects.toThrow(/HAProxy (refused|answered)/);
     const down = new HaproxyRouter({ runtimeApi: "127.0.0.1:1", backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: `${haproxy.dir}/y.json` }, { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 });
     await expect(down.currentWeight()).rejects.toThrow(/failed after 3 attempt\(s\): HAProxy runtime API 127.0.0.1:1/);
+  });
+
+  it("does not take a swallowed command's empty answer for success: each weight is read back and set again", async () => {
+    await router.rollback("{}");
+    const proxy = await startFaultProxy(haproxy.runtimeApi);
+    try {
+      const through = new HaproxyRouter({ runtimeApi: proxy.address, backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: haproxy.stateFile }, { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 });
+      proxy.swallowNext = 2;
+      await through.setWeight(40, "{}");
+      expect(proxy.swallowed).toBe(2);
+      expect((await runtimeCommand(haproxy.runtimeApi, "get weight be_app/candidate")).trim()).toMatch(/^40 /);
+      expect((await runtimeCommand(haproxy.runtimeApi, "get weight be_app/stable")).trim()).toMatch(/^60 /);
+      // A socket that never carries a change out: a clear failure, not a silent half switch.
+      proxy.swallowNext = Infinity;
+      await expect(through.setWeight(80, "{}")).rejects.toThrow(/set weight be_app\/stable 20 failed after 4 attempt\(s\): HAProxy reports weight 60 for be_app\/stable/);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

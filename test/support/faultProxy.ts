@@ -3,13 +3,20 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 /**
  * A TCP proxy on loopback that can be switched off: while down, it accepts
  * connections and resets them at once (what a dead runtime socket looks
- * like to a client). Used to break HAProxy's runtime API mid-rollout.
+ * like to a client). Used to break HAProxy's runtime API mid-rollout. It can
+ * also swallow commands: read one, close without forwarding or answering
+ * (a half-broken socket, whose empty answer looks like HAProxy's "done").
  */
 export interface FaultProxy {
   address: string;
   down: boolean;
   /** Connections refused while down. */
   refused: number;
+  /** How many of the next commands matching `swallowPattern` are swallowed (Infinity: all). */
+  swallowNext: number;
+  swallowPattern: RegExp;
+  /** Commands swallowed so far. */
+  swallowed: number;
   stop(): Promise<void>;
 }
 
@@ -17,7 +24,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
   if (!/^127\.|^localhost$/.test(host)) throw new Error(`fault proxy only forwards to loopback, not ${target}`);
   const sockets = new Set<Socket>();
-  const state = { down: false, refused: 0 };
+  const state = { down: false, refused: 0, swallowNext: 0, swallowPattern: /^set weight /, swallowed: 0 };
   // Half-open: the runtime API client ends its side right after the command and still reads the answer.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     sockets.add(client);
@@ -27,13 +34,23 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect({ port, host, allowHalfOpen: true });
-    sockets.add(upstream);
-    upstream.on("close", () => sockets.delete(upstream));
-    client.pipe(upstream).pipe(client);
-    const end = () => (client.destroy(), upstream.destroy());
-    client.on("error", end);
-    upstream.on("error", end);
+    client.once("data", (first: Buffer) => {
+      if (state.swallowNext > 0 && state.swallowPattern.test(first.toString("utf8"))) {
+        state.swallowNext--;
+        state.swallowed++;
+        client.end();
+        return;
+      }
+      const upstream = connect({ port, host, allowHalfOpen: true });
+      sockets.add(upstream);
+      upstream.on("close", () => sockets.delete(upstream));
+      upstream.write(first);
+      client.pipe(upstream).pipe(client);
+      const end = () => (client.destroy(), upstream.destroy());
+      client.on("error", end);
+      upstream.on("error", end);
+    });
+    client.on("error", () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const addr = server.address();
@@ -48,6 +65,21 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     get refused() {
       return state.refused;
+    },
+    get swallowNext() {
+      return state.swallowNext;
+    },
+    set swallowNext(n: number) {
+      state.swallowNext = n;
+    },
+    get swallowPattern() {
+      return state.swallowPattern;
+    },
+    set swallowPattern(re: RegExp) {
+      state.swallowPattern = re;
+    },
+    get swallowed() {
+      return state.swallowed;
     },
     stop: () =>
       new Promise<void>((resolve) => {

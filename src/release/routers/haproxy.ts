@@ -44,6 +44,8 @@ function expectEmpty(command: string, answer: string) {
   if (text.length > 0) throw new RouterError(`HAProxy refused "${command}": ${text}`, /try again|resource|busy/i.test(text));
 }
 
+type ServerWeight = [server: string, weight: number];
+
 /** Weights of two servers in one HAProxy backend, moved through the runtime API. */
 export class HaproxyRouter implements Router {
   readonly description: string;
@@ -86,26 +88,39 @@ export class HaproxyRouter implements Router {
     await this.writeCheckpoint(checkpoint);
     const w = split(weight);
     // Lower the arm that loses traffic first, so no intermediate state gives it more than either end state.
-    const order = w.candidate >= (await this.currentWeight().catch(() => 0))
-      ? [[this.t.stableServer, w.stable], [this.t.candidateServer, w.candidate]]
-      : [[this.t.candidateServer, w.candidate], [this.t.stableServer, w.stable]];
-    for (const [server, value] of order) {
-      const command = `set weight ${this.t.backend}/${server} ${value}`;
-      await withRetry(`haproxy ${command}`, async () => expectEmpty(command, await this.cmd(command)), this.retry);
-    }
+    const stable: ServerWeight = [this.t.stableServer, w.stable];
+    const candidate: ServerWeight = [this.t.candidateServer, w.candidate];
+    await this.apply(w.candidate >= (await this.currentWeight().catch(() => 0)) ? [stable, candidate] : [candidate, stable]);
   }
 
   async rollback(checkpoint: string): Promise<{ drained: boolean; note: string }> {
     const b = this.t.backend;
     // Candidate to 0 first: from this command on it takes no new requests.
-    for (const [server, value] of [[this.t.candidateServer, 0], [this.t.stableServer, 100]] as const) {
-      const command = `set weight ${b}/${server} ${value}`;
-      await withRetry(`haproxy ${command}`, async () => expectEmpty(command, await this.cmd(command)), this.retry);
-    }
+    await this.apply([[this.t.candidateServer, 0], [this.t.stableServer, 100]]);
     await this.writeCheckpoint(checkpoint);
     // Weight changes only affect new connections; close the candidate's open ones (WebSockets reconnect to stable).
     await withRetry("haproxy shutdown sessions", async () => expectEmpty("shutdown sessions", await this.cmd(`shutdown sessions server ${b}/${this.t.candidateServer}`)), this.retry);
     return { drained: true, note: `closed open sessions on ${b}/${this.t.candidateServer}` };
+  }
+
+  /**
+   * Sets each server's weight in order, each confirmed by reading it back:
+   * HAProxy's "done" for `set weight` is an empty answer, which is also what
+   * a connection closed before answering looks like.
+   */
+  private async apply(weights: ServerWeight[]): Promise<void> {
+    for (const [server, value] of weights) {
+      const command = `set weight ${this.t.backend}/${server} ${value}`;
+      await withRetry(
+        `haproxy ${command}`,
+        async () => {
+          expectEmpty(command, await this.cmd(command));
+          const now = await this.weightOf(server);
+          if (now !== value) throw new RouterError(`HAProxy reports weight ${now} for ${this.t.backend}/${server} after "${command}"`, true);
+        },
+        this.retry,
+      );
+    }
   }
 
   async readCheckpoint(): Promise<string | null> {
