@@ -102,7 +102,7 @@ async function main() {
   const section = [
     "## Rollback wall time on the proving ground",
     "",
-    `Run on ${new Date().toISOString().slice(0, 10)} (${cpus().length}× ${cpus()[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${readFileSync("/proc/version", "utf8").split(" ").slice(0, 3).join(" ")}) with \`npm run bench:rollback -- --runs ${runs}\`: real HAProxy from Debian's package, candidate at 50%, a probe at 200 req/s on loopback, the HAProxy router's rollback (set both weights, then shut the candidate's sessions).`,
+    `Run on ${new Date().toISOString().slice(0, 10)} (${cpus().length}× ${cpus()[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${readFileSync("/proc/version", "utf8").split(" ").slice(0, 3).join(" ")}) with \`npm run bench:rollback -- --runs ${runs}\`: real HAProxy from Debian's package, candidate at 50%, a probe at 200 req/s on loopback, the HAProxy router's rollback (set both weights, each read back, then shut the candidate's sessions).`,
     "",
     "| From the rollback decision to | median | p95 | max |",
     "| --- | --- | --- | --- |",
