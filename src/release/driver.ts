@@ -100,7 +100,12 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   if (mine && isTerminal(mine)) {
     // Decided before: a rejected candidate is not retried without a new candidate or retry token.
     const d = resume(spec, mine, live, clock.now());
-    for (const a of d.actions) if (!o.dryRun) await carryOut(a, mine);
+    for (const a of d.actions) {
+      if (o.dryRun) continue;
+      const obs = await carryOut(a, mine);
+      // Re-asserting a decision that failed to apply is an error of this run, not a new decision.
+      if (obs?.kind === "move-failed") throw new RouterError(`re-asserting ${mine.phase} on ${deps.router.description} failed: ${obs.error}`, false);
+    }
     const message = mine.phase === "promoted" ? `${o.candidate} was already promoted` : `${o.candidate} was already ${mine.phase} (${mine.failure?.message ?? "no reason recorded"}); change the candidate or set a retry token to try again`;
     log({ kind: "done", phase: mine.phase, message });
     return { phase: mine.phase, state: mine, restoreMs: null, resumed: false, alreadyDecided: true, message };
@@ -126,10 +131,18 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     switch (a.kind) {
       case "set-weight":
         log({ kind: "weight", weight: a.weight, step: a.step + 1, of: spec.steps.length });
-        if (o.dryRun) return undefined;
-        await deps.router.setWeight(a.weight, checkpoint);
-        for (const f of deps.followers ?? []) await f.setWeight(a.weight);
-        return undefined;
+        if (!o.dryRun) {
+          try {
+            await deps.router.setWeight(a.weight, checkpoint);
+            for (const f of deps.followers ?? []) await f.setWeight(a.weight);
+          } catch (e) {
+            // The router already retried; the sequencer decides what a failed move means (a rollback).
+            if (!(e instanceof RouterError)) throw e;
+            log({ kind: "info", message: `traffic router failed moving to ${a.weight}%: ${e.message}; restoring stable` });
+            return { kind: "move-failed", at: clock.now(), weight: a.weight, error: e.message };
+          }
+        }
+        return { kind: "moved", at: clock.now(), weight: a.weight };
       case "rollback": {
         const t0 = clock.now();
         if (!o.dryRun) {
@@ -198,48 +211,19 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     }
   }
 
-  /** The traffic move being carried out, and the state decided before it (for a failed promotion). */
-  let moving: { state: RolloutState; before?: RolloutState; weight: number } | undefined;
-
-  /**
-   * Carries out a decision; a router that fails mid-step (after its
-   * retries) turns into a rollback from the weight it was moving to, since
-   * a failed move may have half-happened. The move can sit several decisions
-   * deep (smoke gate passed → first step), so the failed move itself is
-   * judged, not the decision this call started from. A failed final move to
-   * 100% is judged from the state before the promotion: the sequencer never
-   * leaves a terminal state, and that promotion did not happen.
-   */
-  const stepSafely = async (d: Decision, previous?: RolloutState): Promise<Decision> => {
-    moving = undefined;
-    try {
-      return await step(d, previous);
-    } catch (e) {
-      if (!(e instanceof RouterError) || o.dryRun) throw e;
-      const failed = moving ?? { state: d.state, before: previous, weight: d.state.weight };
-      const from = failed.state.phase === "promoted" && failed.before && !isTerminal(failed.before) ? failed.before : failed.state;
-      if (isTerminal(from)) throw e;
-      log({ kind: "info", message: `traffic router failed moving to ${failed.weight}%: ${e.message}; restoring stable` });
-      return step(decide(spec, { ...from, weight: failed.weight }, { kind: "abort", at: clock.now(), reason: `the traffic router failed: ${e.message}` }));
-    }
-  };
-
   let previous: MetricsReading | null = null;
-  const step = async (d: Decision, before?: RolloutState): Promise<Decision> => {
+  /** Carries out a decision's actions, feeding what they observed (gates, moves, approvals) back to the sequencer. */
+  const step = async (d: Decision): Promise<Decision> => {
     let current = d;
     for (const a of d.actions) {
-      if (a.kind === "set-weight") moving = { state: current.state, before, weight: a.weight };
       const obs = await carryOut(a, current.state);
-      if (obs) {
-        const decidedFrom = current.state;
-        current = decide(spec, current.state, obs);
-        if (current.actions.length > 0) return step(current, decidedFrom);
-      }
+      if (obs) current = decide(spec, current.state, obs);
+      if (obs && current.actions.length > 0) return step(current);
     }
     return { state: current.state, actions: [] };
   };
 
-  decision = await stepSafely(decision);
+  decision = await step(decision);
   while (!isTerminal(decision.state) && decision.state.phase !== "held") {
     if (clock.now() >= deadline) {
       decision = await step(decide(spec, decision.state, { kind: "abort", at: clock.now(), reason: `the rollout's own deadline of ${Math.round(o.deadlineMs / 1000)} s passed` }));
@@ -249,7 +233,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     const s = decision.state;
     if (deps.health) {
       const h = await deps.health().catch((e: Error) => ({ ok: false, detail: e.message }));
-      decision = await stepSafely(decide(spec, decision.state, { kind: "health", at: clock.now(), ok: h.ok, detail: h.detail }));
+      decision = await step(decide(spec, decision.state, { kind: "health", at: clock.now(), ok: h.ok, detail: h.detail }));
       if (isTerminal(decision.state)) break;
     }
     let obs: Observation;
@@ -265,11 +249,11 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       const rec = decision.state.records.at(-1);
       const verdict = rec?.measurements.map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteriaFor(spec, s.weight).p95LatencyMs })).join("; ");
       log({ kind: "window", step: before.stepIndex + 1, weight: before.weight, line: `${windowLine(window)}${verdict ? ` | ${verdict}` : ""}` });
-      decision = await stepSafely(decision, before);
+      decision = await step(decision);
     } catch (e) {
       if (!(e instanceof MetricsUnavailable)) throw e;
       previous = null;
-      decision = await stepSafely(decide(spec, decision.state, { kind: "metrics-unavailable", at: clock.now(), error: e.message }));
+      decision = await step(decide(spec, decision.state, { kind: "metrics-unavailable", at: clock.now(), error: e.message }));
     }
   }
 

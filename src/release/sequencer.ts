@@ -32,7 +32,8 @@ export interface ReleaseSpec {
   gatesBeforePromotion: PromotionGate[];
 }
 
-export type Phase = "gating" | "analysing" | "promoting" | "held" | "promoted" | "rolled-back" | "rejected";
+/** `switching`: the final move to 100% is in flight; the rollout is promoted only once the router reports it done. */
+export type Phase = "gating" | "analysing" | "promoting" | "switching" | "held" | "promoted" | "rolled-back" | "rejected";
 export const TERMINAL: readonly Phase[] = ["promoted", "rolled-back", "rejected"];
 
 export interface StepRecord {
@@ -87,7 +88,11 @@ export type Observation =
   | { kind: "metrics-unavailable"; at: number; error: string }
   | { kind: "health"; at: number; ok: boolean; detail: string }
   | { kind: "approval"; at: number; approved: boolean; by: string }
-  | { kind: "abort"; at: number; reason: string };
+  | { kind: "abort"; at: number; reason: string }
+  /** The router carried out a set-weight action. */
+  | { kind: "moved"; at: number; weight: number }
+  /** The router gave up on a set-weight action (after its own retries): the split may be half moved. */
+  | { kind: "move-failed"; at: number; weight: number; error: string };
 
 export type Action =
   | { kind: "set-weight"; weight: number; step: number }
@@ -159,7 +164,7 @@ function enterStep(spec: ReleaseSpec, state: RolloutState, index: number, now: n
     records: [...state.records, record],
   };
   const moved: Action[] = [...actions, { kind: "set-weight", weight, step: index }];
-  if (weight === 100 && !isAnalysed(spec, 100)) return finish({ ...next, records: closeRecord(next.records, now, "pass") }, "promoted", now, moved);
+  if (weight === 100 && !isAnalysed(spec, 100)) return { state: { ...next, phase: "switching" }, actions: moved };
   return { state: next, actions: moved };
 }
 
@@ -212,6 +217,23 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
     const records = closeRecord(state.records, now, "aborted");
     if (state.stepIndex < 0) return finish({ ...state, records, failure }, "rejected", now, []);
     return finish({ ...state, records, failure, weight: 0 }, "rolled-back", now, [{ kind: "rollback", reason: obs.reason }]);
+  }
+
+  if (obs.kind === "move-failed") {
+    // Rolled back even with auto-rollback off: after a failed move nobody knows the split, and stable is the known-good one.
+    const failure: Failure = {
+      step: state.stepIndex + 1,
+      weight: obs.weight,
+      gate: "traffic-router",
+      value: "failed",
+      threshold: `${obs.weight}%`,
+      message: `step ${state.stepIndex + 1}/${spec.steps.length} (${obs.weight}% to ${state.candidate}): the traffic router failed to move traffic: ${obs.error}`,
+    };
+    return finish({ ...state, records: closeRecord(state.records, now, "aborted"), failure, weight: 0 }, "rolled-back", now, [{ kind: "rollback", reason: failure.message }]);
+  }
+  if (obs.kind === "moved") {
+    if (state.phase !== "switching" || obs.weight !== 100) return { state, actions: [] };
+    return finish({ ...state, records: closeRecord(state.records, now, "pass") }, "promoted", now, []);
   }
 
   switch (state.phase) {
@@ -336,6 +358,8 @@ export function resume(spec: ReleaseSpec, state: RolloutState, liveCandidateWeig
     return { state, actions: liveCandidateWeight === 0 ? [] : [{ kind: "rollback", reason: "re-asserting the rollback recorded in the checkpoint" }] };
   }
   if (state.phase === "promoted") return { state, actions: liveCandidateWeight === 100 ? [] : [{ kind: "set-weight", weight: 100, step: spec.steps.length - 1 }] };
+  // The final move may or may not have happened: make it again (idempotent); its "moved" promotes.
+  if (state.phase === "switching") return { state: { ...state, updatedAt: now }, actions: [{ kind: "set-weight", weight: 100, step: spec.steps.length - 1 }] };
   if (state.phase === "gating") return nextGateOrTraffic(spec, { ...state, weight: 0 }, now, liveCandidateWeight === 0 ? [] : [{ kind: "rollback", reason: "no traffic is earned before the gates pass" }]);
   if (state.phase === "promoting") {
     const gate = spec.gatesBeforePromotion[state.gateIndex]!;

@@ -66,7 +66,7 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     };
     const r = await runRollout(opts, deps);
     expect(r.phase).toBe("rolled-back");
-    expect(r.message).toMatch(/aborted at 25%: the traffic router failed: setWeight: router unreachable/);
+    expect(r.message).toMatch(/step 2\/3 \(25% to v2\): the traffic router failed to move traffic: setWeight: router unreachable/);
     // Restoring kept trying through the outage, then put 100% back on stable.
     expect(router.calls.filter((c) => c === "rollback failed").length).toBeGreaterThan(2);
     expect(router.calls.at(-1)).toBe("rollback");
@@ -83,7 +83,7 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     };
     const r = await runRollout(opts, deps);
     expect(r.phase).toBe("rolled-back");
-    expect(r.message).toMatch(/aborted at 5%: the traffic router failed/);
+    expect(r.message).toMatch(/step 1\/3 \(5% to v2\): the traffic router failed to move traffic/);
     expect(router.calls.at(-1)).toBe("rollback");
     expect(router.weight).toBe(0);
   });
@@ -97,7 +97,7 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     };
     const r = await runRollout(opts, deps);
     expect(r.phase).toBe("rolled-back");
-    expect(r.message).toMatch(/aborted at 100%: the traffic router failed/);
+    expect(r.message).toMatch(/step 3\/3 \(100% to v2\): the traffic router failed to move traffic/);
     expect(router.weight).toBe(0);
     expect(decodeCheckpoint(router.checkpoint).checkpoint?.state.phase).toBe("rolled-back");
   });

@@ -200,7 +200,7 @@ describe("proving ground, through the dynamic-provider host", () => {
       expect(weightsDuringOutage.blue + weightsDuringOutage.green).toBe(100);
       proxy.down = false;
       const err = await outcome;
-      expect(err.message).toMatch(/aborted at 100%: the traffic router failed: haproxy set weight be_app\/\w+ \d+ failed after 5 attempt\(s\)/);
+      expect(err.message).toMatch(/step 2\/2 \(100% to green\): the traffic router failed to move traffic: haproxy set weight be_app\/\w+ \d+ failed after 5 attempt\(s\)/);
       expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
       expect(proxy.refused).toBeGreaterThan(5);
       expect(await ground.weights()).toEqual({ blue: 100, green: 0 });

@@ -33,15 +33,20 @@ function simulate(spec: ReleaseSpec, candidate: ArmModel, opts: { seed?: number;
   const dt = opts.windowSeconds ?? 10;
   let t = 0;
   let d = start(spec, "app-v1", "app-v2", t);
-  const actions: Action[] = [...d.actions];
+  const actions: Action[] = [];
   const weights: number[] = [];
+  // Like the driver: every set-weight the router carries out is reported back as "moved".
   const apply = (next: Decision) => {
     d = next;
     actions.push(...next.actions);
-    for (const a of next.actions) if (a.kind === "set-weight") weights.push(a.weight);
     for (const a of next.actions) if (a.kind === "rollback") weights.push(0);
+    const move = next.actions.find((a) => a.kind === "set-weight");
+    if (move?.kind === "set-weight") {
+      weights.push(move.weight);
+      apply(decide(spec, d.state, { kind: "moved", at: t, weight: move.weight }));
+    }
   };
-  for (const a of d.actions) if (a.kind === "set-weight") weights.push(a.weight);
+  apply(d);
   for (let i = 0; i < (opts.maxWindows ?? 2000) && !["promoted", "rolled-back", "rejected", "held"].includes(d.state.phase); i++) {
     const pendingGate = d.actions.find((a) => a.kind === "check-gate");
     if (pendingGate && pendingGate.kind === "check-gate") {
@@ -173,6 +178,56 @@ describe("canary sequencing", () => {
   });
 });
 
+describe("moves the router could not make", () => {
+  /** A canary whose last analysed step passed: the next decision moves to 100%. */
+  const atFinalMove = () => {
+    const spec: ReleaseSpec = { ...canary, steps: [50, 100], bakeSeconds: 10 };
+    let d = start(spec, "v1", "v2", 0);
+    d = decide(spec, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
+    d = decide(spec, d.state, { kind: "moved", at: 0, weight: 50 });
+    const rand = rng(5);
+    for (let t = 10_000; d.state.phase === "analysing"; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, d.state.weight, HEALTHY, HEALTHY) });
+    return { spec, d };
+  };
+
+  it("is promoted only once the router reports the final move done", () => {
+    const { spec, d } = atFinalMove();
+    expect(d.state.phase).toBe("switching");
+    expect(d.actions).toContainEqual({ kind: "set-weight", weight: 100, step: 1 });
+    expect(d.actions.some((a) => a.kind === "done")).toBe(false);
+    const done = decide(spec, d.state, { kind: "moved", at: 1e9, weight: 100 });
+    expect(done.state.phase).toBe("promoted");
+    expect(done.actions).toEqual([{ kind: "notify", event: "promoted" }, { kind: "done", phase: "promoted" }]);
+  });
+
+  it("a failed final move rolls back: stable is the only known-good split", () => {
+    const { spec, d } = atFinalMove();
+    const failed = decide(spec, d.state, { kind: "move-failed", at: 1e9, weight: 100, error: "socket reset" });
+    expect(failed.state.phase).toBe("rolled-back");
+    expect(failed.state.weight).toBe(0);
+    expect(failed.actions[0]).toMatchObject({ kind: "rollback" });
+    expect(failed.state.failure).toMatchObject({ gate: "traffic-router", weight: 100, message: "step 2/2 (100% to v2): the traffic router failed to move traffic: socket reset" });
+  });
+
+  it("a failed first move rolls back too (the move may have half happened), even with auto-rollback off", () => {
+    const spec: ReleaseSpec = { ...canary, autoRollback: false };
+    let d = start(spec, "v1", "v2", 0);
+    d = decide(spec, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
+    expect(d.actions).toContainEqual({ kind: "set-weight", weight: 5, step: 0 });
+    d = decide(spec, d.state, { kind: "move-failed", at: 1, weight: 5, error: "503" });
+    expect(d.state.phase).toBe("rolled-back");
+    expect(d.actions[0]).toMatchObject({ kind: "rollback" });
+    expect(d.state.records.at(-1)?.outcome).toBe("aborted");
+  });
+
+  it("a run interrupted during the final move makes the move again on resume, and is promoted by it", () => {
+    const { spec, d } = atFinalMove();
+    const r = resume(spec, JSON.parse(JSON.stringify(d.state)) as RolloutState, 50, 2e9);
+    expect(r.actions).toEqual([{ kind: "set-weight", weight: 100, step: 1 }]);
+    expect(decide(spec, r.state, { kind: "moved", at: 2e9, weight: 100 }).state.phase).toBe("promoted");
+  });
+});
+
 describe("blue-green and direct", () => {
   const blueGreen: ReleaseSpec = { ...canary, strategy: "blue-green", steps: [100], bakeSeconds: 120 };
 
@@ -220,6 +275,8 @@ describe("resuming after an interruption", () => {
     for (let i = 0; i < 500 && e.state.phase === "analysing"; i++) {
       t += 10_000;
       e = decide(canary, e.state, { kind: "metrics", at: t + 5_000, window: trafficWindow(rand, 100, 10, e.state.weight, HEALTHY, HEALTHY) });
+      const move = e.actions.find((x) => x.kind === "set-weight");
+      if (move?.kind === "set-weight") e = decide(canary, e.state, { kind: "moved", at: t + 5_000, weight: move.weight });
     }
     expect(e.state.phase).toBe("promoted");
   });
@@ -247,16 +304,18 @@ describe("sequencer properties (any order of observations)", () => {
     fc.record({ kind: fc.constant("gate" as const), gate: fc.constantFrom<GateName>("smoke", "manual-approval", "confirm-promotion"), passed: fc.boolean() }),
     fc.record({ kind: fc.constant("approval" as const), approved: fc.boolean() }),
     fc.record({ kind: fc.constant("abort" as const) }),
+    fc.record({ kind: fc.constant("move" as const), ok: fc.boolean() }),
   );
   const spec: ReleaseSpec = { ...canary, bakeSeconds: 20, maxStepSeconds: 200, metricsUnavailableLimitSeconds: 60, gatesBeforePromotion: ["manual-approval"], onInconclusive: "hold" };
 
-  it("weights only take planned values; 100% only after every earlier step passed; rollbacks end at 0", () => {
+  it("weights only take planned values; 100% only after every earlier step passed; promoted only by a reported move to 100%; a failed move rolls back; rollbacks end at 0", () => {
     fc.assert(
       fc.property(fc.array(observation, { maxLength: 120 }), fc.integer({ min: 1, max: 1_000_000 }), (script, seed) => {
         const rand = rng(seed);
         let d = start(spec, "v1", "v2", 0);
         let t = 0;
         const weights: number[] = [];
+        let lastMove = 0;
         for (const o of script) {
           t += 10_000;
           const obs: Observation =
@@ -270,11 +329,18 @@ describe("sequencer properties (any order of observations)", () => {
                     ? { kind: o.kind, at: t, gate: o.gate, passed: o.passed, detail: "" }
                     : o.kind === "approval"
                       ? { kind: o.kind, at: t, approved: o.approved, by: "p" }
-                      : { kind: "abort", at: t, reason: "p" };
+                      : o.kind === "move"
+                        ? o.ok
+                          ? { kind: "moved", at: t, weight: lastMove }
+                          : { kind: "move-failed", at: t, weight: lastMove, error: "p" }
+                        : { kind: "abort", at: t, reason: "p" };
           const before = d.state;
           d = decide(spec, d.state, obs);
+          if (d.state.phase === "promoted" && before.phase !== "promoted") expect(obs).toEqual({ kind: "moved", at: t, weight: 100 });
+          if (obs.kind === "move-failed" && !["promoted", "rolled-back", "rejected"].includes(before.phase)) expect(d.state.phase).toBe("rolled-back");
           for (const a of d.actions) {
             if (a.kind === "set-weight") {
+              lastMove = a.weight;
               weights.push(a.weight);
               expect(spec.steps).toContain(a.weight);
               if (a.weight === 100) {

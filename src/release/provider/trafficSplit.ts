@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment, ReleaseConfig } from "../../config/schema";
+import type { Phase } from "../sequencer";
 import type { StepSummary } from "./engine";
 import type { Target } from "./inputs";
 
@@ -69,7 +70,7 @@ export interface TrafficSplitArgs {
 const OUTPUTS = ["phase", "stableRevision", "candidateRevision", "rejectedRevision", "liveCandidateWeight", "failure", "message", "steps", "restoreMs", "releaseKey", "startedAt", "finishedAt"] as const;
 
 export class TrafficSplit extends pulumi.dynamic.Resource {
-  declare readonly phase: pulumi.Output<"promoted" | "rolled-back" | "rejected" | "held" | "analysing" | "gating" | "promoting">;
+  declare readonly phase: pulumi.Output<Phase>;
   declare readonly stableRevision: pulumi.Output<string>;
   declare readonly candidateRevision: pulumi.Output<string>;
   declare readonly rejectedRevision: pulumi.Output<string | null>;
