@@ -34,7 +34,6 @@ const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
     smokeTests,
     switch: { mode: "immediate" },
     bakeSeconds: 300,
-    keepPreviousSeconds: 3600,
     autoRollback: true,
     analysis,
   },

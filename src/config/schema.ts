@@ -222,8 +222,6 @@ export const ReleaseConfig = z.discriminatedUnion("strategy", [
       z.strictObject({ mode: z.literal("gradual"), steps: StepList }),
     ]),
     bakeSeconds: Seconds,
-    /** How long the previous revision stays ready after the switch. */
-    keepPreviousSeconds: Seconds,
     autoRollback: z.boolean(),
     analysis: Analysis,
   }),
