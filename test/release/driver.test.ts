@@ -29,6 +29,15 @@ function setup(candidate = HEALTHY, extra: Partial<RolloutDeps> = {}) {
   return { clock, router, metrics, events, deps, opts };
 }
 
+/** The router goes away when it is first asked to move traffic to `weight`, for `ms` of the fake clock. */
+function outageOnMoveTo(router: MemoryRouter, clock: FakeClock, weight: number, ms: number) {
+  let ends: number | undefined;
+  router.down = (call, w) => {
+    if (call === "setWeight" && w === weight && ends === undefined) ends = clock.now() + ms;
+    return ends !== undefined && clock.now() < ends;
+  };
+}
+
 describe("rollout driver (fake clock, memory router, synthetic metrics)", () => {
   it("promotes a healthy candidate, checkpointing every step on the target", async () => {
     const { router, deps, opts, events } = setup();
@@ -58,12 +67,7 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
 
   it("a router that fails mid-step (after its retries) is turned into a rollback that waits for the router to come back", async () => {
     const { router, deps, opts, clock, events } = setup();
-    // The router goes away when step 2 moves traffic, for 45 s of the (fake) clock.
-    let outageEnds: number | undefined;
-    router.down = (call, weight) => {
-      if (call === "setWeight" && weight === 25 && outageEnds === undefined) outageEnds = clock.now() + 45_000;
-      return outageEnds !== undefined && clock.now() < outageEnds;
-    };
+    outageOnMoveTo(router, clock, 25, 45_000);
     const r = await runRollout(opts, deps);
     expect(r.phase).toBe("rolled-back");
     expect(r.message).toMatch(/step 2\/3 \(25% to v2\): the traffic router failed to move traffic: setWeight: router unreachable/);
@@ -74,30 +78,17 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(events.some((e) => e.kind === "info" && /restoring stable failed \(attempt 1\)/.test(e.message))).toBe(true);
   });
 
-  it("a router that fails on the very first move (right after the smoke gate) still restores stable: the move may have half-happened", async () => {
+  // The first move may have half happened; a failed final move is not a promotion.
+  it.each([
+    [5, "step 1/3 (5% to v2)"],
+    [100, "step 3/3 (100% to v2)"],
+  ])("a failed move to %i%% (first or final) still restores stable", async (weight, where) => {
     const { router, deps, opts, clock } = setup();
-    let outageEnds: number | undefined;
-    router.down = (call, weight) => {
-      if (call === "setWeight" && weight === 5 && outageEnds === undefined) outageEnds = clock.now() + 30_000;
-      return outageEnds !== undefined && clock.now() < outageEnds;
-    };
+    outageOnMoveTo(router, clock, weight, 30_000);
     const r = await runRollout(opts, deps);
     expect(r.phase).toBe("rolled-back");
-    expect(r.message).toMatch(/step 1\/3 \(5% to v2\): the traffic router failed to move traffic/);
+    expect(r.message).toContain(`${where}: the traffic router failed to move traffic`);
     expect(router.calls.at(-1)).toBe("rollback");
-    expect(router.weight).toBe(0);
-  });
-
-  it("a failed final move to 100% is not a promotion: stable is restored", async () => {
-    const { router, deps, opts, clock } = setup();
-    let outageEnds: number | undefined;
-    router.down = (call, weight) => {
-      if (call === "setWeight" && weight === 100 && outageEnds === undefined) outageEnds = clock.now() + 30_000;
-      return outageEnds !== undefined && clock.now() < outageEnds;
-    };
-    const r = await runRollout(opts, deps);
-    expect(r.phase).toBe("rolled-back");
-    expect(r.message).toMatch(/step 3\/3 \(100% to v2\): the traffic router failed to move traffic/);
     expect(router.weight).toBe(0);
     expect(decodeCheckpoint(router.checkpoint).checkpoint?.state.phase).toBe("rolled-back");
   });

@@ -55,36 +55,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const addr = server.address();
   if (typeof addr !== "object" || addr === null) throw new Error("fault proxy has no address");
-  return {
+  // The returned object is the live state itself, so tests flip `down` or `swallowNext` on it directly.
+  return Object.assign(state, {
     address: `127.0.0.1:${addr.port}`,
-    get down() {
-      return state.down;
-    },
-    set down(v: boolean) {
-      state.down = v;
-    },
-    get refused() {
-      return state.refused;
-    },
-    get swallowNext() {
-      return state.swallowNext;
-    },
-    set swallowNext(n: number) {
-      state.swallowNext = n;
-    },
-    get swallowPattern() {
-      return state.swallowPattern;
-    },
-    set swallowPattern(re: RegExp) {
-      state.swallowPattern = re;
-    },
-    get swallowed() {
-      return state.swallowed;
-    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
-  };
+  });
 }
