@@ -3,7 +3,7 @@ import { WebSocket } from "ws";
 import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startLoad, type Load } from "../support/load";
 import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
-import { ProvingGround, type Slot } from "../support/provingGround";
+import { ProvingGround, provingGroundRelease, type Slot } from "../support/provingGround";
 
 /**
  * The proving-ground scenarios, each driven through the SDK's
@@ -17,26 +17,6 @@ import { ProvingGround, type Slot } from "../support/provingGround";
 
 const URN = "urn:pulumi:test::proving-ground::pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit::scenarios";
 
-const release = (steps: number[]) => ({
-  strategy: "canary",
-  target: "cloud-run",
-  smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
-  steps,
-  bakeSeconds: 3,
-  maxStepSeconds: 60,
-  autoRollback: true,
-  manualApproval: false,
-  analysis: {
-    guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
-    stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } },
-    alpha: 0.05,
-    comparativeMargin: 0.1,
-    expectedRps: 60,
-    onInconclusive: "rollback",
-    metricsUnavailableLimitSeconds: 15,
-  },
-});
-
 let ground: ProvingGround;
 let engine: Awaited<ReturnType<typeof startFakeEngine>>;
 let host: ProviderHost;
@@ -49,7 +29,7 @@ const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<st
   target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
   stable,
   candidate,
-  release: release(steps),
+  release: provingGroundRelease(steps),
   metrics: ground.metrics(),
   intervalSeconds: 1,
   deadlineSeconds: 240,
@@ -90,7 +70,7 @@ const failed = (p: Promise<unknown>) => p.then(() => { throw new Error("expected
 
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
-  ({ providerText, engine, host } = await hostTrafficSplit("scenarios", release([25, 100])));
+  ({ providerText, engine, host } = await hostTrafficSplit("scenarios", provingGroundRelease([25, 100])));
   load = startLoad(`${ground.haproxy.frontend}/api`, 60, 420_000);
 }, 60_000);
 

@@ -9,6 +9,13 @@ import { ROOT } from "./stacks";
  */
 export function goTool(name: "actionlint" | "psa-oracle"): string {
   execFileSync("bash", [join(ROOT, "scripts", "ensure-go-tools.sh")], { stdio: ["ignore", "ignore", "inherit"] });
-  const cache = process.env["PD_TOOLS_CACHE"] ?? join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "progressive-delivery", "tools");
-  return join(cache, name);
+  return join(toolsCache(), name);
 }
+
+/** Directory of the Pulumi CLI, its Node.js language host and plugin shims, built by scripts/ensure-pulumi-cli.sh. */
+export function pulumiCliDir(): string {
+  execFileSync("bash", [join(ROOT, "scripts", "ensure-pulumi-cli.sh")], { stdio: ["ignore", "ignore", "inherit"] });
+  return join(toolsCache(), "pulumi");
+}
+
+const toolsCache = () => process.env["PD_TOOLS_CACHE"] ?? join(process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache"), "progressive-delivery", "tools");

@@ -80,3 +80,24 @@ export class ProvingGround {
     await Promise.all([this.prometheus?.stop(), this.haproxy?.stop(), this.backends.blue?.stop(), this.backends.green?.stop()]);
   }
 }
+
+/** Release settings the proving-ground scenarios share: a fast canary (3 s bake, at most 60 s a step) for live load of 60 req/s. */
+export const provingGroundRelease = (steps: number[]) => ({
+  strategy: "canary",
+  target: "cloud-run",
+  smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
+  steps,
+  bakeSeconds: 3,
+  maxStepSeconds: 60,
+  autoRollback: true,
+  manualApproval: false,
+  analysis: {
+    guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
+    stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } },
+    alpha: 0.05,
+    comparativeMargin: 0.1,
+    expectedRps: 60,
+    onInconclusive: "rollback",
+    metricsUnavailableLimitSeconds: 15,
+  },
+});

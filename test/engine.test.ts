@@ -1,0 +1,76 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLoad, type Load } from "./support/load";
+import { ProvingGround, provingGroundRelease, type Slot } from "./support/provingGround";
+import { PulumiCli } from "./support/pulumiCli";
+import { ROOT } from "./support/stacks";
+
+/**
+ * The real Pulumi engine: the CLI and the Node.js language host built from
+ * their Go modules (scripts/ensure-pulumi-cli.sh), a local file backend, and
+ * test/engine/project, whose one TrafficSplit runs this repository's release
+ * engine against a proving ground (real HAProxy and Prometheus, live load
+ * on loopback).
+ */
+
+const PROJECT = "engine-test";
+let ground: ProvingGround;
+let load: Load;
+let cli: PulumiCli;
+
+function rollout(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) {
+  return {
+    environment: "staging",
+    target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
+    stable,
+    candidate,
+    release: provingGroundRelease(steps),
+    metrics: ground.metrics(),
+    intervalSeconds: 1,
+    deadlineSeconds: 180,
+    ...extra,
+  };
+}
+
+const outputs = async () => JSON.parse(await cli.ok(["stack", "output", "--json"])) as Record<string, unknown>;
+
+beforeAll(async () => {
+  cli = new PulumiCli(join(ROOT, "test", "engine", "project"), `engine-${process.pid}`);
+  ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
+  load = startLoad(`${ground.haproxy.frontend}/api`, 60, 420_000);
+  await cli.init();
+}, 900_000);
+
+afterAll(async () => {
+  load?.stop();
+  await load?.done;
+  await ground?.stop();
+  cli?.remove();
+});
+
+describe("the release engine under the real Pulumi CLI", () => {
+  it("pulumi up with a healthy candidate promotes it; a second preview shows no changes", async () => {
+    cli.setConfig(PROJECT, { rollout: rollout("blue", "green", [25, 100]) });
+    const up = await cli.ok(["up", "--yes", "--skip-preview"]);
+    expect(up).toMatch(/\+ .*TrafficSplit.* created/);
+    expect(up).toMatch(/promoted: green promoted to 100% after 2 step\(s\)/);
+    expect(await outputs()).toMatchObject({ phase: "promoted", stableRevision: "green", liveCandidateWeight: 100 });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
+    const again = await cli.run(["preview", "--expect-no-changes"]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  }, 300_000);
+
+  it("pulumi up with a bad candidate fails with the engine's message; HAProxy carries 100% stable; history records the failed update", async () => {
+    await ground.redeploy("blue", "v3-err5", ["--error-rate", "0.05"]);
+    cli.setConfig(PROJECT, { rollout: rollout("green", "blue", [25, 100]) });
+    const up = await cli.run(["up", "--yes", "--skip-preview"]);
+    expect(up.code).not.toBe(0);
+    expect(up.stdout + up.stderr).toMatch(/step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate: candidate error rate/);
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
+    const history = JSON.parse(await cli.ok(["stack", "history", "--json"])) as { kind: string; result: string }[];
+    expect(history.map((h) => [h.kind, h.result])).toEqual([
+      ["update", "failed"],
+      ["update", "succeeded"],
+    ]);
+  }, 300_000);
+});
