@@ -9,9 +9,11 @@
 #     github.com/pulumi/pulumi/sdk/v3 at $PULUMI_LANGUAGE_VERSION, the last
 #     release that still carried it inside sdk/v3 (later ones moved it to its
 #     own module, which the proxy here refuses at every version);
-#   - the two small plugin shims Pulumi's own installer ships: the
-#     dynamic-provider host and the policy-pack host, both of which run the
-#     entry points of the @pulumi/pulumi package the program or pack uses.
+#   - two small plugin shims like those Pulumi's installer ships, which run
+#     the entry points of the @pulumi/pulumi package the program or pack
+#     uses: the dynamic-provider host (pulumi-resource-pulumi-nodejs) and a
+#     policy-pack host for the runtime name "node" (pulumi-analyzer-policy-node;
+#     test/engine/pack/README.md says why the engine tests' pack uses it).
 # Each build happens as a dependency of a throwaway module in a temp dir, so
 # the CLI's own `replace` directives (which `go install pkg@version` refuses)
 # do not apply. Idempotent: a second run finds the binaries and returns.
@@ -22,7 +24,22 @@ PULUMI_LANGUAGE_VERSION="v3.68.0"
 CACHE="${PD_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/progressive-delivery/tools}"
 DEST="$CACHE/pulumi-$PULUMI_CLI_VERSION-nodejs-$PULUMI_LANGUAGE_VERSION"
 
-if [ -x "$DEST/pulumi" ] && [ -x "$DEST/pulumi-language-nodejs" ] && [ -x "$DEST/pulumi-resource-pulumi-nodejs" ] && [ -x "$DEST/pulumi-analyzer-policy-nodejs" ]; then
+# The shims resolve @pulumi/pulumi from the directory the engine starts them in
+# (the program's for providers, the pack's for policies), like Pulumi's own.
+# Rewritten on every run: two lines each.
+write_shims() {
+  local dir="$1" pair name entry
+  for pair in "pulumi-resource-pulumi-nodejs:dynamic-provider" "pulumi-analyzer-policy-node:run-policy-pack"; do
+    name="${pair%%:*}"
+    entry="${pair##*:}"
+    printf '#!/bin/sh\n# Plugin shim: runs @pulumi/pulumi'"'"'s %s with the engine'"'"'s arguments.\nexec node "$(node -p '"'"'require.resolve("@pulumi/pulumi/cmd/%s")'"'"')" "$@"\n' "$entry" "$entry" > "$dir/$name.tmp"
+    chmod +x "$dir/$name.tmp"
+    mv "$dir/$name.tmp" "$dir/$name"
+  done
+}
+
+if [ -x "$DEST/pulumi" ] && [ -x "$DEST/pulumi-language-nodejs" ]; then
+  write_shims "$DEST"
   ln -sfn "$DEST" "$CACHE/pulumi"
   exit 0
 fi
@@ -34,9 +51,9 @@ mkdir -p "$CACHE"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# build NAME MODULE VERSION PACKAGE [LDFLAGS]: one binary from a throwaway module.
+# build NAME MODULE VERSION PACKAGE LDFLAGS: one binary from a throwaway module.
 build() {
-  local name="$1" module="$2" version="$3" package="$4" ldflags="${5:-}"
+  local name="$1" module="$2" version="$3" package="$4" ldflags="$5"
   local dir="$tmp/$name"
   mkdir -p "$dir"
   printf 'module throwaway/%s\n\ngo 1.22\n\nrequire %s %s\n' "$name" "$module" "$version" > "$dir/go.mod"
@@ -50,19 +67,7 @@ build pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_CLI_VERSION" github.com/pu
   "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_CLI_VERSION"
 build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3 "$PULUMI_LANGUAGE_VERSION" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
   "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_VERSION"
-
-# The shims resolve @pulumi/pulumi from the directory the engine starts them in
-# (the program's for providers, the pack's for policies), like Pulumi's own.
-for shim in "pulumi-resource-pulumi-nodejs:dynamic-provider" "pulumi-analyzer-policy-nodejs:run-policy-pack"; do
-  name="${shim%%:*}"
-  entry="${shim##*:}"
-  cat > "$tmp/out/$name" <<EOF
-#!/bin/sh
-# Plugin shim: runs @pulumi/pulumi's $entry with the engine's arguments.
-exec node "\$(node -p 'require.resolve("@pulumi/pulumi/cmd/$entry")')" "\$@"
-EOF
-  chmod +x "$tmp/out/$name"
-done
+write_shims "$tmp/out"
 
 rm -rf "$DEST"
 mv "$tmp/out" "$DEST"

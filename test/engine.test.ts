@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, type Load } from "./support/load";
@@ -14,6 +15,9 @@ import { ROOT } from "./support/stacks";
  */
 
 const PROJECT = "engine-test";
+/** policies/ as the CLI loads it here (test/engine/pack/README.md). */
+const PACK = join(ROOT, "test", "engine", "pack");
+const packConfig = (env: string) => join(ROOT, "policies", "config", `${env}.json`);
 let ground: ProvingGround;
 let load: Load;
 let cli: PulumiCli;
@@ -41,6 +45,11 @@ beforeAll(async () => {
   await cli.init();
 }, 900_000);
 
+it("the engine tests' pack is policies/ at its own version", () => {
+  const version = (dir: string) => (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string }).version;
+  expect(version(PACK)).toBe(version(join(ROOT, "policies")));
+});
+
 afterAll(async () => {
   load?.stop();
   await load?.done;
@@ -49,6 +58,27 @@ afterAll(async () => {
 });
 
 describe("the release engine under the real Pulumi CLI", () => {
+  it("pulumi preview --policy-pack shows the planned release and the policy verdicts", async () => {
+    cli.setConfig(PROJECT, { rollout: rollout("blue", "green", [25, 100]) });
+    const preview = await cli.run(["preview", "--diff", "--policy-pack", PACK, "--policy-pack-config", packConfig("staging")]);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    expect(preview.stdout).toMatch(/\+ pulumi-nodejs:dynamic\/progressive-delivery:TrafficSplit: \(create\)/);
+    expect(preview.stdout).toMatch(/candidate\s*: "green"/);
+    // The pack ran (and found nothing: staging's rules hold for this release); the next test shows it failing one.
+    expect(preview.stdout).toMatch(/Policy Packs run:\s*\n.*\n\s*progressive-delivery\|local\|\S*test\/engine\/pack\s+0\.1\.0/);
+    expect(preview.stdout).not.toMatch(/\[(mandatory|advisory)\]/);
+    // Nothing moved: a preview never touches traffic.
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+  }, 300_000);
+
+  it("a production release that breaks the pack's release gate fails the preview, naming the policy", async () => {
+    cli.setConfig(PROJECT, { rollout: rollout("blue", "green", [25, 100], { environment: "production" }) });
+    const preview = await cli.run(["preview", "--policy-pack", PACK, "--policy-pack-config", packConfig("production")]);
+    expect(preview.code).not.toBe(0);
+    expect(preview.stdout).toMatch(/\[mandatory\].*release-production-canary/);
+    expect(preview.stdout).toContain("the first canary step sends 25% of traffic");
+  }, 300_000);
+
   it("pulumi up with a healthy candidate promotes it; a second preview shows no changes", async () => {
     cli.setConfig(PROJECT, { rollout: rollout("blue", "green", [25, 100]) });
     const up = await cli.ok(["up", "--yes", "--skip-preview"]);
