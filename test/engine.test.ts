@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, type Load } from "./support/load";
 import { ProvingGround, provingGroundRelease, type Slot } from "./support/provingGround";
-import { PulumiCli } from "./support/pulumiCli";
+import { PulumiCli, runRollback } from "./support/pulumiCli";
 import { ROOT } from "./support/stacks";
 
 /**
@@ -103,4 +103,32 @@ describe("the release engine under the real Pulumi CLI", () => {
       ["update", "succeeded"],
     ]);
   }, 300_000);
+
+  it("npm run rollback returns traffic and state to the previous good release; unconfirmed, it changes nothing", async () => {
+    // Update 3: a healthy new build in the blue slot is promoted over green.
+    await ground.redeploy("blue", "v4");
+    cli.setConfig(PROJECT, { rollout: rollout("green", "blue", [25, 100], { retryToken: "v4" }) });
+    await cli.ok(["up", "--yes", "--skip-preview"]);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+
+    const rollback = (...args: string[]) => runRollback(["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment);
+    const configBefore = readFileSync(cli.configFile, "utf8");
+    const refused = await rollback("--immediate");
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toContain("not confirmed");
+    expect(refused.stdout).toMatch(/returning to update 1 /);
+    expect(readFileSync(cli.configFile, "utf8")).toBe(configBefore);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+
+    // The last successful update before the newest is update 1 (update 2 failed): green over blue, switched at once.
+    const done = await rollback("--immediate", "--yes");
+    expect(done.code, done.stdout + done.stderr).toBe(0);
+    expect(done.stdout).toMatch(/configuration changes:\n(.*\n)*\s+engine-test:releaseImmediately: \(unset\) -> "true"/);
+    expect(done.stdout).toMatch(/step 1\/1: 100% to the candidate/);
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
+    expect(await outputs()).toMatchObject({ phase: "promoted", stableRevision: "green" });
+    const history = JSON.parse(await cli.ok(["stack", "history", "--json"])) as { result: string; config: Record<string, { value: string }> }[];
+    expect(history.map((h) => h.result)).toEqual(["succeeded", "succeeded", "failed", "succeeded"]);
+    expect(JSON.parse(history[0]!.config["engine-test:rollout"]!.value)).toMatchObject({ stable: "blue", candidate: "green" });
+  }, 400_000);
 });

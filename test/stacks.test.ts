@@ -363,6 +363,14 @@ describe("the release engine is wired per environment", () => {
     expect(at(split, "target.kind")).toBe("cloud-run");
   });
 
+  it("releaseImmediately (set by npm run rollback -- --immediate) makes the split switch at once; unset, the input is absent", async () => {
+    expect(stacks["production"]!.one(SPLIT).inputs["immediate"]).toBeUndefined();
+    const file = editedStackFile("production", (c) => void (c["progressive-delivery:releaseImmediately"] = true));
+    const s = await evaluateFile("production", file);
+    expect(s.one(SPLIT).inputs["immediate"]).toBe(true);
+    expect(at(s.one(SPLIT).inputs, "release.strategy")).toBe("canary");
+  });
+
   it("no split when there is nothing to shift (no stable version yet)", async () => {
     const file = editedStackFile("production", (c) => void delete (c["progressive-delivery:backend"] as Record<string, unknown>)["stableVersion"]);
     const s = await evaluateFile("production", file);

@@ -275,6 +275,12 @@ export const StackConfig = z
     firebaseCredentials: SecretValue,
     slackWebhookUrl: SecretValue.optional(),
     alertWebhookUrl: SecretValue.optional(),
+    /**
+     * The emergency path, set by `npm run rollback -- --immediate`: the stack's
+     * traffic splits move 100% at once, without steps or gates. Pulumi hands
+     * top-level config values over as text, hence "true"/"false".
+     */
+    releaseImmediately: z.stringbool().optional(),
   })
   .superRefine((c, ctx) => {
     for (const issue of crossFieldIssues(c)) ctx.addIssue({ code: "custom", ...issue });

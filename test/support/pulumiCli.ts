@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pulumiCliDir } from "./goTools";
+import { ROOT } from "./stacks";
 
 export interface CliResult {
   code: number | null;
@@ -12,13 +13,14 @@ export interface CliResult {
 
 /**
  * The real Pulumi CLI (built from its Go modules) on one project, with a
- * local file backend, a passphrase secrets provider and a stack config file
- * in a temp dir: nothing is written into the repository or the user's
- * ~/.pulumi. Every command is bounded in time.
+ * local file backend and a passphrase secrets provider in a temp dir (never
+ * the user's ~/.pulumi), and a stack of its own whose config file,
+ * Pulumi.<stack>.yaml beside the project, is git-ignored and removed
+ * afterwards. Every command is bounded in time.
  */
 export class PulumiCli {
   readonly dir = mkdtempSync(join(tmpdir(), "pd-engine-"));
-  readonly configFile = join(this.dir, "stack.yaml");
+  readonly configFile: string;
   private readonly env: NodeJS.ProcessEnv;
   private salt = "";
 
@@ -27,6 +29,7 @@ export class PulumiCli {
     readonly stack: string,
   ) {
     mkdirSync(join(this.dir, "state"));
+    this.configFile = join(projectDir, `Pulumi.${stack}.yaml`);
     this.env = {
       ...process.env,
       PATH: `${pulumiCliDir()}${delimiter}${process.env["PATH"] ?? ""}`,
@@ -42,8 +45,7 @@ export class PulumiCli {
 
   /** Runs `pulumi ARGS --stack S --non-interactive` (and the stack's config file where the command takes one). */
   run(args: string[], timeoutMs = 240_000, signalAfter?: { ms: number; signal: NodeJS.Signals }[]): Promise<CliResult> {
-    const withConfig = ["preview", "up", "refresh", "destroy", "cancel"].includes(args[0]!) ? ["--config-file", this.configFile] : [];
-    const full = [...args, "--stack", this.stack, "--non-interactive", ...withConfig];
+    const full = [...args, "--stack", this.stack, "--non-interactive"];
     return new Promise((resolve, reject) => {
       const child = spawn("pulumi", full, { cwd: this.projectDir, env: this.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
       let stdout = "";
@@ -72,19 +74,15 @@ export class PulumiCli {
     return r.stdout;
   }
 
-  /**
-   * Creates the stack. `stack init` writes the passphrase provider's salt
-   * into Pulumi.<stack>.yaml beside the project (it takes no --config-file):
-   * the salt moves to the temp config file and the project dir stays clean.
-   */
+  /** Creates the stack; its config file keeps the salt `stack init` writes for the passphrase provider. */
   async init(): Promise<void> {
     await this.ok(["stack", "init"]);
-    const written = join(this.projectDir, `Pulumi.${this.stack}.yaml`);
-    if (existsSync(written)) {
-      this.salt = /^encryptionsalt: .*$/m.exec(readFileSync(written, "utf8"))?.[0] ?? "";
-      rmSync(written);
-    }
-    this.setConfig("", {});
+    this.salt = existsSync(this.configFile) ? (/^encryptionsalt: .*$/m.exec(readFileSync(this.configFile, "utf8"))?.[0] ?? "") : "";
+  }
+
+  /** The environment the CLI runs with (for the Automation API in child processes too). */
+  get environment(): NodeJS.ProcessEnv {
+    return this.env;
   }
 
   /** Writes the stack's config file: one JSON value per key of the project's namespace. */
@@ -94,6 +92,27 @@ export class PulumiCli {
   }
 
   remove(): void {
+    rmSync(this.configFile, { force: true });
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Runs `npm run rollback` (src/cli/rollback.ts) with the CLI's environment, stdin closed, bounded in time. */
+export function runRollback(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "src", "cli", "rollback.ts"), ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const kill = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`rollback ${args.join(" ")} did not finish within ${timeoutMs} ms\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -4,11 +4,14 @@ import { TrafficSplit, type TrafficSplitArgs } from "../../../src/release/provid
 /**
  * The engine tests' program: one TrafficSplit whose inputs come whole from
  * the stack's `rollout` config (a proving ground's target and metrics, the
- * release settings, the two revisions), so each test sets the scenario with
- * `pulumi config set --path` / `--json` and runs the real CLI.
+ * release settings, the two revisions), so each test sets the scenario in
+ * the stack's config file and runs the real CLI.
  */
-const rollout = new pulumi.Config().requireObject<TrafficSplitArgs>("rollout");
-const split = new TrafficSplit("release", rollout);
+const config = new pulumi.Config();
+const rollout = config.requireObject<TrafficSplitArgs>("rollout");
+// Set by `npm run rollback -- --immediate`, as in the stacks' own program.
+const immediate = config.getBoolean("releaseImmediately");
+const split = new TrafficSplit("release", { ...rollout, ...(immediate ? { immediate } : {}) });
 
 export const phase = split.phase;
 export const message = split.message;

@@ -1,0 +1,181 @@
+/**
+ * Rollback by redeploying a prior stack state:
+ *
+ *   npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate] [--project-dir DIR]
+ *
+ * Reads the stack's history through Pulumi's Automation API, picks the last
+ * successful update before the newest one (or --to), shows the config that
+ * changes and a preview with that update's configuration, asks before going
+ * on (unless --yes), then runs `pulumi up` with it. --immediate sets
+ * `releaseImmediately`, so the release engine switches straight back without
+ * steps or gates (the emergency path). A refused or failed preview leaves the
+ * stack's config file exactly as it was. Exit codes: 0 rolled back, 1 error
+ * or failed update, 2 not confirmed (nothing changed).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { parseArgs } from "node:util";
+import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { chooseUpdate, configChanges, configJson, programFiles, type ConfigMap, type HistoryEntry } from "../rollback/plan";
+
+export const EXIT = { done: 0, error: 1, notConfirmed: 2 } as const;
+
+const USAGE = `usage: npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate] [--project-dir DIR]
+
+  --stack NAME        the stack to roll back
+  --to UPDATE         the update number to return to (default: the last successful one before the newest)
+  --yes               do not ask before running the update
+  --immediate         switch traffic straight back, without canary steps or gates (emergency)
+  --project-dir DIR   the Pulumi project (default: this repository)
+`;
+
+const say = (text: string) => process.stdout.write(`rollback: ${text}\n`);
+
+/** Files that differ between `commit` and the working tree under `dir`, or why they cannot be listed. */
+function changedSince(dir: string, commit: string): { files: string[] } | { unknown: string } {
+  try {
+    const out = execFileSync("git", ["-C", dir, "diff", "--name-only", commit, "--", "."], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return { files: out.split("\n") };
+  } catch (e) {
+    return { unknown: ((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split("\n")[0] ?? "git failed" };
+  }
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        stack: { type: "string" },
+        to: { type: "string" },
+        yes: { type: "boolean", default: false },
+        immediate: { type: "boolean", default: false },
+        "project-dir": { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`rollback: ${(e as Error).message}\n${USAGE}`);
+    return EXIT.error;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return EXIT.done;
+  }
+  if (!values.stack) {
+    process.stderr.write(`rollback: --stack is required\n${USAGE}`);
+    return EXIT.error;
+  }
+  const to = values.to === undefined ? undefined : Number(values.to);
+  if (to !== undefined && (!Number.isInteger(to) || to < 1)) {
+    process.stderr.write(`rollback: --to must be an update number (1, 2, …), not ${JSON.stringify(values.to)}\n`);
+    return EXIT.error;
+  }
+  const projectDir = resolve(values["project-dir"] ?? join(__dirname, "..", ".."));
+  if (!existsSync(join(projectDir, "Pulumi.yaml"))) {
+    process.stderr.write(`rollback: ${projectDir} has no Pulumi.yaml (use --project-dir)\n`);
+    return EXIT.error;
+  }
+  const stackName = values.stack;
+
+  let stack: Stack;
+  try {
+    stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir });
+  } catch (e) {
+    process.stderr.write(`rollback: cannot select stack ${stackName} in ${projectDir}: ${firstLine(e)}\n`);
+    return EXIT.error;
+  }
+  const project = (await stack.workspace.projectSettings()).name;
+  // Decrypted, so the target's secrets can be set again; never printed (configChanges masks them).
+  const history = (await stack.history(undefined, undefined, true)) as HistoryEntry[];
+  const choice = chooseUpdate(stackName, history, to);
+  if (!choice.ok) {
+    process.stderr.write(`rollback: ${choice.problem}\n`);
+    return EXIT.error;
+  }
+  const { current, target } = choice;
+  say(`stack ${stackName}: newest update ${current.version} (${current.kind}, ${current.result}, ${new Date(current.startTime).toISOString()}); returning to update ${target.version} (${new Date(target.startTime).toISOString()}${target.message ? `, "${target.message}"` : ""})`);
+
+  const head = target.environment?.["git.head"];
+  if (head) {
+    const changed = changedSince(projectDir, head);
+    if ("unknown" in changed) say(`cannot compare the program with update ${target.version}'s commit ${head.slice(0, 12)} (${changed.unknown}); the rollback runs the program as checked out`);
+    else {
+      const files = programFiles(changed.files);
+      if (files.length > 0) say(`the program changed since update ${target.version} (commit ${head.slice(0, 12)}): ${files.join(", ")}. This rollback redeploys that update's configuration with the program as checked out; to redeploy its program as well, check out ${head.slice(0, 12)} (e.g. \`git worktree add\`) and run the rollback there.`);
+    }
+  }
+
+  const extra: ConfigMap = values.immediate ? { [`${project}:releaseImmediately`]: { value: "true", secret: false } } : {};
+  const targetConfig = { ...target.config!, ...extra };
+  const currentConfig = (await stack.getAllConfig()) as ConfigMap;
+  const changes = configChanges(currentConfig, targetConfig);
+  say(changes.length === 0 ? "configuration: no change" : `configuration changes:\n  ${changes.join("\n  ")}`);
+
+  // The stack's config file is the one thing changed before the update runs: keep its bytes to put back.
+  const configFile = join(projectDir, `Pulumi.${stackName}.yaml`);
+  const saved = existsSync(configFile) ? readFileSync(configFile) : null;
+  const restore = () => {
+    if (saved) writeFileSync(configFile, saved);
+  };
+  try {
+    for (const key of Object.keys(currentConfig)) if (!(key in targetConfig)) await stack.removeConfig(key);
+    await stack.workspace.setAllConfigJson(stackName, configJson(targetConfig));
+    say("preview with that configuration:");
+    await stack.preview({ diff: true, onOutput: (o) => process.stdout.write(o) });
+  } catch (e) {
+    restore();
+    process.stderr.write(`rollback: the preview failed, nothing was changed (the stack's config file is as it was): ${firstLine(e)}\n`);
+    return EXIT.error;
+  }
+  if (!values.yes) {
+    if (!process.stdin.isTTY) {
+      restore();
+      process.stderr.write("rollback: not confirmed (no terminal to ask; pass --yes); nothing was changed\n");
+      return EXIT.notConfirmed;
+    }
+    if (!(await confirm(`Roll stack ${stackName} back to update ${target.version}${values.immediate ? " immediately (no canary steps)" : ""}?`))) {
+      restore();
+      say("not confirmed; nothing was changed");
+      return EXIT.notConfirmed;
+    }
+  }
+  try {
+    const up = await stack.up({ onOutput: (o) => process.stdout.write(o) });
+    say(`stack ${stackName} is back on update ${target.version}'s configuration (update ${up.summary.version ?? "?"}: ${up.summary.result})`);
+    return EXIT.done;
+  } catch (e) {
+    // The config stays at the target: the engine already restored traffic where it could, and a retry needs the same config.
+    process.stderr.write(`rollback: the update failed: ${firstLine(e)}\nThe stack's config is now update ${target.version}'s; run the rollback again after fixing the cause, or restore the file from git.\n`);
+    return EXIT.error;
+  }
+}
+
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  // Automation API errors carry the whole CLI output; its error lines say what went wrong.
+  const error = text.split("\n").find((l) => /^\s*error:/.test(l));
+  return (error ?? text.split("\n")[0] ?? "").trim();
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`rollback: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(EXIT.error);
+    },
+  );
+}
