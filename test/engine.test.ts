@@ -121,10 +121,11 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
 
     // The last successful update before the newest is update 1 (update 2 failed): green over blue, switched at once.
-    const done = await rollback("--immediate", "--yes");
+    const done = await rollback("--immediate", "--yes", "--policy-pack", PACK, "--policy-pack-config", packConfig("staging"));
     expect(done.code, done.stdout + done.stderr).toBe(0);
     expect(done.stdout).toMatch(/configuration changes:\n(.*\n)*\s+engine-test:releaseImmediately: \(unset\) -> "true"/);
     expect(done.stdout).toMatch(/step 1\/1: 100% to the candidate/);
+    expect(done.stdout).toMatch(/Policy Packs run:\s*\n.*\n\s*progressive-delivery\|local\|/);
     expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     expect(await outputs()).toMatchObject({ phase: "promoted", stableRevision: "green" });
     const history = JSON.parse(await cli.ok(["stack", "history", "--json"])) as { result: string; config: Record<string, { value: string }> }[];

@@ -38,8 +38,9 @@ describe("GitHub workflows", () => {
   it("only call npm scripts that exist in package.json", () => {
     const scripts = Object.keys((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
     const called = allSteps().flatMap(({ where, step }) => [...(step.run ?? "").matchAll(/npm run(?:-script)?(?: --silent)? ([\w:-]+)/g)].map((m) => ({ where, script: m[1]! })));
-    expect(new Set(called.map((c) => c.script))).toEqual(new Set(["plan"]));
-    expect(called.length).toBe(3);
+    expect(new Set(called.map((c) => c.script))).toEqual(new Set(["plan", "rollback"]));
+    expect(called.length).toBe(4);
+    expect(called.filter((c) => c.script === "rollback").map((c) => c.where)).toEqual([expect.stringMatching(/^rollback\.yml/)]);
     for (const { where, script } of called) expect(scripts, `${where} runs npm run ${script}`).toContain(script);
     const builtins = allSteps().flatMap(({ step }) => [...(step.run ?? "").matchAll(/^\s*npm (\w+)/gm)].map((m) => m[1]!));
     for (const b of builtins) expect(["ci", "test", "run", "audit", "sbom"]).toContain(b);

@@ -1,7 +1,8 @@
 /**
  * Rollback by redeploying a prior stack state:
  *
- *   npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate] [--project-dir DIR]
+ *   npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate]
+ *                       [--policy-pack DIR --policy-pack-config FILE] [--project-dir DIR]
  *
  * Reads the stack's history through Pulumi's Automation API, picks the last
  * successful update before the newest one (or --to), shows the config that
@@ -22,13 +23,16 @@ import { chooseUpdate, configChanges, configJson, programFiles, type ConfigMap, 
 
 export const EXIT = { done: 0, error: 1, notConfirmed: 2 } as const;
 
-const USAGE = `usage: npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate] [--project-dir DIR]
+const USAGE = `usage: npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate]
+                           [--policy-pack DIR --policy-pack-config FILE] [--project-dir DIR]
 
-  --stack NAME        the stack to roll back
-  --to UPDATE         the update number to return to (default: the last successful one before the newest)
-  --yes               do not ask before running the update
-  --immediate         switch traffic straight back, without canary steps or gates (emergency)
-  --project-dir DIR   the Pulumi project (default: this repository)
+  --stack NAME               the stack to roll back (org/name on Pulumi Cloud)
+  --to UPDATE                the update number to return to (default: the last successful one before the newest)
+  --yes                      do not ask before running the update
+  --immediate                switch traffic straight back, without canary steps or gates (emergency)
+  --policy-pack DIR          run the preview and the update with this policy pack (e.g. policies)
+  --policy-pack-config FILE  its config (e.g. policies/config/production.json)
+  --project-dir DIR          the Pulumi project (default: this repository)
 `;
 
 const say = (text: string) => process.stdout.write(`rollback: ${text}\n`);
@@ -63,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
         yes: { type: "boolean", default: false },
         immediate: { type: "boolean", default: false },
         "project-dir": { type: "string" },
+        "policy-pack": { type: "string" },
+        "policy-pack-config": { type: "string" },
         help: { type: "boolean", default: false },
       },
     }));
@@ -89,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.error;
   }
   const stackName = values.stack;
+  const policies = values["policy-pack"] ? { policyPacks: [resolve(values["policy-pack"])], ...(values["policy-pack-config"] ? { policyPackConfigs: [resolve(values["policy-pack-config"])] } : {}) } : {};
 
   let stack: Stack;
   try {
@@ -125,7 +132,8 @@ async function main(argv: string[]): Promise<number> {
   say(changes.length === 0 ? "configuration: no change" : `configuration changes:\n  ${changes.join("\n  ")}`);
 
   // The stack's config file is the one thing changed before the update runs: keep its bytes to put back.
-  const configFile = join(projectDir, `Pulumi.${stackName}.yaml`);
+  // Named after the stack's own name, without the organization.
+  const configFile = join(projectDir, `Pulumi.${stackName.split("/").at(-1)}.yaml`);
   const saved = existsSync(configFile) ? readFileSync(configFile) : null;
   const restore = () => {
     if (saved) writeFileSync(configFile, saved);
@@ -134,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     for (const key of Object.keys(currentConfig)) if (!(key in targetConfig)) await stack.removeConfig(key);
     await stack.workspace.setAllConfigJson(stackName, configJson(targetConfig));
     say("preview with that configuration:");
-    await stack.preview({ diff: true, onOutput: (o) => process.stdout.write(o) });
+    await stack.preview({ diff: true, ...policies, onOutput: (o) => process.stdout.write(o) });
   } catch (e) {
     restore();
     process.stderr.write(`rollback: the preview failed, nothing was changed (the stack's config file is as it was): ${firstLine(e)}\n`);
@@ -153,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   try {
-    const up = await stack.up({ onOutput: (o) => process.stdout.write(o) });
+    const up = await stack.up({ ...policies, onOutput: (o) => process.stdout.write(o) });
     say(`stack ${stackName} is back on update ${target.version}'s configuration (update ${up.summary.version ?? "?"}: ${up.summary.result})`);
     return EXIT.done;
   } catch (e) {
