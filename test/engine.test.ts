@@ -132,4 +132,36 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(history.map((h) => h.result)).toEqual(["succeeded", "succeeded", "failed", "succeeded"]);
     expect(JSON.parse(history[0]!.config["engine-test:rollout"]!.value)).toMatchObject({ stable: "blue", candidate: "green" });
   }, 400_000);
+
+  it("pulumi up interrupted mid-rollout (SIGINT, then SIGKILL of the CLI and its plugins): the next pulumi up resumes from the checkpoint and converges", async () => {
+    await ground.redeploy("blue", "v5");
+    cli.setConfig(PROJECT, { rollout: rollout("green", "blue", [20, 40, 60, 100], { retryToken: "v5" }) });
+    let interrupted = false;
+    const first = await cli.run(["up", "--yes", "--skip-preview"], 240_000, (out, signal) => {
+      if (interrupted || !/step 3\/4: 60% to the candidate/.test(out)) return;
+      interrupted = true;
+      signal("SIGINT");
+      // The provider's Cancel is a no-op (README): like a machine going away, kill everything.
+      setTimeout(() => signal("SIGKILL", true), 2_000);
+    });
+    expect(interrupted).toBe(true);
+    expect(first.code).not.toBe(0);
+    // Killed at step 3: the move to 60% was made or is about to be; never more than the checkpoint's step.
+    expect([40, 60]).toContain((await ground.weights()).blue);
+
+    // The file backend keeps the dead update's lock; the CLI says what to do.
+    const locked = await cli.run(["up", "--yes", "--skip-preview"]);
+    expect(locked.code).not.toBe(0);
+    expect(locked.stdout + locked.stderr).toMatch(/currently locked .*`pulumi cancel`/s);
+    await cli.ok(["cancel", "--yes"]);
+    // An interrupted first rollout leaves a pending create (this test run alone); in the suite's order it is an update.
+    if (/TrafficSplit release creating/.test(first.stdout)) await cli.ok(["refresh", "--yes", "--clear-pending-creates"]);
+
+    const second = await cli.run(["up", "--yes", "--skip-preview"]);
+    expect(second.code, second.stdout.slice(-3000) + second.stderr.slice(-1500)).toBe(0);
+    expect(second.stdout).toMatch(/resuming green->blue#v5 from its checkpoint: phase analysing, step 3\/4 at 60%/);
+    expect(second.stdout).not.toMatch(/step [12]\/4: /);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+    expect(await outputs()).toMatchObject({ phase: "promoted", stableRevision: "blue" });
+  }, 600_000);
 });

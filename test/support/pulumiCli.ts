@@ -43,16 +43,26 @@ export class PulumiCli {
     };
   }
 
-  /** Runs `pulumi ARGS --stack S --non-interactive` (and the stack's config file where the command takes one). */
-  run(args: string[], timeoutMs = 240_000, signalAfter?: { ms: number; signal: NodeJS.Signals }[]): Promise<CliResult> {
+  /**
+   * Runs `pulumi ARGS --stack S --non-interactive`. `watch` sees the output
+   * as it comes and may signal the CLI (SIGINT) or kill its whole process
+   * group (the CLI, the language host, node and the provider host).
+   */
+  run(args: string[], timeoutMs = 240_000, watch?: (output: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void): Promise<CliResult> {
     const full = [...args, "--stack", this.stack, "--non-interactive"];
     return new Promise((resolve, reject) => {
       const child = spawn("pulumi", full, { cwd: this.projectDir, env: this.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
       let stdout = "";
       let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      const signal = (s: NodeJS.Signals, group = false) => {
+        if (group && child.pid) process.kill(-child.pid, s);
+        else child.kill(s);
+      };
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        watch?.(stdout, signal);
+      });
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const timers = (signalAfter ?? []).map((s) => setTimeout(() => child.kill(s.signal), s.ms));
       const kill = setTimeout(() => {
         // The whole process group: the CLI, its language host, node and the provider host.
         if (child.pid) process.kill(-child.pid, "SIGKILL");
@@ -61,7 +71,6 @@ export class PulumiCli {
       child.on("error", reject);
       child.on("close", (code) => {
         clearTimeout(kill);
-        for (const t of timers) clearTimeout(t);
         resolve({ code, stdout, stderr });
       });
     });
