@@ -21,3 +21,4 @@ export const clusterName = outputs.clusterName;
 export const clusterEndpoint = outputs.clusterEndpoint;
 export const kubeconfig = outputs.kubeconfig;
 export const revisions = outputs.revisions;
+export const releases = outputs.releases;

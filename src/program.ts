@@ -8,6 +8,7 @@ import { standardLabels } from "./components/labels";
 import { Monitoring } from "./components/monitoring";
 import { PrivateNetwork } from "./components/privateNetwork";
 import { Release } from "./components/release";
+import type { ReleaseRecord } from "./release/record";
 import { ProjectApis } from "./components/projectApis";
 import { VercelFrontend } from "./components/vercelFrontend";
 import { WebSocketBackend } from "./components/websocketBackend";
@@ -19,6 +20,8 @@ export interface StackOutputs {
   clusterEndpoint: pulumi.Output<string>;
   kubeconfig: pulumi.Output<string>;
   revisions: { backend: string; workloads: Record<string, string> };
+  /** The release record of each traffic split (`npm run status` reads it). */
+  releases: pulumi.Output<Record<string, ReleaseRecord>>;
 }
 
 /** Declares every resource of one stack from its validated configuration. */
@@ -62,7 +65,7 @@ export function declareStack(config: StackConfig): StackOutputs {
     firebaseCredentials,
     provider: vercelProvider,
   });
-  new Release("release", {
+  const release = new Release("release", {
     config,
     serviceName: backend.service.name,
     kubeconfig: cluster.kubeconfig,
@@ -95,5 +98,6 @@ export function declareStack(config: StackConfig): StackOutputs {
       backend: backend.revision,
       workloads: Object.fromEntries(config.workloads.services.map((s) => [s.name, `${s.name}-${s.activeSlot}`])),
     },
+    releases: pulumi.output(release.records),
   };
 }

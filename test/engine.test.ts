@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, type Load } from "./support/load";
 import { ProvingGround, provingGroundRelease, type Slot } from "./support/provingGround";
-import { PulumiCli, runRollback } from "./support/pulumiCli";
+import { PulumiCli, runCommand } from "./support/pulumiCli";
 import { ROOT } from "./support/stacks";
 
 /**
@@ -88,6 +88,14 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     const again = await cli.run(["preview", "--expect-no-changes"]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
+    // npm run status reads the release record from the stack's outputs.
+    const status = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^release: promoted; candidate green carries 100%, stable is green$/m);
+    expect(status.stdout).toMatch(/^  step 1 at 25%: pass after \d+ s, \d+ candidate \/ \d+ stable requests \| .*step:error-rate/m);
+    const missing = await runCommand("status", ["--stack", "no-such-stack", "--project-dir", cli.projectDir], cli.environment);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^status: cannot select stack no-such-stack in .*: .*no-such-stack/m);
   }, 300_000);
 
   it("pulumi up with a bad candidate fails with the engine's message; HAProxy carries 100% stable; history records the failed update", async () => {
@@ -111,7 +119,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     await cli.ok(["up", "--yes", "--skip-preview"]);
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
 
-    const rollback = (...args: string[]) => runRollback(["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment);
+    const rollback = (...args: string[]) => runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment);
     const configBefore = readFileSync(cli.configFile, "utf8");
     const refused = await rollback("--immediate");
     expect(refused.code, refused.stdout + refused.stderr).toBe(2);

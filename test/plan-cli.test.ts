@@ -45,7 +45,7 @@ describe("npm run plan (offline plan, as a child process)", () => {
     expect(r.stdout).toContain("Not a diff against the cloud");
     expect(r.stdout).toMatch(/[├└]─ gcp:cloudrunv2\/service:Service {2}backend {2}\(name=ws-backend {2}revision=ws-backend-v1-8-0/);
     expect(r.stdout).toMatch(/^ {2}kubeconfig: \[secret\]$/m);
-    expect(r.stdout).toMatch(/^Summary: \d+ resources of \d+ types, 6 outputs$/m);
+    expect(r.stdout).toMatch(/^Summary: \d+ resources of \d+ types, 7 outputs$/m);
     expect(r.stdout).toMatch(/^ +9 {2}gcp:projects\/service:Service$/m);
   });
 

@@ -18,7 +18,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { firstErrorLine, selectStack } from "./stackSelection";
 import { chooseUpdate, configChanges, configJson, programFiles, type ConfigMap, type HistoryEntry } from "../rollback/plan";
 
 export const EXIT = { done: 0, error: 1, notConfirmed: 2 } as const;
@@ -89,21 +89,15 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`rollback: --to must be an update number (1, 2, …), not ${JSON.stringify(values.to)}\n`);
     return EXIT.error;
   }
-  const projectDir = resolve(values["project-dir"] ?? join(__dirname, "..", ".."));
-  if (!existsSync(join(projectDir, "Pulumi.yaml"))) {
-    process.stderr.write(`rollback: ${projectDir} has no Pulumi.yaml (use --project-dir)\n`);
-    return EXIT.error;
-  }
   const stackName = values.stack;
   const policies = values["policy-pack"] ? { policyPacks: [resolve(values["policy-pack"])], ...(values["policy-pack-config"] ? { policyPackConfigs: [resolve(values["policy-pack-config"])] } : {}) } : {};
 
-  let stack: Stack;
-  try {
-    stack = await LocalWorkspace.selectStack({ stackName, workDir: projectDir });
-  } catch (e) {
-    process.stderr.write(`rollback: cannot select stack ${stackName} in ${projectDir}: ${firstLine(e)}\n`);
+  const selected = await selectStack(stackName, values["project-dir"]);
+  if ("problem" in selected) {
+    process.stderr.write(`rollback: ${selected.problem}\n`);
     return EXIT.error;
   }
+  const { stack, projectDir } = selected;
   const project = (await stack.workspace.projectSettings()).name;
   // Decrypted, so the target's secrets can be set again; never printed (configChanges masks them).
   const history = (await stack.history(undefined, undefined, true)) as HistoryEntry[];
@@ -145,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
     await stack.preview({ diff: true, ...policies, onOutput: (o) => process.stdout.write(o) });
   } catch (e) {
     restore();
-    process.stderr.write(`rollback: the preview failed, nothing was changed (the stack's config file is as it was): ${firstLine(e)}\n`);
+    process.stderr.write(`rollback: the preview failed, nothing was changed (the stack's config file is as it was): ${firstErrorLine(e)}\n`);
     return EXIT.error;
   }
   if (!values.yes) {
@@ -166,16 +160,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.done;
   } catch (e) {
     // The config stays at the target: the engine already restored traffic where it could, and a retry needs the same config.
-    process.stderr.write(`rollback: the update failed: ${firstLine(e)}\nThe stack's config is now update ${target.version}'s; run the rollback again after fixing the cause, or restore the file from git.\n`);
+    process.stderr.write(`rollback: the update failed: ${firstErrorLine(e)}\nThe stack's config is now update ${target.version}'s; run the rollback again after fixing the cause, or restore the file from git.\n`);
     return EXIT.error;
   }
-}
-
-function firstLine(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  // Automation API errors carry the whole CLI output; its error lines say what went wrong.
-  const error = text.split("\n").find((l) => /^\s*error:/.test(l));
-  return (error ?? text.split("\n")[0] ?? "").trim();
 }
 
 if (require.main === module) {

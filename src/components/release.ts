@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
 import { describeForecast, forecast } from "../release/analysis/forecast";
-import { TrafficSplit } from "../release/provider/trafficSplit";
+import { releaseRecord, TrafficSplit } from "../release/provider/trafficSplit";
+import type { ReleaseRecord } from "../release/record";
 import { releaseSpec } from "../release/spec";
 import { slotName } from "./agentWorkloads";
 import { revisionName } from "./websocketBackend";
@@ -35,6 +36,8 @@ export const AGENT_TEMPLATES = {
  */
 export class Release extends pulumi.ComponentResource {
   readonly splits: TrafficSplit[] = [];
+  /** Each split's release record, by what it releases ("backend" or the agent service's name). */
+  readonly records: Record<string, pulumi.Output<ReleaseRecord>> = {};
 
   constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("delivery:release:Release", name, {}, opts);
@@ -56,7 +59,7 @@ export class Release extends pulumi.ComponentResource {
               ...(c.frontend.teamId ? { teamId: c.frontend.teamId } : {}),
             }))]
           : [];
-      this.splits.push(
+      this.track("backend", 
         new TrafficSplit(
           `${name}-backend`,
           {
@@ -79,7 +82,7 @@ export class Release extends pulumi.ComponentResource {
       for (const svc of c.workloads.services.filter((s) => s.expose)) {
         const idle = svc.activeSlot === "blue" ? "green" : "blue";
         if (!svc.images[idle] || svc.images[idle] === svc.images[svc.activeSlot]) continue;
-        this.splits.push(
+        this.track(svc.name, 
           new TrafficSplit(
             `${name}-${svc.name}`,
             {
@@ -106,6 +109,12 @@ export class Release extends pulumi.ComponentResource {
       }
     }
     this.registerOutputs({});
+  }
+
+  /** Keeps a split and its release record, under what it releases. */
+  private track(key: string, split: TrafficSplit): void {
+    this.splits.push(split);
+    this.records[key] = releaseRecord(split);
   }
 
   /** Shown in `pulumi preview`: how long the rollout should take and what it can detect. */

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment, ReleaseConfig } from "../../config/schema";
+import type { ReleaseRecord } from "../record";
 import type { Phase } from "../sequencer";
 import type { StepSummary } from "./engine";
 import type { Target } from "./inputs";
@@ -80,6 +81,8 @@ export class TrafficSplit extends pulumi.dynamic.Resource {
   declare readonly steps: pulumi.Output<StepSummary[]>;
   declare readonly restoreMs: pulumi.Output<number | null>;
   declare readonly releaseKey: pulumi.Output<string>;
+  declare readonly startedAt: pulumi.Output<string>;
+  declare readonly finishedAt: pulumi.Output<string>;
 
   constructor(name: string, args: TrafficSplitArgs, opts?: pulumi.CustomResourceOptions) {
     const seeded = Object.fromEntries(OUTPUTS.map((k) => [k, undefined]));
@@ -93,4 +96,15 @@ export class TrafficSplit extends pulumi.dynamic.Resource {
       TRAFFIC_SPLIT_TYPE,
     );
   }
+}
+
+/** The release record a stack exports (its `releases` output; `npm run status` reads it). */
+export function releaseRecord(split: TrafficSplit): pulumi.Output<ReleaseRecord> {
+  const { phase, stableRevision, candidateRevision, liveCandidateWeight, message, failure, restoreMs, startedAt, finishedAt, steps } = split;
+  // output() of an object unwraps each property's Output into one typed record.
+  return pulumi.output({ phase, stableRevision, candidateRevision, liveCandidateWeight, message, failure, restoreMs, startedAt, finishedAt, steps }).apply((r): ReleaseRecord => ({
+    ...r,
+    // The evidence figures stay in state; the record keeps what a person reads.
+    steps: r.steps.map((st) => ({ ...st, measurements: st.measurements.map((m) => ({ gate: m.gate, value: m.value, threshold: m.threshold })) })),
+  }));
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { TrafficSplit, type TrafficSplitArgs } from "../../../src/release/provider/trafficSplit";
+import { releaseRecord, TrafficSplit, type TrafficSplitArgs } from "../../../src/release/provider/trafficSplit";
 
 /**
  * The engine tests' program: one TrafficSplit whose inputs come whole from
@@ -17,3 +17,5 @@ export const phase = split.phase;
 export const message = split.message;
 export const stableRevision = split.stableRevision;
 export const liveCandidateWeight = split.liveCandidateWeight;
+// What `npm run status` reads, as the stacks export it.
+export const releases = { release: releaseRecord(split) };
