@@ -172,4 +172,27 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
     expect(await outputs()).toMatchObject({ phase: "promoted", stableRevision: "blue" });
   }, 600_000);
+
+  it("npm run report agrees with pulumi stack history: outcomes, change failure rate, restore and lead times, a chart", async () => {
+    const chart = join(cli.dir, "delivery.svg");
+    const args = ["--stack", cli.stack, "--project-dir", cli.projectDir, "--chart", chart];
+    const r = await runCommand("report", [...args, "--format", "json"], cli.environment);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { updates: number; byOutcome: Record<string, number>; changeFailureRate: number; timeToRestoreMinutes: { count: number } | null; leadTimeHours: { count: number } | null };
+    const updates = (JSON.parse(await cli.ok(["stack", "history", "--json"])) as { kind: string; result: string }[]).filter((h) => h.kind === "update");
+    const count = (result: string) => updates.filter((h) => h.result === result).length;
+    expect(count("failed")).toBeGreaterThan(0);
+    expect(report.updates).toBe(updates.length);
+    expect(report.byOutcome["succeeded"] ?? 0).toBe(count("succeeded"));
+    expect(report.byOutcome["failed"] ?? 0).toBe(count("failed"));
+    expect(report.changeFailureRate).toBeCloseTo(count("failed") / (count("succeeded") + count("failed")), 2);
+    expect(report.timeToRestoreMinutes?.count).toBeGreaterThan(0);
+    // Every update ran from this clone's HEAD (git.head), whose commit time git knows.
+    expect(report.leadTimeHours?.count).toBe(count("succeeded"));
+    const svg = readFileSync(chart, "utf8");
+    expect(svg).toMatch(/^<svg /);
+    expect(svg).toMatch(/<rect [^>]*fill="#2e7d32"><title>\d{4}-\d\d-\d\d: \d+ succeeded<\/title>/);
+    const md = await runCommand("report", args, cli.environment);
+    expect(md.stdout).toMatch(/^\| Change failure rate \| \d+% \|$/m);
+  }, 120_000);
 });
