@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, type Load } from "./support/load";
-import { ProvingGround, provingGroundRelease, type Slot } from "./support/provingGround";
+import { ProvingGround, type Slot } from "./support/provingGround";
 import { PulumiCli, runCommand } from "./support/pulumiCli";
 import { ROOT } from "./support/stacks";
 
@@ -22,19 +22,7 @@ let ground: ProvingGround;
 let load: Load;
 let cli: PulumiCli;
 
-function rollout(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) {
-  return {
-    environment: "staging",
-    target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
-    stable,
-    candidate,
-    release: provingGroundRelease(steps),
-    metrics: ground.metrics(),
-    intervalSeconds: 1,
-    deadlineSeconds: 180,
-    ...extra,
-  };
-}
+const rollout = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ground.splitInputs(stable, candidate, steps, { environment: "staging", deadlineSeconds: 180, ...extra });
 
 const outputs = async () => JSON.parse(await cli.ok(["stack", "output", "--json"])) as Record<string, unknown>;
 

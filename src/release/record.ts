@@ -1,5 +1,16 @@
 import type { Phase } from "./sequencer";
 
+/** One step of a release as the TrafficSplit's `steps` output records it. */
+export interface StepSummary {
+  step: number;
+  weight: number;
+  outcome: string;
+  seconds: number;
+  candidateRequests: number;
+  stableRequests: number;
+  measurements: { gate: string; value: number; threshold: number; logEvidence: number; logBar: number }[];
+}
+
 /**
  * A release as the stack's outputs record it (the `releases` output, one
  * entry per TrafficSplit): what `npm run status` prints. Plain data, the
@@ -15,15 +26,8 @@ export interface ReleaseRecord {
   restoreMs: number | null;
   startedAt: string;
   finishedAt: string;
-  steps: {
-    step: number;
-    weight: number;
-    outcome: string;
-    seconds: number;
-    candidateRequests: number;
-    stableRequests: number;
-    measurements: { gate: string; value: number; threshold: number }[];
-  }[];
+  /** The evidence figures (logEvidence, logBar) stay in the TrafficSplit's state. */
+  steps: (Omit<StepSummary, "measurements"> & { measurements: Pick<StepSummary["measurements"][number], "gate" | "value" | "threshold">[] })[];
 }
 
 const cell = (m: { gate: string; value: number; threshold: number }) => {

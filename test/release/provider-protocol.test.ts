@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, type Load } from "../support/load";
 import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
-import { ProvingGround } from "../support/provingGround";
+import { ProvingGround, provingGroundRelease } from "../support/provingGround";
 
 /**
  * The TrafficSplit provider as the engine runs it: the `__provider` text the
@@ -12,25 +12,7 @@ import { ProvingGround } from "../support/provingGround";
 
 const URN = "urn:pulumi:test::proving-ground::pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit::backend";
 
-const release = {
-  strategy: "canary",
-  target: "cloud-run",
-  smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
-  steps: [25, 100],
-  bakeSeconds: 3,
-  maxStepSeconds: 60,
-  autoRollback: true,
-  manualApproval: false,
-  analysis: {
-    guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
-    stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } },
-    alpha: 0.05,
-    comparativeMargin: 0.1,
-    expectedRps: 60,
-    onInconclusive: "rollback",
-    metricsUnavailableLimitSeconds: 20,
-  },
-};
+const release = provingGroundRelease([25, 100]);
 
 let ground: ProvingGround;
 let engine: Awaited<ReturnType<typeof startFakeEngine>>;
@@ -38,17 +20,7 @@ let host: ProviderHost;
 let providerText: string;
 let load: Load;
 
-const inputs = (stable: "blue" | "green", candidate: "blue" | "green", extra: Record<string, unknown> = {}) => ({
-  __provider: providerText,
-  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
-  stable,
-  candidate,
-  release,
-  metrics: ground.metrics(),
-  intervalSeconds: 1,
-  deadlineSeconds: 240,
-  ...extra,
-});
+const inputs = (stable: "blue" | "green", candidate: "blue" | "green", extra: Record<string, unknown> = {}) => ({ __provider: providerText, ...ground.splitInputs(stable, candidate, [25, 100], extra) });
 
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });

@@ -24,17 +24,7 @@ let providerText: string;
 let load: Load;
 let state: { id: string; properties: Record<string, unknown> };
 
-const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ({
-  __provider: providerText,
-  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate) },
-  stable,
-  candidate,
-  release: provingGroundRelease(steps),
-  metrics: ground.metrics(),
-  intervalSeconds: 1,
-  deadlineSeconds: 240,
-  ...extra,
-});
+const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ({ __provider: providerText, ...ground.splitInputs(stable, candidate, steps, extra) });
 
 /** Waits (bounded) until the engine's log has a line matching `re` after index `from`. */
 async function logged(re: RegExp, from: number, timeoutMs = 90_000): Promise<void> {

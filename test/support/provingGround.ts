@@ -76,6 +76,20 @@ export class ProvingGround {
     return this.backends[slot].url;
   }
 
+  /** A TrafficSplit's inputs on this ground: `candidate` over `stable` with the shared release settings, 1 s metric windows. */
+  splitInputs(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) {
+    return {
+      target: { ...this.target(), candidateUrl: this.candidateUrl(candidate) },
+      stable,
+      candidate,
+      release: provingGroundRelease(steps),
+      metrics: this.metrics(),
+      intervalSeconds: 1,
+      deadlineSeconds: 240,
+      ...extra,
+    };
+  }
+
   async stop(): Promise<void> {
     await Promise.all([this.prometheus?.stop(), this.haproxy?.stop(), this.backends.blue?.stop(), this.backends.green?.stop()]);
   }

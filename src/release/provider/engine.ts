@@ -6,6 +6,7 @@
 import { describeForecast, forecast } from "../analysis/forecast";
 import { decodeCheckpoint, releaseKeyOf } from "../checkpoint";
 import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
+import type { StepSummary } from "../record";
 import type { StepRecord } from "../sequencer";
 import { containsUnknown, TrafficSplitInputs } from "./inputs";
 import { depsFor, routerFor, specFor } from "./wiring";
@@ -15,15 +16,6 @@ type Props = Record<string, unknown>;
 /** Keys that make a new release: anything else (thresholds, intervals) changes no traffic. */
 const RELEASE_KEYS = ["stable", "candidate", "retryToken", "immediate", "target"] as const;
 
-export interface StepSummary {
-  step: number;
-  weight: number;
-  outcome: string;
-  seconds: number;
-  candidateRequests: number;
-  stableRequests: number;
-  measurements: { gate: string; value: number; threshold: number; logEvidence: number; logBar: number }[];
-}
 
 const summarize = (records: StepRecord[]): StepSummary[] =>
   records.map((r) => ({

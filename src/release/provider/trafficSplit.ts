@@ -1,9 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment, ReleaseConfig } from "../../config/schema";
-import type { ReleaseRecord } from "../record";
+import type { ReleaseRecord, StepSummary } from "../record";
 import type { Phase } from "../sequencer";
-import type { StepSummary } from "./engine";
 import type { Target } from "./inputs";
 
 /**
