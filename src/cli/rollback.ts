@@ -14,7 +14,7 @@
  * or failed update, 2 not confirmed (nothing changed).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
@@ -129,9 +129,7 @@ async function main(argv: string[]): Promise<number> {
   // Named after the stack's own name, without the organization.
   const configFile = join(projectDir, `Pulumi.${stackName.split("/").at(-1)}.yaml`);
   const saved = existsSync(configFile) ? readFileSync(configFile) : null;
-  const restore = () => {
-    if (saved) writeFileSync(configFile, saved);
-  };
+  const restore = () => (saved ? writeFileSync(configFile, saved) : rmSync(configFile, { force: true }));
   try {
     for (const key of Object.keys(currentConfig)) if (!(key in targetConfig)) await stack.removeConfig(key);
     await stack.workspace.setAllConfigJson(stackName, configJson(targetConfig));
@@ -156,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const up = await stack.up({ ...policies, onOutput: (o) => process.stdout.write(o) });
-    say(`stack ${stackName} is back on update ${target.version}'s configuration (update ${up.summary.version ?? "?"}: ${up.summary.result})`);
+    say(`stack ${stackName} is back on update ${target.version}'s configuration (the update ${up.summary.result})`);
     return EXIT.done;
   } catch (e) {
     // The config stays at the target: the engine already restored traffic where it could, and a retry needs the same config.
