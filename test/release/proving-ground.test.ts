@@ -52,6 +52,8 @@ async function carries(slot: Slot, percent: number, timeoutMs = 30_000): Promise
 }
 
 async function update(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}, on = host) {
+  // The scenarios run in order, each from the release the previous one left.
+  if (!state) throw new Error("no TrafficSplit state: scenario 1 did not create the release (see its failure)");
   const news = (await on.check(URN, state.properties, inputs(stable, candidate, steps, extra))).inputs;
   return on.update(URN, state.id, state.properties, news);
 }
