@@ -3,7 +3,7 @@ import { deliveryReport, renderMarkdown, renderSvg } from "../src/report/deliver
 import type { HistoryEntry } from "../src/rollback/plan";
 
 const at = (day: number, hour: number) => new Date(Date.UTC(2026, 10, day, hour));
-const update = (result: string, start: Date, minutes: number, head = "c1"): HistoryEntry & { endTime: Date } => ({ kind: "update", result, startTime: start, endTime: new Date(start.getTime() + minutes * 60_000), environment: { "git.head": head } });
+const update = (result: string, start: Date, minutes: number, head = "c1"): HistoryEntry => ({ kind: "update", result, startTime: start, endTime: new Date(start.getTime() + minutes * 60_000), environment: { "git.head": head } });
 
 // Newest first, as Pulumi returns it.
 const history = [

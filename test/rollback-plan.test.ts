@@ -41,7 +41,7 @@ describe("what a rollback shows and sets", () => {
   });
 
   it("writes config set-all JSON with objects as objects and secrets as secrets", () => {
-    const json = JSON.parse(configJson({ "p:obj": { value: '{"a":[1,2]}' }, "p:s": { value: "{not json", secret: false }, "p:k": { value: "{\"x\":1}", secret: true } }, { "p:releaseImmediately": { value: "true" } }));
+    const json = JSON.parse(configJson({ "p:obj": { value: '{"a":[1,2]}' }, "p:s": { value: "{not json", secret: false }, "p:k": { value: "{\"x\":1}", secret: true }, "p:releaseImmediately": { value: "true" } }));
     expect(json).toEqual({
       "p:obj": { value: '{"a":[1,2]}', secret: false, objectValue: { a: [1, 2] } },
       "p:s": { value: "{not json", secret: false },

@@ -66,10 +66,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`report: ${selected.problem}\n`);
     return 1;
   }
-  let history: (HistoryEntry & { endTime?: Date })[];
+  let history: HistoryEntry[];
   try {
     // Without secrets: the report reads times, results and commits only.
-    history = (await selected.stack.history()) as (HistoryEntry & { endTime?: Date })[];
+    history = await selected.stack.history();
   } catch (e) {
     process.stderr.write(`report: cannot read the history of stack ${values.stack}: ${firstErrorLine(e)}\n`);
     return 1;

@@ -100,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
   const { stack, projectDir } = selected;
   const project = (await stack.workspace.projectSettings()).name;
   // Decrypted, so the target's secrets can be set again; never printed (configChanges masks them).
-  const history = (await stack.history(undefined, undefined, true)) as HistoryEntry[];
+  const history: HistoryEntry[] = await stack.history(undefined, undefined, true);
   const choice = chooseUpdate(stackName, history, to);
   if (!choice.ok) {
     process.stderr.write(`rollback: ${choice.problem}\n`);

@@ -35,7 +35,6 @@ export const AGENT_TEMPLATES = {
  * there is something to shift: a stable version different from the new one.
  */
 export class Release extends pulumi.ComponentResource {
-  readonly splits: TrafficSplit[] = [];
   /** Each split's release record, by what it releases ("backend" or the agent service's name). */
   readonly records: Record<string, pulumi.Output<ReleaseRecord>> = {};
 
@@ -59,7 +58,7 @@ export class Release extends pulumi.ComponentResource {
               ...(c.frontend.teamId ? { teamId: c.frontend.teamId } : {}),
             }))]
           : [];
-      this.track("backend", 
+      this.track("backend",
         new TrafficSplit(
           `${name}-backend`,
           {
@@ -82,7 +81,7 @@ export class Release extends pulumi.ComponentResource {
       for (const svc of c.workloads.services.filter((s) => s.expose)) {
         const idle = svc.activeSlot === "blue" ? "green" : "blue";
         if (!svc.images[idle] || svc.images[idle] === svc.images[svc.activeSlot]) continue;
-        this.track(svc.name, 
+        this.track(svc.name,
           new TrafficSplit(
             `${name}-${svc.name}`,
             {
@@ -111,9 +110,8 @@ export class Release extends pulumi.ComponentResource {
     this.registerOutputs({});
   }
 
-  /** Keeps a split and its release record, under what it releases. */
+  /** Keeps a split's release record, under what it releases. */
   private track(key: string, split: TrafficSplit): void {
-    this.splits.push(split);
     this.records[key] = releaseRecord(split);
   }
 

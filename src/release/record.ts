@@ -1,4 +1,4 @@
-import type { Phase } from "./sequencer";
+import type { Failure, Phase } from "./sequencer";
 
 /** One step of a release as the TrafficSplit's `steps` output records it. */
 export interface StepSummary {
@@ -22,7 +22,7 @@ export interface ReleaseRecord {
   candidateRevision: string;
   liveCandidateWeight: number;
   message: string;
-  failure: { step: number; weight: number; gate: string; value: number | string; threshold: number | string; message: string } | null;
+  failure: Failure | null;
   restoreMs: number | null;
   startedAt: string;
   finishedAt: string;

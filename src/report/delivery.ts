@@ -46,7 +46,7 @@ const time = (t: Date | string | undefined) => (t === undefined ? NaN : new Date
  * `history` newest first, as Pulumi returns it; `commitTimes` maps a
  * commit (git.head) to when it was made, where the caller could find out.
  */
-export function deliveryReport(stack: string, history: readonly (HistoryEntry & { endTime?: Date | string })[], opts: { since?: Date; now: Date; commitTimes?: ReadonlyMap<string, Date> }): DeliveryReport {
+export function deliveryReport(stack: string, history: readonly HistoryEntry[], opts: { since?: Date; now: Date; commitTimes?: ReadonlyMap<string, Date> }): DeliveryReport {
   const from = opts.since ?? new Date(Math.min(opts.now.getTime(), ...history.map((e) => time(e.startTime)).filter(Number.isFinite)));
   const inPeriod = history.filter((e) => e.kind === "update" && time(e.startTime) >= from.getTime()).sort((a, b) => time(a.startTime) - time(b.startTime));
   const byOutcome: Record<string, number> = {};

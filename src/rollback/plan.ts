@@ -11,12 +11,13 @@ export interface ConfigEntry {
 }
 export type ConfigMap = Record<string, ConfigEntry>;
 
-/** The parts of an update summary (Automation API `UpdateSummary`) a rollback reads. */
+/** The parts of an update summary (Automation API `UpdateSummary`) the rollback and the delivery report read. */
 export interface HistoryEntry {
   version?: number;
   kind: string;
   result: string;
   startTime: Date | string;
+  endTime?: Date | string;
   message?: string;
   config?: ConfigMap;
   environment?: Record<string, string>;
@@ -65,11 +66,12 @@ function withConfig(stack: string, current: HistoryEntry, target: HistoryEntry):
  * The target's configuration in the format `pulumi config set-all --json`
  * reads: JSON values go back as objects (not strings), secrets stay secret.
  */
-export function configJson(config: ConfigMap, extra: ConfigMap = {}): string {
-  const out: Record<string, { value: string; secret: boolean; objectValue?: unknown }> = {};
-  for (const [key, e] of Object.entries({ ...config, ...extra })) {
+export function configJson(config: ConfigMap): string {
+  type Entry = { value: string; secret: boolean; objectValue?: unknown };
+  const out: Record<string, Entry> = {};
+  for (const [key, e] of Object.entries(config)) {
     const value = e.value ?? "";
-    const entry: { value: string; secret: boolean; objectValue?: unknown } = { value, secret: e.secret === true };
+    const entry: Entry = { value, secret: e.secret === true };
     if (!entry.secret && /^\s*[[{]/.test(value)) {
       try {
         entry.objectValue = JSON.parse(value);

@@ -16,7 +16,6 @@ type Props = Record<string, unknown>;
 /** Keys that make a new release: anything else (thresholds, intervals) changes no traffic. */
 const RELEASE_KEYS = ["stable", "candidate", "retryToken", "immediate", "target"] as const;
 
-
 const summarize = (records: StepRecord[]): StepSummary[] =>
   records.map((r) => ({
     step: r.step + 1,

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Environment, ReleaseConfig } from "../../config/schema";
 import type { ReleaseRecord, StepSummary } from "../record";
-import type { Phase } from "../sequencer";
+import type { Failure, Phase } from "../sequencer";
 import type { Target } from "./inputs";
 
 /**
@@ -75,7 +75,7 @@ export class TrafficSplit extends pulumi.dynamic.Resource {
   declare readonly candidateRevision: pulumi.Output<string>;
   declare readonly rejectedRevision: pulumi.Output<string | null>;
   declare readonly liveCandidateWeight: pulumi.Output<number>;
-  declare readonly failure: pulumi.Output<{ step: number; weight: number; gate: string; value: number | string; threshold: number | string; message: string } | null>;
+  declare readonly failure: pulumi.Output<Failure | null>;
   declare readonly message: pulumi.Output<string>;
   declare readonly steps: pulumi.Output<StepSummary[]>;
   declare readonly restoreMs: pulumi.Output<number | null>;
