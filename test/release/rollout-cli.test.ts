@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { startLoad, type Load } from "../support/load";
-import { TSX } from "../support/processes";
+import { runToEnd, TSX, type RunResult } from "../support/processes";
 import { ProvingGround } from "../support/provingGround";
 import { ROOT } from "../support/stacks";
 
@@ -19,19 +18,8 @@ function configFile(name: string, body: Record<string, unknown>): string {
   return f;
 }
 
-function rollout(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(TSX, ["src/cli/rollout.ts", ...args], { cwd: ROOT, env: process.env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function rollout(...args: string[]): Promise<RunResult> {
+  return runToEnd(TSX, ["src/cli/rollout.ts", ...args], { cwd: ROOT, timeoutMs: 180_000 });
 }
 
 const release = { strategy: "canary", steps: [25, 100], bakeSeconds: 3, maxStepSeconds: 60, analysis: { stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } }, expectedRps: 60, metricsUnavailableLimitSeconds: 20 } };

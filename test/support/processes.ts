@@ -16,6 +16,49 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end and collects its output, bounded by
+ * `timeoutMs` (then killed, and the promise rejects with the output's
+ * tail). `group` starts it in its own process group, which `signal(…, true)`
+ * and the timeout kill as a whole (a CLI and the plugins it started).
+ * `watch` sees stdout as it grows.
+ */
+export function runToEnd(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; group?: boolean; watch?: (stdout: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void },
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: opts.group === true });
+    let stdout = "";
+    let stderr = "";
+    const signal = (s: NodeJS.Signals, group = false) => {
+      if (group && opts.group && child.pid) process.kill(-child.pid, s);
+      else child.kill(s);
+    };
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      opts.watch?.(stdout, signal);
+    });
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const kill = setTimeout(() => {
+      signal("SIGKILL", true);
+      reject(new Error(`${cmd} ${args.join(" ")} did not finish within ${opts.timeoutMs} ms\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
+    }, opts.timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export interface Proc {
   child: ChildProcess;
   output: () => string;

@@ -1,15 +1,9 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pulumiCliDir } from "./goTools";
+import { runToEnd, TSX, type RunResult } from "./processes";
 import { ROOT } from "./stacks";
-
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /**
  * The real Pulumi CLI (built from its Go modules) on one project, with a
@@ -48,32 +42,8 @@ export class PulumiCli {
    * as it comes and may signal the CLI (SIGINT) or kill its whole process
    * group (the CLI, the language host, node and the provider host).
    */
-  run(args: string[], timeoutMs = 240_000, watch?: (output: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void): Promise<CliResult> {
-    const full = [...args, "--stack", this.stack, "--non-interactive"];
-    return new Promise((resolve, reject) => {
-      const child = spawn("pulumi", full, { cwd: this.projectDir, env: this.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-      let stdout = "";
-      let stderr = "";
-      const signal = (s: NodeJS.Signals, group = false) => {
-        if (group && child.pid) process.kill(-child.pid, s);
-        else child.kill(s);
-      };
-      child.stdout.on("data", (d: Buffer) => {
-        stdout += d.toString();
-        watch?.(stdout, signal);
-      });
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const kill = setTimeout(() => {
-        // The whole process group: the CLI, its language host, node and the provider host.
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-        reject(new Error(`pulumi ${full.join(" ")} did not finish within ${timeoutMs} ms\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
-      }, timeoutMs);
-      child.on("error", reject);
-      child.on("close", (code) => {
-        clearTimeout(kill);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  run(args: string[], timeoutMs = 240_000, watch?: (output: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void): Promise<RunResult> {
+    return runToEnd("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.projectDir, env: this.env, timeoutMs, group: true, ...(watch ? { watch } : {}) });
   }
 
   /** Like run(), but a non-zero exit is an error that shows what the CLI printed. */
@@ -107,21 +77,6 @@ export class PulumiCli {
 }
 
 /** Runs one of this project's commands (src/cli/NAME.ts, as `npm run NAME` does) with the CLI's environment, stdin closed, bounded in time. */
-export function runCommand(name: "rollback" | "status" | "report", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const kill = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${name} ${args.join(" ")} did not finish within ${timeoutMs} ms\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(kill);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function runCommand(name: "rollback" | "status" | "report", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<RunResult> {
+  return runToEnd(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, env, timeoutMs, group: true });
 }
