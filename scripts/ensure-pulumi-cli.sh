@@ -1,41 +1,39 @@
 #!/usr/bin/env bash
-# Builds the real Pulumi engine the engine tests drive, from its Go modules,
-# into a cache outside the clone (the CLI's installer downloads from a host
-# these machines cannot reach):
+# Builds the real Pulumi engine the engine tests drive, from Go source, into a
+# cache outside the clone (the CLI's installer downloads from a host these
+# machines cannot reach):
 #   - pulumi: the CLI, github.com/pulumi/pulumi/pkg/v3/cmd/pulumi at
-#     $PULUMI_CLI_VERSION (the newest pkg/v3 whose module zip the Go module
-#     proxy serves here; 3.260 and 3.270 are refused with 403);
-#   - pulumi-language-nodejs: the Node.js language host, from
-#     github.com/pulumi/pulumi/sdk/v3 at $PULUMI_LANGUAGE_VERSION, the last
-#     release that still carried it inside sdk/v3 (later ones moved it to its
-#     own module, which the proxy here refuses at every version);
-#   - two small plugin shims like those Pulumi's installer ships, which run
-#     the entry points of the @pulumi/pulumi package the program or pack
-#     uses: the dynamic-provider host (pulumi-resource-pulumi-nodejs) and a
-#     policy-pack host for the runtime name "node" (pulumi-analyzer-policy-node;
-#     test/engine/pack/README.md says why the engine tests' pack uses it).
-# Each build happens as a dependency of a throwaway module in a temp dir, so
-# the CLI's own `replace` directives (which `go install pkg@version` refuses)
-# do not apply. Idempotent: a second run finds the binaries and returns.
+#     $PULUMI_CLI_VERSION, built as a dependency of a throwaway module (the
+#     CLI's own `replace` directives make `go install pkg@version` refuse it);
+#   - pulumi-language-nodejs: the Node.js language host, from the upstream
+#     source in ../shared/third_party/pulumi-language-nodejs (v3.259.0; its
+#     go.mod requires pkg/sdk $PULUMI_CLI_VERSION), built from a writable copy;
+#   - pulumi-resource-pulumi-nodejs: the two-line shim Pulumi's installer ships
+#     for the dynamic-provider host (runs @pulumi/pulumi's cmd/dynamic-provider
+#     from the program's directory).
+# Policy packs need no shim: this language host runs a `runtime: nodejs` pack
+# itself (the CLI's RunPlugin call).
+# Idempotent: a second run finds the binaries and returns. The cache key
+# includes a hash of the host's source, so a changed shared/ rebuilds it.
 set -euo pipefail
 
-PULUMI_CLI_VERSION="v3.250.0"
-PULUMI_LANGUAGE_VERSION="v3.68.0"
+PULUMI_CLI_VERSION="v3.260.0"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+HOST_SRC="${PD_LANGUAGE_HOST_SRC:-$ROOT/../shared/third_party/pulumi-language-nodejs}"
 CACHE="${PD_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/progressive-delivery/tools}"
-DEST="$CACHE/pulumi-$PULUMI_CLI_VERSION-nodejs-$PULUMI_LANGUAGE_VERSION"
 
-# The shims resolve @pulumi/pulumi from the directory the engine starts them in
-# (the program's for providers, the pack's for policies), like Pulumi's own.
-# Rewritten on every run: two lines each.
+if [ ! -f "$HOST_SRC/go.mod" ]; then
+  echo "ensure-pulumi-cli: the Node.js language host source is not at $HOST_SRC (expected ../shared/third_party/pulumi-language-nodejs beside the clone, or set PD_LANGUAGE_HOST_SRC)" >&2
+  exit 1
+fi
+HOST_KEY="$(cat "$HOST_SRC"/go.mod "$HOST_SRC"/go.sum "$HOST_SRC"/*.go | sha256sum | cut -c1-12)"
+DEST="$CACHE/pulumi-$PULUMI_CLI_VERSION-nodejs-$HOST_KEY"
+
 write_shims() {
-  local dir="$1" pair name entry
-  for pair in "pulumi-resource-pulumi-nodejs:dynamic-provider" "pulumi-analyzer-policy-node:run-policy-pack"; do
-    name="${pair%%:*}"
-    entry="${pair##*:}"
-    printf '#!/bin/sh\n# Plugin shim: runs @pulumi/pulumi'"'"'s %s with the engine'"'"'s arguments.\nexec node "$(node -p '"'"'require.resolve("@pulumi/pulumi/cmd/%s")'"'"')" "$@"\n' "$entry" "$entry" > "$dir/$name.tmp"
-    chmod +x "$dir/$name.tmp"
-    mv "$dir/$name.tmp" "$dir/$name"
-  done
+  local dir="$1"
+  printf '#!/bin/sh\n# Plugin shim: runs @pulumi/pulumi'"'"'s dynamic-provider host with the engine'"'"'s arguments.\nexec node "$(node -p '"'"'require.resolve("@pulumi/pulumi/cmd/dynamic-provider")'"'"')" "$@"\n' > "$dir/pulumi-resource-pulumi-nodejs.tmp"
+  chmod +x "$dir/pulumi-resource-pulumi-nodejs.tmp"
+  mv "$dir/pulumi-resource-pulumi-nodejs.tmp" "$dir/pulumi-resource-pulumi-nodejs"
 }
 
 if [ -x "$DEST/pulumi" ] && [ -x "$DEST/pulumi-language-nodejs" ]; then
@@ -49,27 +47,24 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 mkdir -p "$CACHE"
 tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-
-# build NAME MODULE VERSION PACKAGE LDFLAGS: one binary from a throwaway module.
-build() {
-  local name="$1" module="$2" version="$3" package="$4" ldflags="$5"
-  local dir="$tmp/$name"
-  mkdir -p "$dir"
-  printf 'module throwaway/%s\n\ngo 1.22\n\nrequire %s %s\n' "$name" "$module" "$version" > "$dir/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$package" > "$dir/tools.go"
-  echo "ensure-pulumi-cli: building $name from $module@$version (once; a few minutes; cached in $CACHE)" >&2
-  (cd "$dir" && go mod tidy && go build -trimpath -ldflags "$ldflags" -o "$tmp/out/$name" "$package")
-}
-
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/out"
-build pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_CLI_VERSION" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_CLI_VERSION"
-build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3 "$PULUMI_LANGUAGE_VERSION" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_LANGUAGE_VERSION"
+started=$(date +%s)
+
+ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_CLI_VERSION"
+echo "ensure-pulumi-cli: building pulumi from github.com/pulumi/pulumi/pkg/v3@$PULUMI_CLI_VERSION (once; a few minutes; cached in $CACHE)" >&2
+mkdir -p "$tmp/cli"
+printf 'module throwaway/pulumi\n\ngo 1.22\n\nrequire github.com/pulumi/pulumi/pkg/v3 %s\n' "$PULUMI_CLI_VERSION" > "$tmp/cli/go.mod"
+printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > "$tmp/cli/tools.go"
+(cd "$tmp/cli" && go mod tidy && go build -trimpath -ldflags "$ldflags" -o "$tmp/out/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+
+echo "ensure-pulumi-cli: building pulumi-language-nodejs from $HOST_SRC" >&2
+cp -r "$HOST_SRC/." "$tmp/host"
+chmod -R u+w "$tmp/host"
+(cd "$tmp/host" && go build -mod=mod -trimpath -ldflags "$ldflags" -o "$tmp/out/pulumi-language-nodejs" .)
 write_shims "$tmp/out"
 
 rm -rf "$DEST"
 mv "$tmp/out" "$DEST"
 ln -sfn "$DEST" "$CACHE/pulumi"
-echo "ensure-pulumi-cli: $("$DEST/pulumi" version) with pulumi-language-nodejs $PULUMI_LANGUAGE_VERSION ready in $DEST" >&2
+echo "ensure-pulumi-cli: $("$DEST/pulumi" version) with the Node.js language host ($HOST_KEY) ready in $DEST after $(( $(date +%s) - started )) s" >&2
