@@ -1,13 +1,17 @@
 /**
  * The release engine outside Pulumi, driven by a YAML or JSON file:
  *
- *   npm run rollout -- --config FILE [--dry-run] [--json]
+ *   npm run -s rollout -- --config FILE [--json]            run the release
+ *   npm run -s rollout -- --config FILE --plan [--json]     offline: steps, gates, forecast
+ *   npm run -s rollout -- --config FILE --check [--json]    online, moves nothing
+ *   npm run -s rollout -- --restore-stable (--config FILE | --stack NAME) [--force]
  *
  * The file holds what a TrafficSplit takes: `stable`, `candidate`, a
  * `release` block with the stack config's schema (missing keys come from
  * the `environment`'s defaults), the `target` router and the `metrics`
- * source. Exit codes: 0 promoted, 3 rolled back or rejected, 4 held for
- * approval, 1 bad input or error.
+ * source. Exit codes: 0 promoted (or plan/check/restore ok), 3 rolled back
+ * or rejected, 4 held, 5 interrupted (the live split or checkpoint did not
+ * allow it; nothing moved), 1 bad input or error.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -15,109 +19,158 @@ import { parse as parseYaml } from "yaml";
 import { deepMerge, releaseDefaults } from "../config/defaults";
 import { Environment } from "../config/schema";
 import { describeForecast, forecast } from "../release/analysis/forecast";
-import { releaseKeyOf } from "../release/checkpoint";
 import { runRollout, type ProgressEvent } from "../release/driver";
+import { progressLine, restoreStable } from "../release/provider/engine";
 import { TrafficSplitInputs } from "../release/provider/inputs";
-import { depsFor, routerFor, specFor } from "../release/provider/wiring";
+import { depsFor, optionsFor, routerFor, specFor, templatesFor } from "../release/provider/wiring";
+import { checkRelease } from "../release/check";
+import { planOf, formatPlan } from "../release/plan";
+import { trafficSplitsOf } from "./stackState";
+import { exitAfterWrite, formatIssues, runMain, usageError, versionText } from "./common";
 
-export const EXIT = { promoted: 0, error: 1, rejected: 3, held: 4 } as const;
+export const EXIT = { promoted: 0, error: 1, rejected: 3, held: 4, interrupted: 5 } as const;
 
-const USAGE = `usage: npm run rollout -- --config FILE [--dry-run] [--json]
+export const USAGE = `usage: npm run -s rollout -- --config FILE [--json]
+       npm run -s rollout -- --config FILE --plan [--json] [--allow-inconclusive]
+       npm run -s rollout -- --config FILE --check [--json]
+       npm run -s rollout -- --restore-stable (--config FILE | --stack NAME [--project-dir DIR]) [--force] [--json]
 
-  --config FILE  YAML or JSON: stable, candidate, release, target, metrics (see README)
-  --dry-run      evaluate the gates on live metrics; never move traffic or write a checkpoint
-  --json         print the decision record as JSON on stdout (progress goes to stderr)
+  --config FILE         YAML or JSON: environment, stable, candidate, release, target, metrics (see README)
+  --plan                offline: the steps, gates, bake and limit per step, expected duration and the
+                        smallest detectable regression; no network
+  --check               online, moves nothing: reads the live split and the checkpoint, runs every
+                        metrics query for both arms, runs the smoke tests; exit 0 only if all answer
+  --allow-inconclusive  start even when the forecast says a step cannot reach a verdict in time
+  --restore-stable      put 100% back on stable from the checkpoint (after a killed update) and mark
+                        the release interrupted, so the next run starts it afresh
+  --stack NAME          with --restore-stable: every traffic split of this Pulumi stack
+  --project-dir DIR     the Pulumi project of --stack (default: this repository)
+  --force               with --restore-stable: even while another engine holds the release
+  --json                machine-readable result on stdout (progress goes to stderr)
+  -h, --help            this text
+  --version             the tool's version
+
+exit codes: 0 promoted / ok, 1 bad input or error, 3 rolled back or rejected, 4 held,
+            5 interrupted (live split or checkpoint not as expected; nothing moved)
 `;
 
-function line(e: ProgressEvent): string {
-  switch (e.kind) {
-    case "weight":
-      return `step ${e.step}/${e.of}: ${e.weight}% to the candidate`;
-    case "window":
-      return `  step ${e.step} @ ${e.weight}%: ${e.line}`;
-    case "gate":
-      return `gate ${e.gate}: ${e.passed ? "passed" : "FAILED"} — ${e.detail}`;
-    case "rollback":
-      return `ROLLBACK: ${e.reason} (traffic back on stable in ${e.restoreMs} ms; ${e.drained})`;
-    case "done":
-      return `${e.phase}: ${e.message}`;
-    case "info":
-      return e.message;
+/** Reads and validates the rollout file: every problem with its key, the value found and what is expected. */
+function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: string[] } | { problems: string[] } {
+  let raw: Record<string, unknown>;
+  try {
+    const text = readFileSync(file, "utf8");
+    raw = (file.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("the file must hold a mapping (stable, candidate, release, target, metrics)");
+  } catch (e) {
+    return { problems: [`${file}: ${(e as Error).message}`] };
   }
+  const { environment: envRaw, ...rest } = raw;
+  if (envRaw === undefined) return { problems: [`${file}: environment: required (dev, staging or production): it chooses the release defaults`] };
+  const env = Environment.safeParse(envRaw);
+  if (!env.success) return { problems: [`${file}: environment: expected one of dev, staging, production (found ${JSON.stringify(envRaw)})`] };
+  const withRelease = { ...rest, environment: env.data, release: deepMerge(releaseDefaults(env.data, rest["release"]), rest["release"]) };
+  const parsed = TrafficSplitInputs.safeParse(withRelease);
+  if (!parsed.success) return { problems: formatIssues(parsed.error.issues, withRelease).map((p) => `${file}: ${p}`) };
+  return { inputs: parsed.data, notes: [`release defaults of environment ${env.data} apply to keys the file does not set`] };
 }
 
 async function main(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: "string" }, "dry-run": { type: "boolean", default: false }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: "string" },
+        plan: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
+        "allow-inconclusive": { type: "boolean", default: false },
+        "restore-stable": { type: "boolean", default: false },
+        stack: { type: "string" },
+        "project-dir": { type: "string" },
+        force: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", default: false },
+      },
+    }));
   } catch (e) {
-    process.stderr.write(`rollout: ${(e as Error).message}\n${USAGE}`);
-    return EXIT.error;
+    return usageError("rollout", (e as Error).message, USAGE);
   }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT.promoted;
-  }
-  if (!values.config) {
-    process.stderr.write(`rollout: --config is required\n${USAGE}`);
-    return EXIT.error;
-  }
-  const file = values.config;
-  let raw: Record<string, unknown>;
-  try {
-    const text = readFileSync(file, "utf8");
-    raw = (file.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("the file must hold a mapping");
-  } catch (e) {
-    process.stderr.write(`rollout: ${file}: ${(e as Error).message}\n`);
-    return EXIT.error;
-  }
-
-  const { environment: envRaw = "production", ...rest } = raw;
-  const env = Environment.safeParse(envRaw);
-  if (!env.success) {
-    process.stderr.write(`rollout: ${file}: environment: expected one of dev, staging, production (found ${JSON.stringify(envRaw)})\n`);
-    return EXIT.error;
-  }
-  const withRelease = { ...rest, environment: env.data, release: deepMerge(releaseDefaults(env.data, rest["release"]), rest["release"]) };
-  const parsed = TrafficSplitInputs.safeParse(withRelease);
-  if (!parsed.success) {
-    process.stderr.write(`rollout: ${parsed.error.issues.length} problem(s) in ${file}:\n${parsed.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`).join("\n")}\n`);
-    return EXIT.error;
-  }
-  const i = parsed.data;
+  if (values.help) return exitAfterWrite(process.stdout, USAGE, 0);
+  if (values.version) return exitAfterWrite(process.stdout, versionText("rollout"), 0);
+  const modes = [values.plan, values.check, values["restore-stable"]].filter(Boolean).length;
+  if (modes > 1) return usageError("rollout", "--plan, --check and --restore-stable exclude each other", USAGE);
   const out = values.json ? process.stderr : process.stdout;
-  const log = (e: ProgressEvent) => out.write(`${line(e)}\n`);
-  const spec = specFor(i);
-  if (i.release.strategy !== "direct") log({ kind: "info", message: describeForecast(forecast(spec, i.release.analysis.expectedRps)) });
-  if (values["dry-run"]) log({ kind: "info", message: "dry run: gates are evaluated on live metrics; traffic and checkpoint are left alone" });
+  const say = (line: string) => out.write(`${line}\n`);
 
+  if (values["restore-stable"]) {
+    if (!!values.config === !!values.stack) return usageError("rollout", "--restore-stable needs exactly one of --config FILE or --stack NAME", USAGE);
+    let splits: { name: string; inputs: TrafficSplitInputs }[];
+    if (values.config) {
+      const r = readRolloutFile(values.config);
+      if ("problems" in r) return usageError("rollout", r.problems.join("\n  "), "");
+      splits = [{ name: values.config, inputs: r.inputs }];
+    } else {
+      const found = await trafficSplitsOf(values.stack!, values["project-dir"]);
+      if ("problem" in found) return usageError("rollout", found.problem, "");
+      splits = found.splits;
+      if (splits.length === 0) say(`stack ${values.stack}: no traffic split in its state; nothing to restore`);
+    }
+    const results: { name: string; message: string; moved: boolean; error?: string }[] = [];
+    for (const s of splits) {
+      try {
+        const r = await restoreStable(s.inputs, { reason: values.stack ? `npm run rollout -- --restore-stable --stack ${values.stack}` : "npm run rollout -- --restore-stable", force: values.force, log: say });
+        say(`${s.name}: ${r.message}`);
+        results.push({ name: s.name, ...r });
+      } catch (e) {
+        const message = (e as Error).message;
+        process.stderr.write(`rollout: ${s.name}: ${message}\n`);
+        results.push({ name: s.name, message, moved: false, error: message });
+      }
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify({ restored: results }, null, 2)}\n`);
+    return results.some((r) => r.error) ? EXIT.error : EXIT.promoted;
+  }
+
+  if (!values.config) return usageError("rollout", "--config is required", USAGE);
+  const read = readRolloutFile(values.config);
+  if ("problems" in read) {
+    if (values.json) process.stdout.write(`${JSON.stringify({ ok: false, problems: read.problems }, null, 2)}\n`);
+    return usageError("rollout", `${read.problems.length} problem(s) in ${values.config}:\n${read.problems.map((p) => `  - ${p}`).join("\n")}`, "");
+  }
+  const i = read.inputs;
+  for (const n of read.notes) say(n);
+  const spec = specFor(i);
+  const plan = planOf(i, spec);
+
+  if (values.plan) {
+    if (values.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    else say(formatPlan(plan));
+    return plan.conclusive || values["allow-inconclusive"] ? EXIT.promoted : EXIT.error;
+  }
+
+  const log = (e: ProgressEvent) => say(progressLine(e));
+  if (values.check) {
+    const router = await routerFor(i);
+    const report = await checkRelease(i, router, templatesFor(i), await depsFor(i, router, () => undefined));
+    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    for (const c of report.checks) say(`${c.ok ? "ok  " : "FAIL"} ${c.what}: ${c.detail}`);
+    say(report.ok ? "check: everything the release needs answers" : `check: ${report.checks.filter((c) => !c.ok).length} problem(s); the release would not go well`);
+    return report.ok ? EXIT.promoted : EXIT.error;
+  }
+
+  if (i.release.strategy !== "direct" && !i.immediate) say(describeForecast(forecast(spec, i.release.analysis.expectedRps)));
+  if (!plan.conclusive && !values["allow-inconclusive"]) {
+    return usageError("rollout", `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice} (or pass --allow-inconclusive)`, "");
+  }
   const router = await routerFor(i);
-  const result = await runRollout(
-    {
-      spec,
-      stable: i.stable,
-      candidate: i.candidate,
-      releaseKey: releaseKeyOf(i.stable, i.candidate, i.retryToken),
-      intervalMs: i.intervalSeconds * 1000,
-      deadlineMs: i.deadlineSeconds * 1000,
-      approvalWaitMs: i.approvalWaitSeconds * 1000,
-      dryRun: values["dry-run"],
-    },
-    await depsFor(i, router, log),
-  );
+  const result = await runRollout(optionsFor(i), await depsFor(i, router, log));
   if (values.json) {
     const s = result.state;
-    const record = { phase: result.phase, stable: i.stable, candidate: i.candidate, dryRun: values["dry-run"], message: result.message, failure: s.failure, restoreMs: result.restoreMs, resumed: result.resumed, alreadyDecided: result.alreadyDecided, steps: s.records };
-    process.stdout.write(`${JSON.stringify(record, (_k, v: unknown) => (v === Infinity ? "Infinity" : v), 2)}\n`);
+    const record = { phase: result.phase, stable: i.stable, candidate: i.candidate, message: result.message, failure: s.failure, restoreMs: result.restoreMs, drain: result.drain, resumed: result.resumed, alreadyDecided: result.alreadyDecided, steps: s.records };
+    process.stdout.write(`${JSON.stringify(record, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
   }
-  return result.phase === "promoted" ? EXIT.promoted : result.phase === "held" ? EXIT.held : EXIT.rejected;
+  return result.phase === "promoted" ? EXIT.promoted : result.phase === "held" ? EXIT.held : result.phase === "interrupted" ? EXIT.interrupted : EXIT.rejected;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`rollout: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(EXIT.error);
-  },
-);
+runMain("rollout", main);

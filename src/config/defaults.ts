@@ -20,9 +20,14 @@ const analysis = {
   alpha: 0.05,
   comparativeMargin: 0.1,
   expectedRps: 50,
+  // The evidence rule's floor: no analysed step (blue-green's bake included) passes on fewer candidate requests.
+  minRequests: 50,
   onInconclusive: "rollback" as const,
   metricsUnavailableLimitSeconds: 300,
 };
+
+/** Long enough for requests in flight to finish after a statistical rollback; WebSockets still open then are closed. */
+const drainSeconds = 30;
 
 type Strategy = StackConfig["release"]["strategy"];
 
@@ -36,6 +41,7 @@ const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
     bakeSeconds: 300,
     autoRollback: true,
     analysis,
+    drainSeconds,
   },
   canary: {
     strategy: "canary",
@@ -46,6 +52,7 @@ const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
     autoRollback: true,
     manualApproval: false,
     analysis,
+    drainSeconds,
   },
 };
 
@@ -94,7 +101,8 @@ const perEnvironment: Record<Environment, ConfigLayer> = {
     cluster: { regional: true, minNodes: 1, maxNodes: 10, releaseChannel: "STABLE" },
     workloads: { namespace: "agents", replicas: 3, maxReplicas: 20, resources: { cpu: "2000m", memory: "4Gi" } },
     backend: { minInstances: 2, maxInstances: 20, resources: { cpu: "2", memory: "4Gi" }, redis: { tier: "STANDARD_HA", memorySizeGb: 5 } },
-    release: { strategy: "canary", target: "cloud-run", analysis: { expectedRps: 200 } },
+    // The backend is a WebSocket service: message loss is invisible to HTTP metrics, so production probes both revisions.
+    release: { strategy: "canary", target: "cloud-run", analysis: { expectedRps: 200, websocketProbe: { path: "/ws", messagesPerSecond: 5, timeoutMs: 2000 } } },
     monitoring: { level: "comprehensive" },
     frontend: {
       rollingRelease: {

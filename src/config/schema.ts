@@ -161,16 +161,19 @@ const StepList = z
     });
   });
 
+/** A path on the service itself: starts with one '/', never '//' (which would name another host). */
+export const UrlPath = z.string().regex(/^\/(?!\/)[^\s\\]*$/, "a path such as /health (one leading '/', no spaces or backslashes)");
+
 /** Checks against the candidate's own URL before it takes any traffic. */
 const SmokeTests = z.strictObject({
   /** Critical: any failure rejects the candidate. */
-  paths: z.array(z.string().startsWith("/")),
+  paths: z.array(UrlPath),
   /** Non-critical: failures are reported, not fatal. */
-  optionalPaths: z.array(z.string().startsWith("/")).default([]),
+  optionalPaths: z.array(UrlPath).default([]),
   expectStatus: z.number().int().min(100).max(599).default(200),
   maxLatencyMs: z.number().int().positive().default(2000),
   /** WebSocket upgrade + echo round trip on this path (critical); omit to skip. */
-  websocketPath: z.string().startsWith("/").optional(),
+  websocketPath: UrlPath.optional(),
   retries: z.number().int().min(0).max(10),
   failFast: z.boolean(),
 });
@@ -180,21 +183,45 @@ const Thresholds = z.strictObject({
   p95LatencyMs: z.number().int().positive(),
 });
 
+/** A synthetic WebSocket client on both arms during every step: echo failures and times join the comparison. */
+const WebsocketProbe = z.strictObject({
+  path: UrlPath,
+  messagesPerSecond: z.number().min(0.2).max(50),
+  timeoutMs: z.number().int().min(50).max(30_000),
+});
+
 const Analysis = z.strictObject({
   /** Absolute kill-switch limits, checked continuously. */
-  guardrails: z.strictObject({ errorRate: z.number().gt(0).lt(1), p95LatencyMs: z.number().int().positive(), consecutiveHealthFailures: z.number().int().min(1) }),
+  guardrails: z.strictObject({ errorRate: z.number().gt(0).lt(1), p95LatencyMs: z.number().int().positive().max(600_000), consecutiveHealthFailures: z.number().int().min(1).max(100) }),
   /** Per-step comparative criteria, keyed by step weight; the nearest step at or below applies. */
   stepCriteria: z.record(z.string().regex(/^\d{1,3}$/), Thresholds),
   alpha: z.number().gt(0).max(0.2),
   /** Relative regression the comparative tier tolerates (0.1: candidate up to 10% worse than stable). */
   comparativeMargin: z.number().min(0).max(4),
   /** Expected requests per second at 100% traffic, used to predict durations. */
-  expectedRps: z.number().positive(),
+  expectedRps: z.number().positive().max(10_000_000),
+  /** Candidate requests every analysed step (blue-green's bake included) must see before it may pass. */
+  minRequests: z.number().int().min(1).max(10_000_000),
   onInconclusive: z.enum(["rollback", "hold"]),
   metricsUnavailableLimitSeconds: Seconds,
+  websocketProbe: WebsocketProbe.optional(),
 });
 
+/**
+ * Where a held release (onInconclusive: hold, manualApproval, autoRollback off) gets its answer:
+ * a JSON file or an HTTP endpoint the engine polls ({"releaseKey", "decision": "approve"|"reject", "by"}).
+ * Nobody answering within timeoutSeconds rolls the release back.
+ */
+const Approval = z.discriminatedUnion("source", [
+  z.strictObject({ source: z.literal("file"), path: z.string().min(1), timeoutSeconds: z.number().int().min(1).max(86_400) }),
+  z.strictObject({ source: z.literal("http"), url: z.url({ protocol: /^https?$/ }), timeoutSeconds: z.number().int().min(1).max(86_400) }),
+]);
+export type Approval = z.infer<typeof Approval>;
+
 const ReleaseTarget = z.enum(["cloud-run", "http-route"]);
+
+/** After a statistical rollback, how long the candidate's open sessions may end on their own before they are closed. */
+const DrainSeconds = z.number().int().min(0).max(3600);
 
 /** Flagger-style webhooks: gates (confirm-*, pre-rollout) must answer 2xx; the others are notifications. */
 export const WEBHOOK_TYPES = ["pre-rollout", "confirm-rollout", "confirm-promotion", "post-rollout", "rollback"] as const;
@@ -224,6 +251,8 @@ export const ReleaseConfig = z.discriminatedUnion("strategy", [
     bakeSeconds: Seconds,
     autoRollback: z.boolean(),
     analysis: Analysis,
+    drainSeconds: DrainSeconds,
+    approval: Approval.optional(),
   }),
   z.strictObject({
     strategy: z.literal("canary"),
@@ -236,8 +265,20 @@ export const ReleaseConfig = z.discriminatedUnion("strategy", [
     autoRollback: z.boolean(),
     manualApproval: z.boolean(),
     analysis: Analysis,
+    drainSeconds: DrainSeconds,
+    approval: Approval.optional(),
   }),
-]);
+]).superRefine((r, ctx) => {
+  if (r.strategy === "direct" || r.approval) return;
+  // A release that can hold waits for a person: without a source to ask, it would sit at a partial weight with nobody watching.
+  const holds: [path: string[], what: string][] = [];
+  if (r.analysis.onInconclusive === "hold") holds.push([["analysis", "onInconclusive"], "onInconclusive: hold"]);
+  if (r.strategy === "canary" && r.manualApproval) holds.push([["manualApproval"], "manualApproval: true"]);
+  if (!r.autoRollback) holds.push([["autoRollback"], "autoRollback: false"]);
+  for (const [path, what] of holds) {
+    ctx.addIssue({ code: "custom", path, message: `${what} holds the release for a person, but no approval source is configured: set release.approval ({ source: file, path, timeoutSeconds } or { source: http, url, timeoutSeconds })` });
+  }
+});
 export type ReleaseConfig = z.infer<typeof ReleaseConfig>;
 
 const MonitoringConfig = z.strictObject({

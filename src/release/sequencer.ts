@@ -1,5 +1,6 @@
 import { describeMeasurement, judge, newEvidence, observe, startStep, type AnalysisSettings, type Evidence, type Measurement, type StepCriteria } from "./analysis/judge";
 import type { ArmWindow, MetricsWindow } from "./analysis/window";
+import { checkSplit, describeExpectation, describeSplit, type LiveSplit, type SplitExpectation } from "./split";
 
 /**
  * The release sequencer: a pure state machine (state, observation) →
@@ -10,7 +11,8 @@ import type { ArmWindow, MetricsWindow } from "./analysis/window";
 
 export type Strategy = "direct" | "blue-green" | "canary";
 export type TrafficGate = "smoke" | "pre-rollout" | "confirm-rollout";
-export type PromotionGate = "confirm-promotion" | "manual-approval";
+/** `candidate-health`: the candidate's health endpoint answers at the moment of promotion. */
+export type PromotionGate = "candidate-health" | "confirm-promotion" | "manual-approval";
 export type GateName = TrafficGate | PromotionGate;
 
 export interface ReleaseSpec {
@@ -27,14 +29,22 @@ export interface ReleaseSpec {
   analysis: AnalysisSettings;
   /** Criteria by the smallest weight they apply from (sorted ascending). */
   stepCriteria: { fromWeight: number; criteria: StepCriteria }[];
+  /** Candidate requests an analysed step must have seen before it may pass (the evidence rule). */
+  minStepRequests: number;
   metricsUnavailableLimitSeconds: number;
   gatesBeforeTraffic: TrafficGate[];
   gatesBeforePromotion: PromotionGate[];
 }
 
-/** `switching`: the final move to 100% is in flight; the rollout is promoted only once the router reports it done. */
-export type Phase = "gating" | "analysing" | "promoting" | "switching" | "held" | "promoted" | "rolled-back" | "rejected";
-export const TERMINAL: readonly Phase[] = ["promoted", "rolled-back", "rejected"];
+/**
+ * `switching`: the final move to 100% is in flight; the rollout is promoted only once the router reports it done.
+ * `confirming`: an analysed 100% step (blue-green's bake) passed; the candidate's health is checked before it is promoted.
+ * `interrupted`: the live split was not what the release expected; the engine stopped without moving traffic.
+ */
+export type Phase = "gating" | "analysing" | "promoting" | "switching" | "confirming" | "held" | "promoted" | "rolled-back" | "rejected" | "interrupted";
+export const TERMINAL: readonly Phase[] = ["promoted", "rolled-back", "rejected", "interrupted"];
+/** Terminal phases that decided the candidate: a rerun of the same release does not try it again. */
+export const DECIDED: readonly Phase[] = ["promoted", "rolled-back", "rejected"];
 
 export interface StepRecord {
   step: number;
@@ -56,8 +66,14 @@ export interface Failure {
   message: string;
 }
 
+/** A move the router may be in the middle of: the candidate's live share lies between the two. */
+export interface Move {
+  from: number;
+  to: number;
+}
+
 export interface RolloutState {
-  schema: 1;
+  schema: 2;
   stable: string;
   candidate: string;
   phase: Phase;
@@ -65,7 +81,9 @@ export interface RolloutState {
   stepIndex: number;
   /** The candidate weight the router must carry in this state. */
   weight: number;
-  /** Index of the next pending gate (gating / promoting phases). */
+  /** Set while a move is asked for and not yet reported done (also kept after a rollback): the split may lie anywhere between. */
+  moving: Move | null;
+  /** Index of the next pending gate (gating / promoting / confirming phases). */
   gateIndex: number;
   stepStartedAt: number;
   startedAt: number;
@@ -88,18 +106,29 @@ export type Observation =
   | { kind: "metrics-unavailable"; at: number; error: string }
   | { kind: "health"; at: number; ok: boolean; detail: string }
   | { kind: "approval"; at: number; approved: boolean; by: string }
+  /** Nobody answered a hold within the approval source's timeout. */
+  | { kind: "approval-timeout"; at: number; waitedSeconds: number }
   | { kind: "abort"; at: number; reason: string }
+  /** The router's live split, read before a move and every interval. */
+  | { kind: "split"; at: number; live: LiveSplit }
   /** The router carried out a set-weight action. */
   | { kind: "moved"; at: number; weight: number }
   /** The router gave up on a set-weight action (after its own retries): the split may be half moved. */
   | { kind: "move-failed"; at: number; weight: number; error: string };
 
+/**
+ * `immediate`: the candidate's open connections are closed at once (guardrails, health, smoke, a failed move).
+ * `drain`: new connections go to stable at once; open ones get the drain time to end on their own
+ * (a statistical regression within the guardrails, an inconclusive step, the deadline).
+ */
+export type RollbackMode = "immediate" | "drain";
+
 export type Action =
   | { kind: "set-weight"; weight: number; step: number }
-  | { kind: "rollback"; reason: string }
+  | { kind: "rollback"; reason: string; mode: RollbackMode }
   | { kind: "check-gate"; gate: GateName }
   | { kind: "await-approval"; reason: string }
-  | { kind: "notify"; event: "rollout-started" | "step-passed" | "promoted" | "rolled-back" | "held" }
+  | { kind: "notify"; event: "rollout-started" | "step-passed" | "promoted" | "rolled-back" | "held" | "interrupted" }
   | { kind: "done"; phase: Phase };
 
 export interface Decision {
@@ -114,17 +143,26 @@ export function criteriaFor(spec: ReleaseSpec, weight: number): StepCriteria {
   return chosen;
 }
 
-const isAnalysed = (spec: ReleaseSpec, weight: number) => weight < 100 || spec.strategy === "blue-green";
+/** Blue-green analyses its 100% step (the bake); canary and direct do not (nothing is left to compare with). */
+export const isAnalysed = (spec: Pick<ReleaseSpec, "strategy">, weight: number) => weight < 100 || spec.strategy === "blue-green";
+
+/** "step 2/5 (10% to app-v2)": how every message names a step. */
+export const stepLabel = (spec: ReleaseSpec, state: Pick<RolloutState, "stepIndex" | "candidate">, weight: number) => `step ${state.stepIndex + 1}/${spec.steps.length} (${weight}% to ${state.candidate})`;
+
+/** Gates whose failure means the candidate is unhealthy: its connections are closed at once. */
+const drainable = (gate: string) => gate.startsWith("comparative:") || gate === "inconclusive" || gate === "abort";
+export const rollbackMode = (failure: Failure): RollbackMode => (drainable(failure.gate) ? "drain" : "immediate");
 
 /** `stableHistory`: stable's latency histogram before the rollout (see newEvidence), when the metrics source has it. */
 export function start(spec: ReleaseSpec, stable: string, candidate: string, now: number, stableHistory?: ArmWindow): Decision {
   const state: RolloutState = {
-    schema: 1,
+    schema: 2,
     stable,
     candidate,
     phase: "gating",
     stepIndex: -1,
     weight: 0,
+    moving: null,
     gateIndex: 0,
     stepStartedAt: now,
     startedAt: now,
@@ -138,6 +176,40 @@ export function start(spec: ReleaseSpec, stable: string, candidate: string, now:
     gatesPassed: [],
   };
   return nextGateOrTraffic(spec, state, now, [{ kind: "notify", event: "rollout-started" }]);
+}
+
+/** What the live split must look like in this state. */
+export function expectation(state: RolloutState): SplitExpectation {
+  const m = state.moving;
+  const low = m ? Math.min(m.from, m.to, state.weight) : state.weight;
+  const high = m ? Math.max(m.from, m.to, state.weight) : state.weight;
+  return { stable: state.stable, candidate: state.candidate, low, high };
+}
+
+/**
+ * The drift lock (pure): the live split either matches the state, or the
+ * release stops where it is. A person who changed the split is not fought:
+ * no rollback, no move; the record shows both splits.
+ */
+export function checkLive(spec: ReleaseSpec, state: RolloutState, live: LiveSplit, now: number): Decision | null {
+  const e = expectation(state);
+  const c = checkSplit(live, e);
+  if (c.ok) return null;
+  const shown = describeSplit(live, [state.stable, state.candidate]);
+  const expected = describeExpectation(e);
+  const before = state.stepIndex < 0 && state.weight === 0 ? "before any traffic moved" : `at ${stepLabel(spec, state, state.weight)}`;
+  const failure: Failure = {
+    step: state.stepIndex + 1,
+    weight: state.weight,
+    gate: "drift",
+    value: shown,
+    threshold: expected,
+    message:
+      `the live split is not what this release expects ${before}: live ${shown}; expected ${expected} (${c.reason}). ` +
+      `No traffic was moved. If ${state.stable} is not the revision serving today, fix the stable version in the config; ` +
+      `if another change is under way, finish or abandon it; then run the update again${state.failure ? ` (the release had decided: ${state.failure.message})` : ""}`,
+  };
+  return { state: { ...state, phase: "interrupted", failure, records: closeRecord(state.records, now, "aborted"), updatedAt: now, heldFrom: null }, actions: [{ kind: "notify", event: "interrupted" }, { kind: "done", phase: "interrupted" }] };
 }
 
 function nextGateOrTraffic(spec: ReleaseSpec, state: RolloutState, now: number, actions: Action[]): Decision {
@@ -157,9 +229,11 @@ function enterStep(spec: ReleaseSpec, state: RolloutState, index: number, now: n
     phase: "analysing",
     stepIndex: index,
     weight,
+    moving: { from: state.weight, to: weight },
     gateIndex: 0,
     stepStartedAt: now,
     updatedAt: now,
+    healthFailures: 0,
     evidence: startStep(state.evidence),
     records: [...state.records, record],
   };
@@ -180,13 +254,19 @@ function finish(state: RolloutState, phase: "promoted" | "rolled-back" | "reject
   return { state: { ...state, phase, updatedAt: now, heldFrom: null }, actions: [...actions, { kind: "notify", event }, { kind: "done", phase }] };
 }
 
+/** Back to stable: weight 0, and the split may lie anywhere between 0 and the highest weight it could carry now. */
+function rollBack(state: RolloutState, failure: Failure, now: number, records = state.records): Decision {
+  const high = Math.max(state.weight, state.moving?.from ?? 0, state.moving?.to ?? 0);
+  return finish({ ...state, records, failure, weight: 0, moving: { from: high, to: 0 } }, "rolled-back", now, [{ kind: "rollback", reason: failure.message, mode: rollbackMode(failure) }]);
+}
+
 /** Stops the rollout on a failed gate: back to stable (or held, with auto-rollback off). */
 function fail(spec: ReleaseSpec, state: RolloutState, failure: Failure, now: number, outcome: StepRecord["outcome"] = "fail"): Decision {
   const records = closeRecord(state.records, now, outcome);
   const failed = { ...state, records, failure };
   if (state.weight === 0 && state.stepIndex < 0) return finish({ ...failed, weight: 0 }, "rejected", now, []);
   if (!spec.autoRollback) return hold(failed, now, `auto-rollback is off: ${failure.message}`);
-  return finish({ ...failed, weight: 0 }, "rolled-back", now, [{ kind: "rollback", reason: failure.message }]);
+  return rollBack(failed, failure, now);
 }
 
 function hold(state: RolloutState, now: number, reason: string): Decision {
@@ -203,20 +283,28 @@ export function failureMessage(spec: ReleaseSpec, state: RolloutState, m: Measur
     // JSON (checkpoints, Pulumi state) has no Infinity.
     value: Number.isFinite(m.value) ? m.value : String(m.value),
     threshold: m.threshold,
-    message: `step ${state.stepIndex + 1}/${spec.steps.length} (${weight}% to ${state.candidate}): ${text}`,
+    message: `${stepLabel(spec, state, weight)}: ${text}`,
   };
 }
+
+const gateList = (spec: ReleaseSpec, phase: Phase): GateName[] => (phase === "gating" ? spec.gatesBeforeTraffic : phase === "promoting" ? spec.gatesBeforePromotion : ["candidate-health"]);
 
 /** The transition function. Unknown or out-of-phase observations change nothing. */
 export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation): Decision {
   const now = obs.at;
-  if (TERMINAL.includes(state.phase)) return { state, actions: [] };
+  if (TERMINAL.includes(state.phase)) {
+    // A rollback's move reported done: the split is settled at 0 (a later run expects exactly that).
+    if (obs.kind === "moved" && obs.weight === state.weight && state.moving) return { state: { ...state, moving: null }, actions: [] };
+    return { state, actions: [] };
+  }
+
+  if (obs.kind === "split") return checkLive(spec, state, obs.live, now) ?? { state, actions: [] };
 
   if (obs.kind === "abort") {
     const failure: Failure = { step: state.stepIndex + 1, weight: state.weight, gate: "abort", value: "requested", threshold: "-", message: `aborted at ${state.weight}%: ${obs.reason}` };
     const records = closeRecord(state.records, now, "aborted");
     if (state.stepIndex < 0) return finish({ ...state, records, failure }, "rejected", now, []);
-    return finish({ ...state, records, failure, weight: 0 }, "rolled-back", now, [{ kind: "rollback", reason: obs.reason }]);
+    return rollBack(state, failure, now, records);
   }
 
   if (obs.kind === "move-failed") {
@@ -227,39 +315,56 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       gate: "traffic-router",
       value: "failed",
       threshold: `${obs.weight}%`,
-      message: `step ${state.stepIndex + 1}/${spec.steps.length} (${obs.weight}% to ${state.candidate}): the traffic router failed to move traffic: ${obs.error}`,
+      message: `${stepLabel(spec, state, obs.weight)}: the traffic router failed to move traffic: ${obs.error}`,
     };
-    return finish({ ...state, records: closeRecord(state.records, now, "aborted"), failure, weight: 0 }, "rolled-back", now, [{ kind: "rollback", reason: failure.message }]);
+    return rollBack(state, failure, now, closeRecord(state.records, now, "aborted"));
   }
   if (obs.kind === "moved") {
-    if (state.phase !== "switching" || obs.weight !== 100) return { state, actions: [] };
-    return finish({ ...state, records: closeRecord(state.records, now, "pass") }, "promoted", now, []);
+    if (obs.weight !== state.weight) return { state, actions: [] };
+    const settled = { ...state, moving: null, updatedAt: now };
+    if (state.phase !== "switching" || obs.weight !== 100) return { state: settled, actions: [] };
+    return finish({ ...settled, records: closeRecord(state.records, now, "pass") }, "promoted", now, []);
   }
 
   switch (state.phase) {
     case "gating":
-    case "promoting": {
+    case "promoting":
+    case "confirming": {
       if (obs.kind !== "gate") return { state, actions: [] };
-      const list: GateName[] = state.phase === "gating" ? spec.gatesBeforeTraffic : spec.gatesBeforePromotion;
+      const list = gateList(spec, state.phase);
       if (obs.gate !== list[state.gateIndex]) return { state, actions: [] };
       if (!obs.passed) {
-        const failure: Failure = { step: state.stepIndex + 1, weight: state.weight, gate: obs.gate, value: "failed", threshold: "pass", message: `${obs.gate} gate failed before ${state.phase === "gating" ? "any traffic" : "promotion"}: ${obs.detail}` };
+        const when = state.phase === "gating" ? "before any traffic" : "before promotion";
+        const failure: Failure = { step: state.stepIndex + 1, weight: state.weight, gate: obs.gate, value: "failed", threshold: "pass", message: `${obs.gate} gate failed ${when}: ${obs.detail}` };
         // A person can still approve a manual gate later; a webhook's "no" is final.
         return fail(spec, state, failure, now);
       }
       const advanced = { ...state, gateIndex: state.gateIndex + 1, gatesPassed: [...state.gatesPassed, obs.gate], updatedAt: now };
       if (state.phase === "gating") return nextGateOrTraffic(spec, advanced, now, []);
-      const gate = spec.gatesBeforePromotion[advanced.gateIndex];
+      const gate = list[advanced.gateIndex];
       if (gate) return { state: advanced, actions: [{ kind: "check-gate", gate }] };
+      if (state.phase === "confirming") return finish(advanced, "promoted", now, []);
       return enterStep(spec, advanced, spec.steps.length - 1, now, []);
     }
 
     case "held": {
+      if (obs.kind === "approval-timeout") {
+        const failure: Failure = state.failure ?? {
+          step: state.stepIndex + 1,
+          weight: state.weight,
+          gate: "inconclusive",
+          value: `no answer in ${obs.waitedSeconds} s`,
+          threshold: "approval",
+          message: `${stepLabel(spec, state, state.weight)}: held for approval and nobody answered within ${obs.waitedSeconds} s`,
+        };
+        if (state.stepIndex < 0) return finish({ ...state, failure }, "rejected", now, []);
+        return rollBack(state, { ...failure, message: `${failure.message}; no approval within ${obs.waitedSeconds} s` }, now);
+      }
       if (obs.kind !== "approval") return { state, actions: [] };
       if (!obs.approved) {
         const failure: Failure = state.failure ?? { step: state.stepIndex + 1, weight: state.weight, gate: "manual-approval", value: "rejected", threshold: "approve", message: `rejected by ${obs.by}` };
         if (state.stepIndex < 0) return finish({ ...state, failure }, "rejected", now, []);
-        return finish({ ...state, failure, weight: 0 }, "rolled-back", now, [{ kind: "rollback", reason: failure.message }]);
+        return rollBack(state, failure, now);
       }
       // Approval after an inconclusive step moves on to the next step; a failure cannot be approved away.
       if (state.failure) return { state, actions: [{ kind: "await-approval", reason: "a failed gate can only be rejected (rolled back), not approved" }] };
@@ -275,9 +380,15 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
 
 function advanceStep(spec: ReleaseSpec, state: RolloutState, now: number, actions: Action[]): Decision {
   const next = state.stepIndex + 1;
-  if (next >= spec.steps.length) return finish(state, "promoted", now, actions);
+  if (next >= spec.steps.length) {
+    // An analysed 100% (blue-green's bake) passed: the candidate must still answer its health check to be promoted.
+    return { state: { ...state, phase: "confirming", gateIndex: 0, updatedAt: now }, actions: [...actions, { kind: "check-gate", gate: "candidate-health" }] };
+  }
   return enterStep(spec, state, next, now, actions);
 }
+
+/** A window in which the candidate answered requests: no promotion rests on a window where it did not. */
+const candidateServed = (w: MetricsWindow) => w.candidate.requests - w.candidate.errors > 0;
 
 function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Decision {
   const now = obs.at;
@@ -289,7 +400,8 @@ function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Deci
     const limit = spec.analysis.guardrails.consecutiveHealthFailures;
     if (healthFailures >= limit) {
       const m: Measurement = { gate: "guardrail:health", value: healthFailures, threshold: limit, logEvidence: Infinity, logBar: 0 };
-      return fail(spec, { ...state, healthFailures }, { ...failureMessage(spec, state, m), message: `${failureMessage(spec, state, m).message}; last: ${obs.detail}` }, now);
+      const failure = failureMessage(spec, state, m);
+      return fail(spec, { ...state, healthFailures }, { ...failure, message: `${failure.message}; last: ${obs.detail}` }, now);
     }
     return { state: { ...state, healthFailures, updatedAt: now }, actions: [] };
   }
@@ -304,7 +416,7 @@ function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Deci
         gate: "metrics-unavailable",
         value: `${Math.round(down)} s`,
         threshold: `${spec.metricsUnavailableLimitSeconds} s`,
-        message: `step ${state.stepIndex + 1}/${spec.steps.length} (${state.weight}% to ${state.candidate}): metrics unavailable for ${Math.round(down)} s (limit ${spec.metricsUnavailableLimitSeconds} s): ${obs.error}`,
+        message: `${stepLabel(spec, state, state.weight)}: metrics unavailable for ${Math.round(down)} s (limit ${spec.metricsUnavailableLimitSeconds} s): ${obs.error}`,
       };
       // Never promote blind: rollback regardless of onInconclusive.
       return fail(spec, { ...state, unavailableSince: since }, { ...failure }, now, "timeout");
@@ -325,21 +437,20 @@ function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Deci
 
   if (verdict.outcome === "fail") return fail(spec, next, failureMessage(spec, next, verdict.because), now);
 
-  // At 100% in blue-green there is no stable traffic left to compare: the bake is a guardrail watch.
-  const passed = state.weight === 100 ? elapsed >= spec.bakeSeconds : verdict.outcome === "pass" && elapsed >= spec.bakeSeconds;
-  if (passed) {
+  // The evidence rule: the criteria shown, enough requests, the bake served, and the candidate answering in this very window.
+  const missing = evidenceMissing(spec, next, verdict.outcome === "pass", elapsed, obs.window);
+  if (missing.length === 0) {
     const closed = { ...next, records: closeRecord(next.records, now, "pass", shown) };
     return advanceStep(spec, closed, now, [{ kind: "notify", event: "step-passed" }]);
   }
   if (elapsed >= spec.maxStepSeconds) {
-    const waiting = verdict.outcome === "inconclusive" ? verdict.waitingFor.map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteria.p95LatencyMs })).join("; ") : "";
     const failure: Failure = {
       step: state.stepIndex + 1,
       weight: state.weight,
       gate: "inconclusive",
       value: `${evidence.step.requests} candidate requests in ${Math.round(elapsed)} s`,
       threshold: `verdict within ${spec.maxStepSeconds} s`,
-      message: `step ${state.stepIndex + 1}/${spec.steps.length} (${state.weight}% to ${state.candidate}): no verdict after ${Math.round(elapsed)} s with ${evidence.step.requests} candidate requests; still waiting for ${waiting}`,
+      message: `${stepLabel(spec, state, state.weight)}: no verdict after ${Math.round(elapsed)} s with ${evidence.step.requests} candidate requests; still waiting for ${missing.join("; ")}`,
     };
     if (spec.onInconclusive === "hold") return hold({ ...next, records: closeRecord(next.records, now, "timeout") }, now, failure.message);
     return fail(spec, next, failure, now, "timeout");
@@ -347,23 +458,41 @@ function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Deci
   return { state: next, actions: [] };
 }
 
+/** What a step still lacks before it may pass, in words (empty: it passes). Pure. */
+export function evidenceMissing(spec: ReleaseSpec, state: RolloutState, criteriaShown: boolean, elapsedSeconds: number, window: MetricsWindow): string[] {
+  const missing: string[] = [];
+  const criteria = criteriaFor(spec, state.weight);
+  if (!criteriaShown) {
+    const last = state.records.at(-1);
+    const waiting = (last?.measurements ?? []).map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteria.p95LatencyMs }));
+    missing.push(...(waiting.length > 0 ? waiting : ["the step's criteria to be shown met (no latency histogram or no requests yet)"]));
+  }
+  if (state.evidence.step.requests < spec.minStepRequests) missing.push(`at least ${spec.minStepRequests} candidate requests in the step (has ${state.evidence.step.requests})`);
+  if (elapsedSeconds < spec.bakeSeconds) missing.push(`the bake of ${spec.bakeSeconds} s (${Math.floor(elapsedSeconds)} s so far)`);
+  if (!candidateServed(window)) missing.push("a window in which the candidate answered requests (the last one had none)");
+  return missing;
+}
+
 /**
  * Picks the rollout up after an interruption. The checkpoint says which
  * weight is safe (a step whose entry was earned); the router says what is
- * live. Anything else — no checkpoint for this candidate, or a phase that
- * cannot continue — goes back to stable.
+ * live. A live split the checkpoint cannot explain stops the release
+ * (interrupted); a phase that cannot continue goes back to stable.
  */
-export function resume(spec: ReleaseSpec, state: RolloutState, liveCandidateWeight: number, now: number): Decision {
+export function resume(spec: ReleaseSpec, state: RolloutState, live: LiveSplit, now: number): Decision {
+  const drift = checkLive(spec, state, live, now);
+  if (drift) return drift;
+  const liveWeight = Math.round(live.arms.filter((a) => a.name === state.candidate).reduce((s, a) => s + a.percent, 0));
   if (state.phase === "rolled-back" || state.phase === "rejected") {
-    return { state, actions: liveCandidateWeight === 0 ? [] : [{ kind: "rollback", reason: "re-asserting the rollback recorded in the checkpoint" }] };
+    return { state, actions: liveWeight === 0 ? [] : [{ kind: "rollback", reason: "completing the rollback recorded in the checkpoint", mode: "immediate" }] };
   }
-  if (state.phase === "promoted") return { state, actions: liveCandidateWeight === 100 ? [] : [{ kind: "set-weight", weight: 100, step: spec.steps.length - 1 }] };
+  if (state.phase === "promoted" || state.phase === "interrupted") return { state, actions: [] };
   // The final move may or may not have happened: make it again (idempotent); its "moved" promotes.
   if (state.phase === "switching") return { state: { ...state, updatedAt: now }, actions: [{ kind: "set-weight", weight: 100, step: spec.steps.length - 1 }] };
-  if (state.phase === "gating") return nextGateOrTraffic(spec, { ...state, weight: 0 }, now, liveCandidateWeight === 0 ? [] : [{ kind: "rollback", reason: "no traffic is earned before the gates pass" }]);
-  if (state.phase === "promoting") {
-    const gate = spec.gatesBeforePromotion[state.gateIndex]!;
-    return { state: { ...state, updatedAt: now }, actions: [...(liveCandidateWeight === state.weight ? [] : [{ kind: "set-weight" as const, weight: state.weight, step: state.stepIndex }]), { kind: "check-gate", gate }] };
+  if (state.phase === "gating") return nextGateOrTraffic(spec, state, now, []);
+  if (state.phase === "promoting" || state.phase === "confirming") {
+    const gate = gateList(spec, state.phase)[state.gateIndex]!;
+    return { state: { ...state, updatedAt: now }, actions: [...(liveWeight === state.weight ? [] : [{ kind: "set-weight" as const, weight: state.weight, step: state.stepIndex }]), { kind: "check-gate", gate }] };
   }
   if (state.phase === "held") return { state, actions: [{ kind: "await-approval", reason: "rollout is held; approve or reject it" }] };
   // Analysing: restart the step's clock and counts, keep the rollout-wide evidence.
@@ -372,10 +501,11 @@ export function resume(spec: ReleaseSpec, state: RolloutState, liveCandidateWeig
     stepStartedAt: now,
     updatedAt: now,
     unavailableSince: null,
+    healthFailures: 0,
     evidence: startStep(state.evidence),
     records: [...closeRecord(state.records, now, "aborted"), { step: state.stepIndex, weight: state.weight, startedAt: now, candidateRequests: 0, stableRequests: 0, measurements: [] }],
   };
-  return { state: restarted, actions: liveCandidateWeight === state.weight ? [] : [{ kind: "set-weight", weight: state.weight, step: state.stepIndex }] };
+  return { state: restarted, actions: liveWeight === state.weight ? [] : [{ kind: "set-weight", weight: state.weight, step: state.stepIndex }] };
 }
 
 export const isTerminal = (s: RolloutState) => TERMINAL.includes(s.phase);

@@ -1,7 +1,7 @@
 import type { ReleaseConfig } from "../config/schema";
-import type { ReleaseSpec, TrafficGate, PromotionGate } from "./sequencer";
+import type { PromotionGate, ReleaseSpec, TrafficGate } from "./sequencer";
 
-/** Guardrails from the requirements, for strategies whose config carries no analysis block. */
+/** Guardrails and criteria for strategies whose config carries no analysis block (direct, the emergency path). */
 const DEFAULT_ANALYSIS = {
   alpha: 0.05,
   comparativeMargin: 0.1,
@@ -9,6 +9,24 @@ const DEFAULT_ANALYSIS = {
 } as const;
 
 const DEFAULT_CRITERIA = [{ fromWeight: 0, criteria: { errorRate: 0.05, p95LatencyMs: 2000 } }];
+
+/** A spec that goes straight to 100% with no gate: what `releaseImmediately` (the emergency rollback) runs. */
+export function immediateSpec(): ReleaseSpec {
+  return {
+    strategy: "direct",
+    steps: [100],
+    bakeSeconds: 0,
+    maxStepSeconds: 1,
+    onInconclusive: "rollback",
+    autoRollback: true,
+    analysis: { ...DEFAULT_ANALYSIS },
+    stepCriteria: DEFAULT_CRITERIA,
+    minStepRequests: 0,
+    metricsUnavailableLimitSeconds: 300,
+    gatesBeforeTraffic: [],
+    gatesBeforePromotion: [],
+  };
+}
 
 /** Pure: the validated release config of a stack → the sequencer's spec. */
 export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
@@ -19,23 +37,12 @@ export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
     ...(has("pre-rollout") ? (["pre-rollout"] as const) : []),
     ...(has("confirm-rollout") ? (["confirm-rollout"] as const) : []),
   ];
-  const promotionHooks: PromotionGate[] = has("confirm-promotion") ? ["confirm-promotion"] : [];
+  // Every promotion needs the candidate answering its health check at that moment.
+  const promotionGates: PromotionGate[] = ["candidate-health", ...(has("confirm-promotion") ? (["confirm-promotion"] as const) : [])];
 
   switch (release.strategy) {
     case "direct":
-      return {
-        strategy: "direct",
-        steps: [100],
-        bakeSeconds: 0,
-        maxStepSeconds: 1,
-        onInconclusive: "rollback",
-        autoRollback: true,
-        analysis: { ...DEFAULT_ANALYSIS },
-        stepCriteria: DEFAULT_CRITERIA,
-        metricsUnavailableLimitSeconds: 300,
-        gatesBeforeTraffic,
-        gatesBeforePromotion: promotionHooks,
-      };
+      return { ...immediateSpec(), gatesBeforeTraffic, gatesBeforePromotion: promotionGates };
     case "blue-green":
     case "canary": {
       const a = release.analysis;
@@ -48,6 +55,7 @@ export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
         autoRollback: release.autoRollback,
         analysis: { alpha: a.alpha, comparativeMargin: a.comparativeMargin, guardrails: a.guardrails },
         stepCriteria: stepCriteria.length > 0 ? stepCriteria : DEFAULT_CRITERIA,
+        minStepRequests: a.minRequests,
         metricsUnavailableLimitSeconds: a.metricsUnavailableLimitSeconds,
         gatesBeforeTraffic,
       };
@@ -57,7 +65,7 @@ export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
           strategy: "blue-green",
           steps: release.switch.mode === "immediate" ? [100] : release.switch.steps,
           maxStepSeconds: Math.max(release.bakeSeconds * 4, 600),
-          gatesBeforePromotion: promotionHooks,
+          gatesBeforePromotion: promotionGates,
         };
       }
       return {
@@ -65,7 +73,7 @@ export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
         strategy: "canary",
         steps: release.steps,
         maxStepSeconds: release.maxStepSeconds,
-        gatesBeforePromotion: [...promotionHooks, ...(release.manualApproval ? (["manual-approval"] as const) : [])],
+        gatesBeforePromotion: [...promotionGates, ...(release.manualApproval ? (["manual-approval"] as const) : [])],
       };
     }
   }

@@ -1,22 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { decodeCheckpoint } from "../../src/release/checkpoint";
-import { runRollout, type ProgressEvent, type RolloutDeps, type RolloutOptions } from "../../src/release/driver";
+import { decodeCheckpoint, type Checkpoint } from "../../src/release/checkpoint";
+import { runRollout, systemClock, type ProgressEvent, type RolloutDeps, type RolloutOptions } from "../../src/release/driver";
 import type { ReleaseSpec } from "../../src/release/sequencer";
 import { FakeClock, MemoryRouter, SyntheticMetrics } from "../support/fakes";
+import { specFor } from "../support/specs";
 import { HEALTHY } from "../support/synthetic";
 
-const spec: ReleaseSpec = {
-  strategy: "canary",
-  steps: [5, 25, 100],
-  bakeSeconds: 30,
-  maxStepSeconds: 900,
-  onInconclusive: "rollback",
-  autoRollback: true,
-  analysis: { alpha: 0.05, comparativeMargin: 0.1, guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 } },
-  stepCriteria: [{ fromWeight: 0, criteria: { errorRate: 0.01, p95LatencyMs: 500 } }],
-  metricsUnavailableLimitSeconds: 60,
-  gatesBeforeTraffic: ["smoke"],
-  gatesBeforePromotion: [],
+/** Production's canary shortened to 5/25/100 with the first criteria from 0%, a 30 s bake and a 60 s outage limit. */
+const spec: ReleaseSpec = specFor("production", { steps: [5, 25, 100], bakeSeconds: 30, maxStepSeconds: 900, analysis: { stepCriteria: { "0": { errorRate: 0.01, p95LatencyMs: 500 } }, metricsUnavailableLimitSeconds: 60 } });
+const checkpointOf = (router: MemoryRouter): Checkpoint | null => {
+  const d = decodeCheckpoint(router.checkpoint, { target: router.target, steps: spec.steps });
+  return d.kind === "ok" ? d.checkpoint : null;
 };
 
 function setup(candidate = HEALTHY, extra: Partial<RolloutDeps> = {}) {
@@ -44,7 +38,7 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     const r = await runRollout(opts, deps);
     expect(r.phase).toBe("promoted");
     expect(router.calls).toEqual(["prepare", "set 5", "set 25", "set 100"]);
-    expect(decodeCheckpoint(router.checkpoint).checkpoint?.state.phase).toBe("promoted");
+    expect(checkpointOf(router)?.state.phase).toBe("promoted");
     expect(events.filter((e) => e.kind === "window").length).toBeGreaterThan(3);
     expect(events.find((e) => e.kind === "window" && /candidate \d+ req/.test(e.line))).toBeDefined();
   });
@@ -90,7 +84,7 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(r.message).toContain(`${where}: the traffic router failed to move traffic`);
     expect(router.calls.at(-1)).toBe("rollback");
     expect(router.weight).toBe(0);
-    expect(decodeCheckpoint(router.checkpoint).checkpoint?.state.phase).toBe("rolled-back");
+    expect(checkpointOf(router)?.state.phase).toBe("rolled-back");
   });
 
   it("resumes from the checkpoint after the driving process died mid-rollout", async () => {
@@ -99,10 +93,16 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     let calls = 0;
     const crashing: RolloutDeps = {
       ...deps,
-      router: Object.assign(Object.create(router) as MemoryRouter, {
-        setWeight: async (w: number, c: string) => {
-          await router.setWeight(w, c);
-          if (++calls === 2) throw new Error("SIGKILL");
+      // The same router (its state shared), but the second move's call dies after the move is made.
+      router: new Proxy(router, {
+        get: (target, key) => {
+          if (key === "setWeight")
+            return async (w: number, c: Parameters<MemoryRouter["setWeight"]>[1]) => {
+              await target.setWeight(w, c);
+              if (++calls === 2) throw new Error("SIGKILL");
+            };
+          const v = Reflect.get(target, key) as unknown;
+          return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         },
       }),
     };
@@ -134,12 +134,214 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(r.state.failure?.message).toContain("deadline of 20 s passed");
   });
 
-  it("dry run evaluates gates but never moves traffic or writes a checkpoint", async () => {
-    const { deps, opts, router } = setup();
-    router.weight = 5;
-    const r = await runRollout({ ...opts, dryRun: true }, deps);
-    expect(["promoted", "rolled-back"]).toContain(r.phase);
+});
+
+describe("the drift lock and the checkpoint, through the driver", () => {
+  it("a new release whose stable is not what serves (a typo, an old config) moves nothing and writes nothing", async () => {
+    const { router, deps, opts, events } = setup();
+    const r = await runRollout({ ...opts, stable: "v9", releaseKey: "v9->v2" }, deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toMatch(/live v1 100%, v2 0%; expected v9 100%, v2 0% \(v1 carries 100%, which is neither v9 \(stable\) nor v2 \(candidate\)\)/);
+    expect(r.message).toContain("fix the stable version");
     expect(router.calls).toEqual([]);
     expect(router.checkpoint).toBeNull();
+    expect(events.some((e) => e.kind === "weight")).toBe(false);
+  });
+
+  it("another revision carrying traffic is never dropped or moved: the release refuses to start", async () => {
+    const { router, deps, opts } = setup();
+    router.t.weights = { v1: 90, v2: 0, v0: 10 };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toContain("v0 carries 10%");
+    expect(router.t.weights).toEqual({ v1: 90, v2: 0, v0: 10 });
+    expect(router.calls).toEqual([]);
+  });
+
+  it("weights changed by hand mid-release stop it: the person's split stays, the record says interrupted with both splits", async () => {
+    const { router, deps, opts } = setup();
+    // A person sets 40% on the candidate while the engine is at step 2 (25%).
+    const setWeight = router.setWeight.bind(router);
+    router.setWeight = async (w, c) => {
+      await setWeight(w, c);
+      if (w === 25) router.weight = 40;
+    };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("interrupted");
+    expect(router.weight).toBe(40);
+    expect(router.calls.filter((c) => c.startsWith("set") || c.startsWith("rollback"))).toEqual(["set 5", "set 25"]);
+    expect(checkpointOf(router)?.state).toMatchObject({ phase: "interrupted", failure: { gate: "drift", value: "v1 60%, v2 40%", threshold: "v1 75%, v2 25%" } });
+    // The next run of the same release starts afresh and refuses again while the split is the person's.
+    const again = await runRollout(opts, deps);
+    expect(again.phase).toBe("interrupted");
+    expect(again.message).toContain("before any traffic moved");
+    expect(router.weight).toBe(40);
+  });
+
+  it("a malformed checkpoint is refused with a message, not ignored", async () => {
+    const { router, deps, opts } = setup();
+    router.checkpoint = '{"format":"progressive-delivery/checkpoint@2","releaseKey":"v1->v2","state":{"phase":"promoted"}}';
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toMatch(/the checkpoint on memory:router cannot be read: .*target/);
+    expect(router.calls).toEqual([]);
+  });
+
+  it("a promoted checkpoint of this release never jumps to 100% when the live split says otherwise", async () => {
+    const first = setup();
+    await runRollout(first.opts, first.deps);
+    expect(first.router.weight).toBe(100);
+    // Someone put 100% back on stable by hand; the checkpoint still says promoted.
+    first.router.weight = 0;
+    const r = await runRollout(first.opts, first.deps);
+    expect(r.phase).toBe("interrupted");
+    expect(first.router.weight).toBe(0);
+    expect(first.router.calls.filter((c) => c === "set 100")).toHaveLength(1);
+  });
+
+  it("a checkpoint of this release key from another target (or with other revisions) is foreign: refused", async () => {
+    const a = setup();
+    await runRollout({ ...a.opts, deadlineMs: 20_000 }, a.deps);
+    const text = a.router.checkpoint!.replace('"target":"memory:router"', '"target":"memory:elsewhere"');
+    const b = setup();
+    b.router.checkpoint = text;
+    const r = await runRollout(b.opts, b.deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toContain("belongs to another target (memory:elsewhere)");
+  });
+
+  it("reads a schema-1 checkpoint and resumes it at its step", async () => {
+    const { router, deps, opts, clock, events } = setup();
+    const state = { schema: 1, stable: "v1", candidate: "v2", phase: "analysing", stepIndex: 1, weight: 25, gateIndex: 0, stepStartedAt: clock.t, startedAt: clock.t, updatedAt: clock.t, unavailableSince: null, healthFailures: 0, heldFrom: null, evidence: { errors: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latency: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latencyBoundaryMs: null, stableLatencySoFar: null, candidate: { requests: 0, errors: 0, slow: 0 }, stable: { requests: 0, errors: 0 }, step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 } }, records: [], failure: null, gatesPassed: ["smoke"] };
+    router.checkpoint = JSON.stringify({ format: "progressive-delivery/checkpoint@1", releaseKey: "v1->v2", state });
+    router.weight = 25;
+    const r = await runRollout(opts, deps);
+    expect(r.resumed).toBe(true);
+    expect(r.phase).toBe("promoted");
+    expect(router.calls).toEqual(["set 100"]);
+    expect(events.some((e) => e.kind === "info" && /schema-1 checkpoint/.test(e.message))).toBe(true);
+    expect(checkpointOf(router)?.format).toBe("progressive-delivery/checkpoint@2");
+  });
+
+  it("redeploying a release this target promoted (a rollback to a prior state) moves nothing when it still serves", async () => {
+    const a = setup();
+    expect((await runRollout(a.opts, a.deps)).phase).toBe("promoted");
+    // Release B (candidate v1 over v2) is rejected by its smoke test before any traffic.
+    const bRouter = new MemoryRouter("v2", "v1", a.router.t);
+    const b = await runRollout({ ...a.opts, stable: "v2", candidate: "v1", releaseKey: "v2->v1" }, { ...a.deps, router: bRouter, runGate: async (g) => ({ passed: g !== "smoke", detail: "503" }) });
+    expect(b.phase).toBe("rejected");
+    expect(a.router.t.weights).toEqual({ v1: 0, v2: 100 });
+    const callsBefore = a.router.calls.length;
+    // The rollback command redeploys A's config: stable v1, candidate v2.
+    const again = await runRollout(a.opts, a.deps);
+    expect(again.phase).toBe("promoted");
+    expect(again.alreadyDecided).toBe(true);
+    expect(again.message).toContain("no traffic was moved");
+    expect(a.router.calls.slice(callsBefore)).toEqual([]);
+    expect(a.router.t.weights).toEqual({ v1: 0, v2: 100 });
+  });
+});
+
+describe("one release, one engine", () => {
+  /** Real time, short intervals: two engines interleave for real. */
+  function live(candidate = HEALTHY, router = new MemoryRouter()) {
+    const metrics = new SyntheticMetrics(router, candidate, 4000);
+    const events: ProgressEvent[] = [];
+    const deps: RolloutDeps = { router, metrics, clock: systemClock, log: (e) => events.push(e), runGate: async () => ({ passed: true, detail: "ok" }) };
+    const fast = specFor("production", { steps: [5, 25, 100], bakeSeconds: 1, maxStepSeconds: 30, analysis: { stepCriteria: { "0": { errorRate: 0.05, p95LatencyMs: 2000 } }, metricsUnavailableLimitSeconds: 5 } });
+    const opts: RolloutOptions = { spec: fast, stable: "v1", candidate: "v2", releaseKey: "v1->v2", intervalMs: 50, deadlineMs: 60_000, leaseMs: 600 };
+    return { router, deps, opts, events };
+  }
+
+  it("a second engine on a release another live engine holds waits, then gives up without moving traffic", async () => {
+    const a = live();
+    const b = { ...live(HEALTHY, a.router) };
+    const runA = runRollout(a.opts, a.deps);
+    await new Promise((r) => setTimeout(r, 150));
+    const rb = await runRollout(b.opts, { ...b.deps, router: a.router });
+    const ra = await runA;
+    expect(ra.phase).toBe("promoted");
+    expect(rb.phase).toBe("interrupted");
+    expect(rb.message).toMatch(/engine [0-9a-f-]+ \(pid \d+ on .*\) holds release v1->v2 until .*; gave up waiting/);
+    // Every move came from A, in order.
+    expect(a.router.calls.filter((c) => c.startsWith("set"))).toEqual(["set 5", "set 25", "set 100"]);
+  }, 30_000);
+
+  it("an engine whose lease another engine took over stops at its next write: it never undoes the other's rollback", async () => {
+    const router = new MemoryRouter();
+    const a = live(HEALTHY, router);
+    // A stalls for 1.5 s inside its first health check after the first move (a paused process): its 600 ms lease runs out.
+    let stalled = false;
+    const runA = runRollout(a.opts, {
+      ...a.deps,
+      health: async () => {
+        if (!stalled && router.weight === 5) {
+          stalled = true;
+          await new Promise((r) => setTimeout(r, 1500));
+        }
+        return { ok: true, detail: "200" };
+      },
+    });
+    while (!stalled) await new Promise((r) => setTimeout(r, 10));
+    // B takes the release over (A's lease ran out), sees a bad candidate and rolls back.
+    const b = live({ ...HEALTHY, errorRate: 0.4 }, router);
+    const rb = await runRollout(b.opts, b.deps);
+    expect(rb.resumed).toBe(true);
+    expect(rb.phase).toBe("rolled-back");
+    const ra = await runA;
+    expect(ra.phase).toBe("interrupted");
+    expect(ra.message).toContain("changed by someone else since this engine read it");
+    expect(router.weight).toBe(0);
+    // B's rollback was the last move: A never set 25% after it.
+    expect(router.calls.filter((c) => c.startsWith("set") || c.startsWith("rollback"))).toEqual(["set 5", expect.stringMatching(/^rollback/)]);
+  }, 30_000);
+});
+
+describe("holds, health and progress", () => {
+  it("a hold asks the approval source until it answers; a rejection rolls back", async () => {
+    const { router, deps, opts } = setup(HEALTHY);
+    let polls = 0;
+    const held: ReleaseSpec = { ...spec, onInconclusive: "hold", maxStepSeconds: 60, bakeSeconds: 30 };
+    // 1 req/s: the first step (5%) cannot be concluded in 60 s, so it is held.
+    const slow = new SyntheticMetrics(router, HEALTHY, 1);
+    const r = await runRollout({ ...opts, spec: held, approvalWaitMs: 3_600_000 }, { ...deps, metrics: slow, approval: async () => (++polls < 4 ? undefined : { approved: false, by: "alice" }) });
+    expect(polls).toBe(4);
+    expect(r.phase).toBe("rolled-back");
+    expect(r.state.failure!.message).toBe("rejected by alice");
+    expect(router.weight).toBe(0);
+  });
+
+  it("a hold with no answer within the approval time is rolled back, never left at a partial weight", async () => {
+    const { router, deps, opts } = setup(HEALTHY);
+    const held: ReleaseSpec = { ...spec, onInconclusive: "hold", maxStepSeconds: 60 };
+    const r = await runRollout({ ...opts, spec: held, approvalWaitMs: 120_000 }, { ...deps, metrics: new SyntheticMetrics(router, HEALTHY, 1), approval: async () => undefined });
+    expect(r.phase).toBe("rolled-back");
+    expect(r.state.failure!.message).toContain("no approval within 120 s");
+    expect(router.weight).toBe(0);
+  });
+
+  it("health is checked several times per metrics interval: three failures roll back within one 15 s interval, each printed", async () => {
+    const { router, deps, opts, events, clock } = setup(HEALTHY);
+    let failing = false;
+    const setWeight = router.setWeight.bind(router);
+    let failedAt = 0;
+    router.setWeight = async (w, c) => {
+      await setWeight(w, c);
+      if (w === 5) ((failing = true), (failedAt = clock.now()));
+    };
+    const r = await runRollout({ ...opts, intervalMs: 15_000, healthIntervalMs: 3_000 }, { ...deps, health: async () => (failing ? { ok: false, detail: "connection refused" } : { ok: true, detail: "200" }) });
+    expect(r.phase).toBe("rolled-back");
+    expect(r.state.failure!.gate).toBe("guardrail:health");
+    expect(r.state.updatedAt - failedAt).toBeLessThanOrEqual(9_000);
+    expect(events.filter((e) => e.kind === "health").map((e) => e.kind === "health" && e.failures)).toEqual([1, 2, 3]);
+  });
+
+  it("prints every interval the metrics are unavailable", async () => {
+    const { deps, opts, metrics, events } = setup();
+    metrics.down = true;
+    await runRollout(opts, deps);
+    const down = events.filter((e) => e.kind === "metrics-unavailable");
+    expect(down.length).toBeGreaterThanOrEqual(6);
+    expect(down.at(-1)).toMatchObject({ kind: "metrics-unavailable", error: "synthetic outage" });
   });
 });

@@ -1,24 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decide, resume, start, type Action, type Decision, type GateName, type Observation, type ReleaseSpec, type RolloutState } from "../../src/release/sequencer";
+import { decide, resume, start, TERMINAL, type Action, type Decision, type GateName, type Observation, type ReleaseSpec, type RolloutState } from "../../src/release/sequencer";
+import { fromWeights, type LiveSplit } from "../../src/release/split";
+import { specFor } from "../support/specs";
 import { HEALTHY, rng, trafficWindow, type ArmModel } from "../support/synthetic";
 
-const canary: ReleaseSpec = {
-  strategy: "canary",
-  steps: [5, 10, 25, 50, 100],
-  bakeSeconds: 60,
-  maxStepSeconds: 1800,
-  onInconclusive: "rollback",
-  autoRollback: true,
-  analysis: { alpha: 0.05, comparativeMargin: 0.1, guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 } },
-  stepCriteria: [
-    { fromWeight: 10, criteria: { errorRate: 0.01, p95LatencyMs: 500 } },
-    { fromWeight: 50, criteria: { errorRate: 0.005, p95LatencyMs: 300 } },
-  ],
-  metricsUnavailableLimitSeconds: 120,
-  gatesBeforeTraffic: ["smoke"],
-  gatesBeforePromotion: [],
-};
+/** Production's canary (5/10/25/50/100, its step criteria and guardrails) with a shorter bake and outage limit. */
+const canary: ReleaseSpec = specFor("production", { bakeSeconds: 60, analysis: { metricsUnavailableLimitSeconds: 120 } });
+
+/** The live split of a two-arm target with the candidate at `w`%. */
+const liveAt = (w: number, stable = "v1", candidate = "v2"): LiveSplit => fromWeights([{ name: stable, weight: 100 - w }, { name: candidate, weight: w }]);
 
 interface Run {
   state: RolloutState;
@@ -47,7 +38,7 @@ function simulate(spec: ReleaseSpec, candidate: ArmModel, opts: { seed?: number;
     }
   };
   apply(d);
-  for (let i = 0; i < (opts.maxWindows ?? 2000) && !["promoted", "rolled-back", "rejected", "held"].includes(d.state.phase); i++) {
+  for (let i = 0; i < (opts.maxWindows ?? 2000) && !TERMINAL.includes(d.state.phase) && d.state.phase !== "held"; i++) {
     const pendingGate = d.actions.find((a) => a.kind === "check-gate");
     if (pendingGate && pendingGate.kind === "check-gate") {
       apply(decide(spec, d.state, { kind: "gate", at: t, gate: pendingGate.gate, passed: opts.gate ? opts.gate(pendingGate.gate) : true, detail: "simulated" }));
@@ -187,6 +178,9 @@ describe("moves the router could not make", () => {
     d = decide(spec, d.state, { kind: "moved", at: 0, weight: 50 });
     const rand = rng(5);
     for (let t = 10_000; d.state.phase === "analysing"; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, d.state.weight, HEALTHY, HEALTHY) });
+    // The candidate answers its health check at the moment of promotion.
+    expect(d.actions).toContainEqual({ kind: "check-gate", gate: "candidate-health" });
+    d = decide(spec, d.state, { kind: "gate", at: 1e8, gate: "candidate-health", passed: true, detail: "GET /health: 200" });
     return { spec, d };
   };
 
@@ -222,7 +216,7 @@ describe("moves the router could not make", () => {
 
   it("a run interrupted during the final move makes the move again on resume, and is promoted by it", () => {
     const { spec, d } = atFinalMove();
-    const r = resume(spec, JSON.parse(JSON.stringify(d.state)) as RolloutState, 50, 2e9);
+    const r = resume(spec, JSON.parse(JSON.stringify(d.state)) as RolloutState, liveAt(50), 2e9);
     expect(r.actions).toEqual([{ kind: "set-weight", weight: 100, step: 1 }]);
     expect(decide(spec, r.state, { kind: "moved", at: 2e9, weight: 100 }).state.phase).toBe("promoted");
   });
@@ -266,7 +260,7 @@ describe("resuming after an interruption", () => {
     }
     const checkpoint = JSON.parse(JSON.stringify(d.state)) as RolloutState;
     const liveWeight = stepIndex === 0 ? 0 : canary.steps[stepIndex - 1]!;
-    const r = resume(canary, checkpoint, liveWeight, t + 5_000);
+    const r = resume(canary, checkpoint, liveAt(liveWeight), t + 5_000);
     expect(r.actions).toEqual([{ kind: "set-weight", weight: canary.steps[stepIndex], step: stepIndex }]);
     expect(r.state.stepStartedAt).toBe(t + 5_000);
     // The step is analysed again from its start.
@@ -277,22 +271,39 @@ describe("resuming after an interruption", () => {
       e = decide(canary, e.state, { kind: "metrics", at: t + 5_000, window: trafficWindow(rand, 100, 10, e.state.weight, HEALTHY, HEALTHY) });
       const move = e.actions.find((x) => x.kind === "set-weight");
       if (move?.kind === "set-weight") e = decide(canary, e.state, { kind: "moved", at: t + 5_000, weight: move.weight });
+      const gate = e.actions.find((x) => x.kind === "check-gate");
+      if (gate?.kind === "check-gate") e = decide(canary, e.state, { kind: "gate", at: t + 5_000, gate: gate.gate, passed: true, detail: "" });
+      const last = e.actions.find((x) => x.kind === "set-weight");
+      if (last?.kind === "set-weight") e = decide(canary, e.state, { kind: "moved", at: t + 5_000, weight: last.weight });
     }
     expect(e.state.phase).toBe("promoted");
   });
 
-  it("re-asserts a recorded rollback and never re-promotes a rejected candidate", () => {
+  it("completes a rollback the checkpoint recorded in flight, and never re-promotes a rejected candidate", () => {
     const run = simulate(canary, { ...HEALTHY, errorRate: 0.2 });
     expect(run.state.phase).toBe("rolled-back");
-    expect(resume(canary, run.state, 5, 1e9).actions).toEqual([{ kind: "rollback", reason: "re-asserting the rollback recorded in the checkpoint" }]);
-    expect(resume(canary, run.state, 0, 1e9).actions).toEqual([]);
+    // The rollback was asked for at 5%: a live split anywhere between 5% and 0% is that rollback, to be completed.
+    expect(run.state.moving).toEqual({ from: 5, to: 0 });
+    const live = (w: number) => liveAt(w, "app-v1", "app-v2");
+    expect(resume(canary, run.state, live(5), 1e9).actions).toEqual([{ kind: "rollback", reason: "completing the rollback recorded in the checkpoint", mode: "immediate" }]);
+    expect(resume(canary, run.state, live(0), 1e9).actions).toEqual([]);
     expect(decide(canary, run.state, { kind: "metrics", at: 1e9, window: trafficWindow(rng(1), 100, 10, 5, HEALTHY, HEALTHY) }).state).toBe(run.state);
+    // Once the rollback was reported done, the release expects exactly 0%: a candidate at 30% is someone else's change.
+    const settled = decide(canary, run.state, { kind: "moved", at: 1e9, weight: 0 }).state;
+    expect(settled.moving).toBeNull();
+    const drifted = resume(canary, settled, live(30), 2e9);
+    expect(drifted.state.phase).toBe("interrupted");
+    expect(drifted.actions.some((a) => a.kind === "rollback" || a.kind === "set-weight")).toBe(false);
   });
 
-  it("a checkpoint taken before any gate passed earns no traffic on resume", () => {
+  it("a checkpoint taken before any gate passed, with traffic on the candidate, stops the release: nobody in it asked for that traffic", () => {
     const d = start(canary, "v1", "v2", 0);
-    const r = resume(canary, d.state, 5, 10);
-    expect(r.actions).toEqual([{ kind: "rollback", reason: "no traffic is earned before the gates pass" }, { kind: "check-gate", gate: "smoke" }]);
+    const r = resume(canary, d.state, liveAt(5), 10);
+    expect(r.state.phase).toBe("interrupted");
+    expect(r.actions.some((a) => a.kind === "rollback" || a.kind === "set-weight")).toBe(false);
+    expect(r.state.failure?.message).toContain("live v1 95%, v2 5%; expected v1 100%, v2 0%");
+    // On 100% stable it goes on with its gates.
+    expect(resume(canary, d.state, liveAt(0), 10).actions).toEqual([{ kind: "check-gate", gate: "smoke" }]);
   });
 });
 
@@ -305,10 +316,11 @@ describe("sequencer properties (any order of observations)", () => {
     fc.record({ kind: fc.constant("approval" as const), approved: fc.boolean() }),
     fc.record({ kind: fc.constant("abort" as const) }),
     fc.record({ kind: fc.constant("move" as const), ok: fc.boolean() }),
+    fc.record({ kind: fc.constant("split" as const), drift: fc.boolean() }),
   );
   const spec: ReleaseSpec = { ...canary, bakeSeconds: 20, maxStepSeconds: 200, metricsUnavailableLimitSeconds: 60, gatesBeforePromotion: ["manual-approval"], onInconclusive: "hold" };
 
-  it("weights only take planned values; 100% only after every earlier step passed; promoted only by a reported move to 100%; a failed move rolls back; rollbacks end at 0", () => {
+  it("weights only take planned values; 100% only after every earlier step passed; promoted only by a reported move to 100%; a failed move rolls back; rollbacks end at 0; a live split never moves traffic", () => {
     fc.assert(
       fc.property(fc.array(observation, { maxLength: 120 }), fc.integer({ min: 1, max: 1_000_000 }), (script, seed) => {
         const rand = rng(seed);
@@ -333,11 +345,17 @@ describe("sequencer properties (any order of observations)", () => {
                         ? o.ok
                           ? { kind: "moved", at: t, weight: lastMove }
                           : { kind: "move-failed", at: t, weight: lastMove, error: "p" }
-                        : { kind: "abort", at: t, reason: "p" };
+                        : o.kind === "split"
+                          ? { kind: "split", at: t, live: o.drift ? fromWeights([{ name: "v1", weight: 50 }, { name: "v2", weight: 20 }, { name: "v0", weight: 30 }]) : liveAt(d.state.weight) }
+                          : { kind: "abort", at: t, reason: "p" };
           const before = d.state;
           d = decide(spec, d.state, obs);
           if (d.state.phase === "promoted" && before.phase !== "promoted") expect(obs).toEqual({ kind: "moved", at: t, weight: 100 });
-          if (obs.kind === "move-failed" && !["promoted", "rolled-back", "rejected"].includes(before.phase)) expect(d.state.phase).toBe("rolled-back");
+          if (obs.kind === "move-failed" && !TERMINAL.includes(before.phase)) expect(d.state.phase).toBe("rolled-back");
+          if (obs.kind === "split") {
+            expect(d.actions.some((a) => a.kind === "set-weight" || a.kind === "rollback")).toBe(false);
+            if (!TERMINAL.includes(before.phase)) expect(d.state.phase).toBe(obs.live.arms.length === 3 ? "interrupted" : before.phase);
+          }
           for (const a of d.actions) {
             if (a.kind === "set-weight") {
               lastMove = a.weight;
@@ -352,12 +370,131 @@ describe("sequencer properties (any order of observations)", () => {
             if (a.kind === "rollback") weights.push(0);
           }
           if (d.state.phase === "rolled-back") expect(d.state.weight).toBe(0);
-          if (["promoted", "rolled-back", "rejected"].includes(before.phase)) expect(d.state).toBe(before);
+          if (TERMINAL.includes(before.phase) && obs.kind !== "moved") expect(d.state).toBe(before);
         }
         // Weights never go down except to 0 (a rollback).
         for (let i = 1; i < weights.length; i++) if (weights[i] !== 0) expect(weights[i]!).toBeGreaterThan(weights[i - 1]!);
       }),
       { numRuns: 300, seed: 42 },
     );
+  });
+});
+
+describe("the drift lock: a live split nobody in this release asked for stops it", () => {
+  /** A canary at its second step (10%), moves reported. */
+  const atTenPercent = () => {
+    let d = start(canary, "v1", "v2", 0);
+    d = decide(canary, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
+    d = decide(canary, d.state, { kind: "moved", at: 0, weight: 5 });
+    const rand = rng(11);
+    for (let t = 10_000; d.state.weight === 5; t += 10_000) d = decide(canary, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 5, HEALTHY, HEALTHY) });
+    return decide(canary, d.state, { kind: "moved", at: 1e8, weight: 10 });
+  };
+
+  it("weights changed by hand mid-release: interrupted, traffic left as the person set it, both splits in the record", () => {
+    const d = atTenPercent();
+    expect(d.state.weight).toBe(10);
+    const r = decide(canary, d.state, { kind: "split", at: 2e8, live: liveAt(40) });
+    expect(r.state.phase).toBe("interrupted");
+    expect(r.actions).toEqual([{ kind: "notify", event: "interrupted" }, { kind: "done", phase: "interrupted" }]);
+    expect(r.state.failure).toMatchObject({ gate: "drift", value: "v1 60%, v2 40%", threshold: "v1 90%, v2 10%" });
+    expect(r.state.failure!.message).toMatch(/^the live split is not what this release expects at step 2\/5 \(10% to v2\): live v1 60%, v2 40%; expected v1 90%, v2 10% \(v2 carries 40%\)\. No traffic was moved\./);
+    // Nothing afterwards moves traffic again in this run.
+    expect(decide(canary, r.state, { kind: "metrics", at: 3e8, window: trafficWindow(rng(1), 200, 10, 40, { ...HEALTHY, errorRate: 0.5 }, HEALTHY) }).actions).toEqual([]);
+  });
+
+  it("another arm with traffic (a third revision) is drift even when the two arms' ratio looks right", () => {
+    const d = atTenPercent();
+    const live = fromWeights([{ name: "v1", weight: 80 }, { name: "v2", weight: 10 }, { name: "v0", weight: 10 }]);
+    const r = decide(canary, d.state, { kind: "split", at: 2e8, live });
+    expect(r.state.phase).toBe("interrupted");
+    expect(r.state.failure!.message).toContain("v0 carries 10%, which is neither v1 (stable) nor v2 (candidate)");
+  });
+
+  it("a move in flight accepts any split between its two ends, and nothing outside them", () => {
+    let d = start(canary, "v1", "v2", 0);
+    d = decide(canary, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
+    expect(d.state.moving).toEqual({ from: 0, to: 5 });
+    for (const w of [0, 3, 5]) expect(decide(canary, d.state, { kind: "split", at: 1, live: liveAt(w) }).state.phase).toBe("analysing");
+    expect(decide(canary, d.state, { kind: "split", at: 1, live: liveAt(6) }).state.phase).toBe("interrupted");
+  });
+});
+
+describe("the evidence rule: no promotion without evidence", () => {
+  it("blue-green does not promote on elapsed time alone: a bake with no requests rolls back as inconclusive", () => {
+    const blueGreen: ReleaseSpec = { ...canary, strategy: "blue-green", steps: [100], bakeSeconds: 120, maxStepSeconds: 600 };
+    const run = simulate(blueGreen, HEALTHY, { rps: 0 });
+    expect(run.state.phase).toBe("rolled-back");
+    expect(run.state.failure!.gate).toBe("inconclusive");
+    expect(run.state.failure!.message).toContain(`at least ${canary.minStepRequests} candidate requests in the step (has 0)`);
+  });
+
+  it("blue-green's bake needs the minimum request count even when the criteria look met", () => {
+    const blueGreen: ReleaseSpec = { ...canary, strategy: "blue-green", steps: [100], bakeSeconds: 60, maxStepSeconds: 600, minStepRequests: 5000 };
+    // 100 req/s for 600 s is 60,000 requests: promoted, but never before the 5,000th request.
+    const run = simulate(blueGreen, HEALTHY, { rps: 100 });
+    expect(run.state.phase).toBe("promoted");
+    expect(run.state.records[0]!.candidateRequests).toBeGreaterThanOrEqual(5000);
+  });
+
+  it("a candidate that dies late in a step is not promoted: the passing window must show it answering", () => {
+    const spec: ReleaseSpec = { ...canary, steps: [50, 100], bakeSeconds: 60 };
+    let d = start(spec, "v1", "v2", 0);
+    d = decide(spec, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
+    d = decide(spec, d.state, { kind: "moved", at: 0, weight: 50 });
+    const rand = rng(3);
+    // 40 s of healthy traffic: evidence enough for the criteria, the bake not yet served.
+    for (let t = 10_000; t <= 40_000; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 50, HEALTHY, HEALTHY) });
+    expect(d.state.phase).toBe("analysing");
+    // Then the candidate dies: its windows are empty (the proxy sends its requests elsewhere or counts nothing).
+    for (let t = 50_000; t <= 300_000 && d.state.phase === "analysing"; t += 10_000) {
+      const w = trafficWindow(rand, 200, 10, 50, HEALTHY, HEALTHY);
+      d = decide(spec, d.state, { kind: "metrics", at: t, window: { candidate: { requests: 0, errors: 0, latency: [] }, stable: w.stable } });
+      expect(d.actions.some((a) => a.kind === "set-weight" || a.kind === "check-gate")).toBe(false);
+    }
+    expect(d.state.phase).toBe("analysing");
+    expect(d.state.records.at(-1)!.outcome).toBeUndefined();
+  });
+
+  it("a failed health check at the moment of promotion rolls back at once (immediate)", () => {
+    const run = simulate(canary, HEALTHY, { gate: (g) => g !== "candidate-health" });
+    expect(run.state.phase).toBe("rolled-back");
+    expect(run.state.failure).toMatchObject({ gate: "candidate-health" });
+    expect(run.weights).toEqual([5, 10, 25, 50, 0]);
+    expect(run.actions.find((a) => a.kind === "rollback")).toMatchObject({ mode: "immediate" });
+  });
+
+  it("blue-green checks the candidate's health after its bake, before it is promoted", () => {
+    const blueGreen: ReleaseSpec = { ...canary, strategy: "blue-green", steps: [100], bakeSeconds: 60 };
+    let healthChecks = 0;
+    const run = simulate(blueGreen, HEALTHY, { gate: (g) => (g === "candidate-health" ? ++healthChecks < 2 : true) });
+    // Once before the switch (a promotion gate), once after the bake: the second answer fails.
+    expect(healthChecks).toBe(2);
+    expect(run.state.phase).toBe("rolled-back");
+    expect(run.weights).toEqual([100, 0]);
+  });
+});
+
+describe("holds and rollback paths", () => {
+  it("a hold nobody answers rolls back when the approval source's time runs out", () => {
+    const spec: ReleaseSpec = { ...canary, onInconclusive: "hold" };
+    const run = simulate(spec, HEALTHY, { rps: 0 });
+    expect(run.state.phase).toBe("held");
+    const r = decide(spec, run.state, { kind: "approval-timeout", at: 1e10, waitedSeconds: 900 });
+    expect(r.state.phase).toBe("rolled-back");
+    expect(r.actions[0]).toMatchObject({ kind: "rollback", mode: "drain" });
+    expect(r.state.failure!.message).toContain("no approval within 900 s");
+  });
+
+  it("a statistical regression within the guardrails drains; a guardrail breach closes at once", () => {
+    // +25% errors over stable's 1%: the comparison fails long before the 5% guardrail.
+    const statistical = simulate(canary, { ...HEALTHY, errorRate: 0.012 }, { seed: 4 });
+    const stats = simulate({ ...canary, analysis: { ...canary.analysis, comparativeMargin: 0 } }, { ...HEALTHY, errorRate: 0.004 }, { seed: 9, rps: 400 });
+    const guardrail = simulate(canary, { ...HEALTHY, errorRate: 0.3 });
+    expect(guardrail.state.failure!.gate).toMatch(/^guardrail:/);
+    expect(guardrail.actions.find((a) => a.kind === "rollback")).toMatchObject({ mode: "immediate" });
+    const comparative = [statistical, stats].find((r) => r.state.failure?.gate.startsWith("comparative:"));
+    expect(comparative, JSON.stringify([statistical.state.failure, stats.state.failure])).toBeDefined();
+    expect(comparative!.actions.find((a) => a.kind === "rollback")).toMatchObject({ mode: "drain" });
   });
 });

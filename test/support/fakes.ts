@@ -1,7 +1,8 @@
 import type { Clock } from "../../src/release/driver";
 import type { MetricsReading, MetricsSource } from "../../src/release/metrics/source";
 import { addArms, emptyArm } from "../../src/release/analysis/window";
-import { RouterError, type Router } from "../../src/release/routers/router";
+import { RouterError, type CheckpointWrite, type DrainPlan, type Router } from "../../src/release/routers/router";
+import { fromWeights, type LiveSplit } from "../../src/release/split";
 import { HEALTHY, rng, trafficWindow, type ArmModel } from "./synthetic";
 
 /** A clock whose sleep returns at once and moves time forward. */
@@ -15,15 +16,50 @@ export class FakeClock implements Clock {
   }
 }
 
-/** A router that keeps weights and the checkpoint in memory and records every call. */
-export class MemoryRouter implements Router {
-  readonly description = "memory router";
-  weight = 0;
+/** What a target holds, shared by every router (engine) that acts on it: arms with weights, a checkpoint, a call log. */
+export class MemoryTarget {
+  weights: Record<string, number> = {};
   checkpoint: string | null = null;
   calls: string[] = [];
+}
+
+/**
+ * A router over a MemoryTarget for one stable/candidate pair. Its writes
+ * run the engine's guard like a real adapter's compare-and-swap: a guard
+ * that throws leaves split and checkpoint as they were.
+ */
+export class MemoryRouter implements Router {
+  readonly description = "memory router";
+  readonly target = "memory:router";
   failNext = 0;
   /** A router that has gone away: every call throws RouterError while this says so. */
   down: (call: string, weight?: number) => boolean = () => false;
+
+  constructor(
+    readonly stable = "v1",
+    readonly candidate = "v2",
+    readonly t = new MemoryTarget(),
+  ) {
+    if (Object.keys(t.weights).length === 0) t.weights = { [stable]: 100, [candidate]: 0 };
+  }
+
+  /** The candidate's weight (stable has the rest). */
+  get weight() {
+    return this.t.weights[this.candidate] ?? 0;
+  }
+  set weight(w: number) {
+    this.t.weights[this.candidate] = w;
+    this.t.weights[this.stable] = 100 - w;
+  }
+  get checkpoint() {
+    return this.t.checkpoint;
+  }
+  set checkpoint(c: string | null) {
+    this.t.checkpoint = c;
+  }
+  get calls() {
+    return this.t.calls;
+  }
 
   private maybeFail(what: string, weight?: number) {
     if (this.down(what, weight)) throw new RouterError(`${what}: router unreachable (injected)`, false);
@@ -32,35 +68,47 @@ export class MemoryRouter implements Router {
       throw new Error(`${what}: injected failure`);
     }
   }
-  async prepare() {
+  split(): LiveSplit {
+    return fromWeights(Object.entries(this.t.weights).map(([name, weight]) => ({ name, weight })));
+  }
+  private write(w: CheckpointWrite) {
+    w.guard(this.t.checkpoint, this.split());
+    this.t.checkpoint = w.text;
+  }
+  async prepare(w: CheckpointWrite) {
+    this.write(w);
     this.calls.push("prepare");
   }
-  async currentWeight() {
-    return this.weight;
+  async readSplit() {
+    if (this.down("readSplit")) throw new RouterError("readSplit: router unreachable (injected)", false);
+    return this.split();
   }
-  async setWeight(weight: number, checkpoint: string) {
+  async setWeight(weight: number, w: CheckpointWrite) {
     this.maybeFail("setWeight", weight);
+    this.write(w);
     this.calls.push(`set ${weight}`);
-    this.checkpoint = checkpoint;
     this.weight = weight;
   }
-  async rollback(checkpoint: string) {
+  async rollback(w: CheckpointWrite, plan: DrainPlan) {
     if (this.down("rollback")) {
       this.calls.push("rollback failed");
       throw new RouterError("rollback: router unreachable (injected)", false);
     }
-    this.calls.push("rollback");
-    this.checkpoint = checkpoint;
+    this.write(w);
+    this.calls.push(plan.mode === "drain" ? "rollback (drain)" : "rollback");
     this.weight = 0;
     return { drained: false, note: "memory router has no connections" };
   }
   async readCheckpoint() {
-    return this.checkpoint;
+    return this.t.checkpoint;
   }
-  async saveCheckpoint(c: string) {
-    this.checkpoint = c;
+  async saveCheckpoint(w: CheckpointWrite) {
+    this.write(w);
   }
   async candidateUrl() {
+    return undefined;
+  }
+  async stableUrl() {
     return undefined;
   }
 }
@@ -80,6 +128,11 @@ export class SyntheticMetrics implements MetricsSource {
     seed = 1,
   ) {
     this.rand = rng(seed);
+  }
+
+  async readArm(revision: string, at: number) {
+    const r = await this.read(this.router.candidate, this.router.stable, at);
+    return revision === this.router.candidate ? r.candidate : r.stable;
   }
 
   async read(_c: string, _s: string, at: number): Promise<MetricsReading> {

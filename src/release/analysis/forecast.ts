@@ -1,7 +1,7 @@
 import { requestsToShowBelow } from "./eprocess";
 import { ALPHA_SHARE } from "./judge";
 import type { ReleaseSpec } from "../sequencer";
-import { criteriaFor } from "../sequencer";
+import { criteriaFor, isAnalysed } from "../sequencer";
 
 /** What a rollout will take, predicted before it starts from the configured traffic estimate. */
 export interface StepForecast {
@@ -70,13 +70,13 @@ export function forecast(spec: ReleaseSpec, rps: number, baselineErrorRate = 0.0
   let stableSoFar = 0;
   let candidateSoFar = 0;
   for (const weight of spec.steps) {
-    const analysed = weight < 100 || spec.strategy === "blue-green";
-    if (!analysed) {
+    if (!isAnalysed(spec, weight)) {
       steps.push({ weight, requestsNeeded: 0, expectedSeconds: 0, detectableErrorRatio: Infinity, exceedsMax: false });
       continue;
     }
     const c = criteriaFor(spec, weight);
-    const needed = weight === 100 ? 0 : Math.max(requestsToShowBelow(c.errorRate, alpha, baselineErrorRate), requestsToShowBelow(0.05, alpha, 0.01));
+    // The evidence rule: the step's criteria shown with confidence, and at least minStepRequests (blue-green's bake included).
+    const needed = Math.max(requestsToShowBelow(c.errorRate, alpha, baselineErrorRate), requestsToShowBelow(0.05, alpha, 0.01), spec.minStepRequests);
     const candidateRps = (rps * weight) / 100;
     const seconds = Math.max(spec.bakeSeconds, candidateRps > 0 ? needed / candidateRps : Infinity);
     candidateSoFar += candidateRps * seconds;

@@ -25,6 +25,24 @@ export interface MetricsWindow {
 
 export const emptyArm = (): ArmWindow => ({ requests: 0, errors: 0, latency: [] });
 
+/** A WebSocket echo probe's outcomes on one arm since its last reading: messages sent, not echoed in time (or lost with their session), and echo times. */
+export interface ProbeCounts {
+  sent: number;
+  failed: number;
+  latenciesMs: number[];
+}
+
+/**
+ * Folds probe outcomes into an arm's window (pure): each message is a
+ * request and each lost one an error, so the comparative and guardrail
+ * error tests see message loss; echo times join the latency histogram
+ * when the window has one (same boundaries).
+ */
+export function addProbe(arm: ArmWindow, probe: ProbeCounts): ArmWindow {
+  const latency = arm.latency.length === 0 ? [] : arm.latency.map((b) => ({ le: b.le, count: b.count + probe.latenciesMs.filter((ms) => ms <= b.le).length }));
+  return { requests: arm.requests + probe.sent, errors: arm.errors + probe.failed, latency };
+}
+
 /** Keeps counts sane: negative or non-finite values (counter resets, NaN from a query) count as no data. */
 export function sanitizeArm(arm: ArmWindow): ArmWindow {
   const ok = (n: number) => Number.isFinite(n) && n >= 0;

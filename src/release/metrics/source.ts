@@ -24,6 +24,8 @@ export class MetricsUnavailable extends Error {
 export interface MetricsSource {
   readonly description: string;
   read(candidate: string, stable: string, at: number): Promise<MetricsReading>;
+  /** One arm alone (stable's history before the rollout, when the candidate may have no series yet). */
+  readArm(revision: string, at: number): Promise<ArmTotals>;
 }
 
 /** Window between two readings; a counter that went down (a restart) makes that arm's window empty. */

@@ -3,13 +3,17 @@
  * inside Pulumi's dynamic-provider host (see trafficSplit.ts). Everything
  * the rollout needs is built per call from the inputs.
  */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { describeForecast, forecast } from "../analysis/forecast";
-import { decodeCheckpoint, releaseKeyOf } from "../checkpoint";
+import { decodeCheckpoint, encodeCheckpoint, releaseKeyOf } from "../checkpoint";
 import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
-import type { StepRecord } from "../sequencer";
+import { LeaseLost, type Router } from "../routers/router";
+import { DECIDED, start, TERMINAL, type StepRecord } from "../sequencer";
+import { describeSplit, shareOf } from "../split";
 import { containsUnknown, TrafficSplitInputs } from "./inputs";
-import { depsFor, routerFor, specFor } from "./wiring";
+import { depsFor, optionsFor, routerFor, specFor } from "./wiring";
 
 type Props = Record<string, unknown>;
 
@@ -25,9 +29,36 @@ const summarize = (records: StepRecord[]): StepSummary[] =>
     candidateRequests: r.candidateRequests,
     stableRequests: r.stableRequests,
     // Infinity is not JSON; cap so the record survives the round trip through state.
-    measurements: r.measurements.map((m) => ({ gate: m.gate, value: m.value, threshold: m.threshold, logEvidence: Math.min(m.logEvidence, 1e6), logBar: m.logBar })),
+    measurements: r.measurements.map((m) => ({ gate: m.gate, value: Number.isFinite(m.value) ? m.value : 1e6, threshold: m.threshold, logEvidence: Math.min(m.logEvidence, 1e6), logBar: m.logBar })),
   }));
 
+/** One line per progress event, the same wherever it is printed. */
+export function progressLine(e: ProgressEvent): string {
+  switch (e.kind) {
+    case "weight":
+      return `step ${e.step}/${e.of}: ${e.weight}% to the candidate`;
+    case "window":
+      return `  step ${e.step} @ ${e.weight}%: ${e.line}`;
+    case "gate":
+      return `gate ${e.gate}: ${e.passed ? "passed" : "FAILED"} (${e.detail})`;
+    case "health":
+      return `health check failed (${e.failures} in a row): ${e.detail}`;
+    case "metrics-unavailable":
+      return `metrics unavailable${e.seconds > 0 ? ` for ${e.seconds} s` : ""}: ${e.error}`;
+    case "rollback":
+      return `ROLLBACK: ${e.reason}; traffic back on stable in ${e.restoreMs} ms; ${e.drained}`;
+    case "done":
+      return `${e.phase}: ${e.message}`;
+    case "info":
+      return e.message;
+  }
+}
+
+/**
+ * Progress goes to the engine's log service only, so `pulumi up` shows each
+ * line once (in its live stream and under the resource). Without an engine
+ * (tests calling the provider directly) it goes to stderr.
+ */
 function progressLogger(): (e: ProgressEvent) => void {
   // The dynamic-provider host is started with the engine's address: log through it so `pulumi up` shows progress.
   const address = process.argv[2];
@@ -49,20 +80,9 @@ function progressLogger(): (e: ProgressEvent) => void {
     }
   }
   return (e) => {
-    const line =
-      e.kind === "weight"
-        ? `step ${e.step}/${e.of}: ${e.weight}% to the candidate`
-        : e.kind === "window"
-          ? `step ${e.step} at ${e.weight}%: ${e.line}`
-          : e.kind === "gate"
-            ? `gate ${e.gate}: ${e.passed ? "passed" : "FAILED"} (${e.detail})`
-            : e.kind === "rollback"
-              ? `ROLLBACK: ${e.reason}; traffic back on stable in ${e.restoreMs} ms; ${e.drained}`
-              : e.kind === "done"
-                ? `${e.phase}: ${e.message}`
-                : e.message;
-    process.stderr.write(`[traffic-split] ${line}\n`);
-    send?.(`[traffic-split] ${line}`);
+    const line = `[traffic-split] ${progressLine(e)}`;
+    if (send) send(line);
+    else process.stderr.write(`${line}\n`);
   };
 }
 
@@ -81,6 +101,7 @@ function outputs(i: TrafficSplitInputs, r: RolloutResult, provider: unknown): Pr
     message: r.message,
     steps: summarize(s.records),
     restoreMs: r.restoreMs,
+    drain: r.drain,
     releaseKey: releaseKeyOf(i.stable, i.candidate, i.retryToken),
     startedAt: new Date(s.startedAt).toISOString(),
     finishedAt: new Date(s.updatedAt).toISOString(),
@@ -90,10 +111,7 @@ function outputs(i: TrafficSplitInputs, r: RolloutResult, provider: unknown): Pr
 /** State holds inputs and outputs side by side; keep the inputs to re-validate them. */
 const inputsOnly = (props: Props): Props => Object.fromEntries(Object.entries(props).filter(([k]) => k in TrafficSplitInputs.shape));
 
-const idOf = (i: TrafficSplitInputs) => {
-  const t = i.target;
-  return t.kind === "cloud-run" ? `cloud-run:projects/${t.project}/locations/${t.region}/services/${t.service}` : t.kind === "http-route" ? `http-route:${t.namespace}/${t.name}` : `haproxy:${t.runtimeApi}/${t.backend}`;
-};
+const idOf = (router: Router) => router.target;
 
 export async function check(_olds: Props, news: Props) {
   // During preview any input may be the unknown sentinel; validate only what is known.
@@ -102,7 +120,7 @@ export async function check(_olds: Props, news: Props) {
   void __provider;
   const parsed = TrafficSplitInputs.safeParse(rest);
   if (!parsed.success) return { inputs: news, failures: parsed.error.issues.map((e) => ({ property: e.path.join(".") || "inputs", reason: e.message })) };
-  return { inputs: parsed.data as unknown as Props };
+  return { inputs: { ...parsed.data, __provider } as unknown as Props };
 }
 
 export async function diff(_id: string, olds: Props, news: Props) {
@@ -119,23 +137,11 @@ async function rollout(props: Props): Promise<{ id: string; outs: Props }> {
   const spec = specFor(i);
   if (i.release.strategy !== "direct" && !i.immediate) log({ kind: "info", message: describeForecast(forecast(spec, i.release.analysis.expectedRps)) });
   const router = await routerFor(i);
-  const deps = await depsFor(i, router, log);
-  const result = await runRollout(
-    {
-      spec,
-      stable: i.stable,
-      candidate: i.candidate,
-      releaseKey: releaseKeyOf(i.stable, i.candidate, i.retryToken),
-      intervalMs: i.intervalSeconds * 1000,
-      deadlineMs: i.deadlineSeconds * 1000,
-      approvalWaitMs: i.approvalWaitSeconds * 1000,
-    },
-    deps,
-  );
+  const result = await runRollout(optionsFor(i), await depsFor(i, router, log));
   const outs = outputs(i, result, __provider);
-  const id = idOf(i);
-  if (result.alreadyDecided) {
-    // Not retried: the outputs keep saying it was rejected, and the update goes through.
+  const id = idOf(router);
+  if (result.alreadyDecided && result.phase !== "interrupted") {
+    // Not retried: the outputs keep saying what was decided, and the update goes through.
     return { id, outs };
   }
   if (result.phase !== "promoted") {
@@ -152,16 +158,17 @@ export async function update(_id: string, _olds: Props, news: Props) {
   return { outs };
 }
 
-/** Refresh: the router's live weight and the checkpoint are the truth. */
+/** Refresh: the router's live split and the checkpoint are the truth. */
 export async function read(id: string, props: Props) {
   const { __provider, ...rest } = props;
   const parsed = TrafficSplitInputs.safeParse(inputsOnly(rest));
   if (!parsed.success) return { id, props };
-  const router = await routerFor(parsed.data);
-  const live = await router.currentWeight();
-  const { checkpoint } = decodeCheckpoint(await router.readCheckpoint());
-  const mine = checkpoint?.releaseKey === releaseKeyOf(parsed.data.stable, parsed.data.candidate, parsed.data.retryToken) ? checkpoint.state : null;
-  return { id, props: { ...props, __provider, liveCandidateWeight: live, ...(mine ? { phase: mine.phase } : {}) } };
+  const i = parsed.data;
+  const router = await routerFor(i);
+  const live = await router.readSplit();
+  const decoded = decodeCheckpoint(await router.readCheckpoint(), { target: router.target, steps: specFor(i).steps });
+  const mine = decoded.kind === "ok" && decoded.checkpoint.releaseKey === releaseKeyOf(i.stable, i.candidate, i.retryToken) ? decoded.checkpoint.state : null;
+  return { id, props: { ...props, __provider, liveCandidateWeight: Math.round(shareOf(live, i.candidate)), ...(mine ? { phase: mine.phase } : {}) } };
 }
 
 /** Deleting the resource never moves traffic, except that an unfinished rollout goes back to stable. */
@@ -170,10 +177,79 @@ export async function remove(_id: string, props: Props) {
   void __provider;
   const parsed = TrafficSplitInputs.safeParse(inputsOnly(rest));
   if (!parsed.success) return;
-  const router = await routerFor(parsed.data);
-  const { checkpoint } = decodeCheckpoint(await router.readCheckpoint());
-  const phase = checkpoint?.state.phase;
-  if (phase && !["promoted", "rolled-back", "rejected"].includes(phase) && (await router.currentWeight()) > 0) {
-    await router.rollback(JSON.stringify({ ...checkpoint, state: { ...checkpoint!.state, phase: "rolled-back", weight: 0 } }));
+  const i = parsed.data;
+  const router = await routerFor(i);
+  const decoded = decodeCheckpoint(await router.readCheckpoint(), { target: router.target, steps: specFor(i).steps });
+  if (decoded.kind === "ok" && !TERMINAL.includes(decoded.checkpoint.state.phase) && shareOf(await router.readSplit(), i.candidate) > 0) {
+    await restoreStable(i, { reason: "the traffic split resource was deleted during a rollout", force: false, log: () => undefined });
   }
+}
+
+export interface RestoreOutcome {
+  /** What was done, in words. */
+  message: string;
+  /** True when traffic was moved back to stable. */
+  moved: boolean;
+}
+
+/**
+ * The operator's way out after a killed update (`npm run rollout --
+ * --restore-stable`): puts 100% on stable whatever the split, and records
+ * the release as interrupted so the next `pulumi up` starts it afresh from
+ * a verified 100% on stable. It refuses while a live engine holds the
+ * release (on this host: its process exists), unless forced.
+ */
+export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; force: boolean; log: (line: string) => void }): Promise<RestoreOutcome> {
+  const router = await routerFor(i);
+  const spec = specFor(i);
+  const releaseKey = releaseKeyOf(i.stable, i.candidate, i.retryToken);
+  const text = await router.readCheckpoint();
+  const decoded = decodeCheckpoint(text, { target: router.target, steps: spec.steps });
+  const live = await router.readSplit();
+  const liveText = describeSplit(live, [i.stable, i.candidate]);
+  const c = decoded.kind === "ok" ? decoded.checkpoint : null;
+  if (c && !TERMINAL.includes(c.state.phase) && c.leaseUntil > Date.now() && !o.force) {
+    const o2 = c.owner;
+    let alive = o2.host !== hostname();
+    if (!alive) {
+      try {
+        process.kill(o2.pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code !== "ESRCH";
+      }
+    }
+    if (alive) throw new Error(`engine ${o2.id} (pid ${o2.pid}${o2.host ? ` on ${o2.host}` : ""}) still holds release ${c.releaseKey} on ${router.target} until ${new Date(c.leaseUntil).toISOString()}; stop it first, or pass --force`);
+  }
+  if (c && DECIDED.includes(c.state.phase) && Math.round(shareOf(live, i.stable)) === 100) {
+    return { message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and ${i.stable} carries 100% (${liveText})`, moved: false };
+  }
+  if (Math.round(shareOf(live, i.stable)) === 100 && c?.state.phase === "interrupted") {
+    return { message: `${router.target}: nothing to restore; ${i.stable} carries 100% and release ${c.releaseKey} is already interrupted`, moved: false };
+  }
+  const now = Date.now();
+  const base = c?.releaseKey === releaseKey ? c.state : start(spec, i.stable, i.candidate, now).state;
+  const high = Math.round(Math.max(0, ...live.arms.filter((a) => a.name !== i.stable).map((a) => a.percent), shareOf(live, i.candidate)));
+  const state = {
+    ...base,
+    phase: "interrupted" as const,
+    weight: 0,
+    moving: { from: high, to: 0 },
+    updatedAt: now,
+    heldFrom: null,
+    failure: { step: base.stepIndex + 1, weight: base.weight, gate: "restore-stable", value: liveText, threshold: `${i.stable} 100%`, message: `restored to stable by an operator (${o.reason}); the split was ${liveText}` },
+  };
+  const written = encodeCheckpoint({ format: "progressive-delivery/checkpoint@2", releaseKey, target: router.target, steps: spec.steps, owner: { id: `restore-${randomUUID()}`, host: hostname(), pid: process.pid }, leaseUntil: now, lastPromoted: c?.lastPromoted ?? null, state });
+  const t0 = Date.now();
+  const r = await router.rollback(
+    {
+      text: written,
+      guard: (current) => {
+        if (current !== text) throw new LeaseLost(`the checkpoint on ${router.target} changed while restoring stable (another engine is active); nothing was moved`);
+      },
+    },
+    { mode: "immediate" },
+  );
+  o.log(`${router.target}: 100% on ${i.stable} in ${Date.now() - t0} ms (was ${liveText}); ${r.note}`);
+  return { message: `${router.target}: restored 100% on ${i.stable} (was ${liveText}); the next update starts ${releaseKey} afresh`, moved: true };
 }

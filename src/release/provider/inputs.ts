@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { Environment, ReleaseConfig } from "../../config/schema";
+import { Environment, ReleaseConfig, UrlPath } from "../../config/schema";
+import { HAPROXY_NAME } from "../routers/haproxy";
+
+const HaproxyName = z.string().regex(HAPROXY_NAME, "an HAProxy identifier (letters, digits, '-', '_', '.', ':'; at most 64)");
 
 /** Where the traffic split lives. One variant per router adapter. */
 export const Target = z.discriminatedUnion("kind", [
@@ -21,14 +24,16 @@ export const Target = z.discriminatedUnion("kind", [
     /** Secret. Without it: $KUBECONFIG or in-cluster config. */
     kubeconfig: z.string().optional(),
     candidateUrl: z.url().optional(),
+    stableUrl: z.url().optional(),
   }),
   z.strictObject({
     kind: z.literal("haproxy"),
     runtimeApi: z.string().min(1),
     /** The backend's two servers are named after the revisions (e.g. blue and green); stable and candidate swap each release. */
-    backend: z.string().min(1),
+    backend: HaproxyName,
     stateFile: z.string().min(1),
     candidateUrl: z.url().optional(),
+    stableUrl: z.url().optional(),
   }),
 ]);
 export type Target = z.infer<typeof Target>;
@@ -44,13 +49,21 @@ export const Follower = z.strictObject({
   endpoint: z.url().optional(),
 });
 
+/** One PromQL selector or a list whose sum is taken. */
+const Selectors = z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)]);
+
 export const Metrics = z.strictObject({
   url: z.url(),
   preset: z.enum(["haproxy", "cloud-run", "custom"]),
   /** haproxy: the backend (proxy) name; cloud-run: the service name. */
   scope: z.string().optional(),
   /** PromQL selectors; with a preset, any of them overrides the preset's. `{{revision}}` is filled in. */
-  templates: z.strictObject({ requests: z.string().min(1), errors: z.string().min(1), latencyBuckets: z.string().min(1), latencyUnit: z.enum(["s", "ms"]), wsAbnormalCloses: z.string().min(1) }).partial().optional(),
+  templates: z
+    .strictObject({ requests: Selectors, errors: Selectors, latencyBuckets: z.string().min(1), latencyUnit: z.enum(["s", "ms"]), wsAbnormalCloses: z.string().min(1) })
+    .partial()
+    .optional(),
+  /** A requests series whose newest sample is older than this is stale (no data). Default: 300 s for cloud-run (Cloud Monitoring's delay), else 30 s. */
+  maxSampleAgeSeconds: z.number().int().min(1).max(3600).optional(),
   /** google: an OAuth token from Application Default Credentials (Managed Service for Prometheus). */
   auth: z.enum(["none", "google"]).default("none"),
 });
@@ -69,13 +82,18 @@ export const TrafficSplitInputs = z
     retryToken: z.string().optional(),
     /** Emergency path: straight to 100% of the candidate, no steps or gates. */
     immediate: z.boolean().default(false),
-    intervalSeconds: z.number().positive().max(300).default(15),
+    intervalSeconds: z.number().min(1).max(300).default(15),
+    /** Health checks run this often (at most intervalSeconds), so three failures take seconds, not three metric intervals. */
+    healthIntervalSeconds: z.number().min(1).max(300).default(5),
     deadlineSeconds: z.number().int().positive().max(86_400).default(3600),
-    approvalWaitSeconds: z.number().int().min(0).default(0),
-    /** Health endpoint polled for the consecutive-failure guardrail (defaults to the candidate URL's /health). */
-    healthPath: z.string().startsWith("/").default("/health"),
+    /** Health endpoint polled for the consecutive-failure guardrail and at promotion (on the candidate's own URL). */
+    healthPath: UrlPath.default("/health"),
   })
   .refine((i) => i.stable !== i.candidate, { message: "stable and candidate must differ", path: ["candidate"] })
+  .refine((i) => i.target.kind !== "haproxy" || (HAPROXY_NAME.test(i.stable) && HAPROXY_NAME.test(i.candidate)), {
+    message: "with an haproxy target, stable and candidate are server names: HAProxy identifiers (letters, digits, '-', '_', '.', ':')",
+    path: ["candidate"],
+  })
   .refine((i) => i.metrics.preset !== "custom" || (i.metrics.templates?.requests !== undefined && i.metrics.templates.errors !== undefined), {
     message: "a custom metrics preset needs templates.requests and templates.errors",
     path: ["metrics", "templates"],

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Environment, ReleaseConfig } from "../../config/schema";
 import type { ReleaseRecord, StepSummary } from "../record";
 import type { Failure, Phase } from "../sequencer";
-import type { Target } from "./inputs";
+import type { z } from "zod";
+import type { Metrics, Target } from "./inputs";
 
 /**
  * The TrafficSplit resource. Its provider is a thin shim: Pulumi serializes
@@ -56,18 +57,18 @@ export interface TrafficSplitArgs {
   stable: pulumi.Input<string>;
   candidate: pulumi.Input<string>;
   release: pulumi.Input<ReleaseConfig>;
-  metrics: pulumi.Input<{ url: string; preset: "haproxy" | "cloud-run" | "custom"; scope?: string; templates?: Record<string, string>; auth?: "none" | "google" }>;
+  metrics: pulumi.Input<z.input<typeof Metrics>>;
   followers?: pulumi.Input<pulumi.Input<Record<string, unknown>>[]>;
   retryToken?: pulumi.Input<string>;
   immediate?: pulumi.Input<boolean>;
   intervalSeconds?: pulumi.Input<number>;
   deadlineSeconds?: pulumi.Input<number>;
-  approvalWaitSeconds?: pulumi.Input<number>;
+  healthIntervalSeconds?: pulumi.Input<number>;
   healthPath?: pulumi.Input<string>;
 }
 
 /** Outputs seeded as undefined so the SDK knows them; they double as the release record. */
-const OUTPUTS = ["phase", "stableRevision", "candidateRevision", "rejectedRevision", "liveCandidateWeight", "failure", "message", "steps", "restoreMs", "releaseKey", "startedAt", "finishedAt"] as const;
+const OUTPUTS = ["phase", "stableRevision", "candidateRevision", "rejectedRevision", "liveCandidateWeight", "failure", "message", "steps", "restoreMs", "drain", "releaseKey", "startedAt", "finishedAt"] as const;
 
 export class TrafficSplit extends pulumi.dynamic.Resource {
   declare readonly phase: pulumi.Output<Phase>;
@@ -79,6 +80,8 @@ export class TrafficSplit extends pulumi.dynamic.Resource {
   declare readonly message: pulumi.Output<string>;
   declare readonly steps: pulumi.Output<StepSummary[]>;
   declare readonly restoreMs: pulumi.Output<number | null>;
+  /** What a rollback did with the candidate's open connections (drained, closed, or the bound Cloud Run keeps). */
+  declare readonly drain: pulumi.Output<string | null>;
   declare readonly releaseKey: pulumi.Output<string>;
   declare readonly startedAt: pulumi.Output<string>;
   declare readonly finishedAt: pulumi.Output<string>;

@@ -1,13 +1,17 @@
-import { releaseSpec } from "../spec";
+import type { Approval } from "../../config/schema";
+import { immediateSpec, releaseSpec } from "../spec";
 import { runSmokeTests } from "../gates/smoke";
 import { callWebhooks } from "../gates/webhooks";
+import { readApproval } from "../gates/approval";
 import { PrometheusSource, TEMPLATES, type PromTemplates } from "../metrics/prometheus";
+import { WebSocketProbe, websocketUrl } from "../metrics/websocketProbe";
 import { CloudRunRouter } from "../routers/cloudRun";
 import { HaproxyRouter } from "../routers/haproxy";
 import { HttpRouteRouter } from "../routers/httpRoute";
-import type { Router } from "../routers/router";
+import type { Follower, Router } from "../routers/router";
 import { VercelFollower } from "../routers/vercel";
-import type { RolloutDeps, ProgressEvent } from "../driver";
+import type { Probe, RolloutDeps, ProgressEvent, RolloutOptions } from "../driver";
+import { releaseKeyOf } from "../checkpoint";
 import type { ReleaseSpec } from "../sequencer";
 import type { TrafficSplitInputs } from "./inputs";
 
@@ -21,11 +25,12 @@ async function googleClient() {
   return new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
 }
 
+/** The router for a target: one factory keyed by the target's kind. */
 export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
   const t = i.target;
   switch (t.kind) {
     case "haproxy":
-      return new HaproxyRouter({ runtimeApi: t.runtimeApi, backend: t.backend, stableServer: i.stable, candidateServer: i.candidate, stateFile: t.stateFile, ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}) });
+      return new HaproxyRouter({ runtimeApi: t.runtimeApi, backend: t.backend, stableServer: i.stable, candidateServer: i.candidate, stateFile: t.stateFile, ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}), ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}) });
     case "cloud-run":
       return new CloudRunRouter({ project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) }, i.stable, i.candidate, await googleClient());
     case "http-route":
@@ -37,8 +42,19 @@ export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
         candidateBackend: t.candidateBackend,
         ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}),
         ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}),
+        ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}),
       });
   }
+}
+
+/** The followers of a release: one factory keyed by the follower's kind. */
+export function followersFor(i: TrafficSplitInputs): Follower[] {
+  return i.followers.map((f) => {
+    switch (f.kind) {
+      case "vercel":
+        return new VercelFollower({ projectId: f.projectId, token: f.token, canaryDeploymentId: f.canaryDeploymentId, stableDeploymentId: f.stableDeploymentId, ...(f.teamId ? { teamId: f.teamId } : {}), ...(f.endpoint ? { endpoint: f.endpoint } : {}) });
+    }
+  });
 }
 
 export function templatesFor(i: TrafficSplitInputs): PromTemplates {
@@ -54,10 +70,25 @@ export function templatesFor(i: TrafficSplitInputs): PromTemplates {
 }
 
 export function specFor(i: TrafficSplitInputs): ReleaseSpec {
-  if (i.immediate) {
-    return { ...releaseSpec({ strategy: "direct", target: "cloud-run", smokeTests: { paths: [], optionalPaths: [], expectStatus: 200, maxLatencyMs: 2000, retries: 0, failFast: true }, webhooks: [] }), gatesBeforeTraffic: [], gatesBeforePromotion: [] };
-  }
-  return releaseSpec(i.release);
+  return i.immediate ? immediateSpec() : releaseSpec(i.release);
+}
+
+const approvalOf = (i: TrafficSplitInputs): Approval | undefined => (i.release.strategy === "direct" ? undefined : i.release.approval);
+
+/** The driver's options for these inputs. */
+export function optionsFor(i: TrafficSplitInputs): RolloutOptions {
+  const r = i.release;
+  return {
+    spec: specFor(i),
+    stable: i.stable,
+    candidate: i.candidate,
+    releaseKey: releaseKeyOf(i.stable, i.candidate, i.retryToken),
+    intervalMs: i.intervalSeconds * 1000,
+    healthIntervalMs: Math.min(i.healthIntervalSeconds, i.intervalSeconds) * 1000,
+    deadlineMs: i.deadlineSeconds * 1000,
+    approvalWaitMs: (approvalOf(i)?.timeoutSeconds ?? 0) * 1000,
+    drainMs: (r.strategy === "direct" ? 0 : r.drainSeconds) * 1000,
+  };
 }
 
 export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: ProgressEvent) => void): Promise<RolloutDeps> {
@@ -66,13 +97,27 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
     const token = await (await googleClient()).getAccessToken();
     if (token.token) headers["authorization"] = `Bearer ${token.token}`;
   }
-  const metrics = new PrometheusSource({ url: i.metrics.url, templates: templatesFor(i), headers });
+  const maxSampleAgeSeconds = i.metrics.maxSampleAgeSeconds ?? (i.metrics.preset === "cloud-run" ? 300 : 30);
+  const metrics = new PrometheusSource({ url: i.metrics.url, templates: templatesFor(i), headers, maxSampleAgeSeconds });
   const hooks = i.release.webhooks;
-  const followers = i.followers.map((f) => new VercelFollower({ projectId: f.projectId, token: f.token, canaryDeploymentId: f.canaryDeploymentId, stableDeploymentId: f.stableDeploymentId, ...(f.teamId ? { teamId: f.teamId } : {}), ...(f.endpoint ? { endpoint: f.endpoint } : {}) }));
+  const releaseKey = releaseKeyOf(i.stable, i.candidate, i.retryToken);
+  const approval = approvalOf(i);
   const payload = (weight: number) => ({ stable: i.stable, candidate: i.candidate, weight, metadata: { target: router.description } });
+  /** undefined: the candidate has no URL of its own, so there is nothing to check. */
+  const health = async (): Promise<{ ok: boolean; detail: string } | undefined> => {
+    const url = await router.candidateUrl();
+    if (!url) return undefined;
+    try {
+      const res = await fetch(new URL(i.healthPath, url), { signal: AbortSignal.timeout(5000), redirect: "manual" });
+      await res.arrayBuffer();
+      return { ok: res.status >= 200 && res.status < 300, detail: `GET ${i.healthPath}: ${res.status}` };
+    } catch (e) {
+      return { ok: false, detail: `GET ${i.healthPath}: ${(e as Error).message}` };
+    }
+  };
   return {
     router,
-    followers,
+    followers: followersFor(i),
     metrics,
     log,
     runGate: async (gate, ctx) => {
@@ -83,27 +128,45 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
           const r = await runSmokeTests(url, i.release.smokeTests);
           return { passed: r.passed, detail: r.summary };
         }
+        case "candidate-health": {
+          // Fails closed: no promotion without a health check that answered.
+          const h = await health();
+          return h ? { passed: h.ok, detail: h.detail } : { passed: false, detail: `${router.description} gives the candidate no URL of its own to check ${i.healthPath} on at promotion (set the target's candidateUrl)` };
+        }
         case "pre-rollout":
         case "confirm-rollout":
         case "confirm-promotion":
           return callWebhooks(hooks, gate, payload(ctx.weight));
         case "manual-approval": {
-          // Manual approval is a confirm-promotion endpoint a person flips (Flagger's pattern).
-          if (!hooks.some((h) => h.type === "confirm-promotion")) return { passed: false, detail: "manualApproval is on but no confirm-promotion webhook is configured to ask" };
-          return callWebhooks(hooks, "confirm-promotion", payload(ctx.weight));
+          if (!approval) return { passed: false, detail: "manualApproval is on but release.approval names no source to ask" };
+          const until = Date.now() + approval.timeoutSeconds * 1000;
+          log({ kind: "info", message: `manual approval: waiting up to ${approval.timeoutSeconds} s for ${approval.source === "file" ? approval.path : approval.url} to approve ${releaseKey}` });
+          for (;;) {
+            const answer = await readApproval(approval, releaseKey).catch((e: Error) => (log({ kind: "info", message: `approval source: ${e.message}` }), undefined));
+            if (answer) return { passed: answer.approved, detail: `${answer.approved ? "approved" : "rejected"} by ${answer.by}` };
+            if (Date.now() >= until) return { passed: false, detail: `nobody approved within ${approval.timeoutSeconds} s` };
+            await new Promise((r) => setTimeout(r, Math.min(i.intervalSeconds * 1000, Math.max(0, until - Date.now()))));
+          }
         }
       }
     },
-    health: async () => {
-      const url = await router.candidateUrl();
-      if (!url) return { ok: true, detail: "no candidate URL; health guardrail relies on metrics" };
-      try {
-        const res = await fetch(new URL(i.healthPath, url), { signal: AbortSignal.timeout(5000) });
-        await res.arrayBuffer();
-        return { ok: res.ok, detail: `GET ${i.healthPath}: ${res.status}` };
-      } catch (e) {
-        return { ok: false, detail: `GET ${i.healthPath}: ${(e as Error).message}` };
+    ...(approval ? { approval: () => readApproval(approval, releaseKey) } : {}),
+    health,
+    probe: async (): Promise<Probe | undefined> => {
+      const p = i.release.strategy === "direct" || i.immediate ? undefined : i.release.analysis.websocketProbe;
+      if (!p) return undefined;
+      const [c, s] = [await router.candidateUrl(), await router.stableUrl()];
+      if (!c) {
+        log({ kind: "info", message: `websocket probe: ${router.description} gives the candidate no URL of its own; no probe` });
+        return undefined;
       }
+      const make = (base: string) => new WebSocketProbe({ url: websocketUrl(base, p.path), messagesPerSecond: p.messagesPerSecond, timeoutMs: p.timeoutMs });
+      const candidate = make(c);
+      const stable = s ? make(s) : undefined;
+      candidate.start();
+      stable?.start();
+      log({ kind: "info", message: `websocket probe: ${p.messagesPerSecond} echo messages/s on ${p.path} of the candidate${stable ? " and of stable" : " (stable has no URL of its own: its messages are not compared)"}` });
+      return { take: () => ({ candidate: candidate.take(), stable: stable?.take() ?? null }), stop: async () => void (await Promise.all([candidate.stop(), stable?.stop()])) };
     },
     notify: async (event) => {
       if (event.event === "promoted") await callWebhooks(hooks, "post-rollout", payload(100));

@@ -1,4 +1,6 @@
-import { RouterError, split, type Router } from "./router";
+import { CHECKPOINT_ANNOTATION } from "../checkpoint";
+import type { LiveSplit } from "../split";
+import { httpError, RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
 /**
@@ -41,6 +43,7 @@ interface Service {
   traffic?: TrafficTarget[];
   trafficStatuses?: (TrafficTarget & { uri?: string })[];
   uri?: string;
+  template?: { timeout?: string };
 }
 
 interface Operation {
@@ -49,23 +52,27 @@ interface Operation {
   error?: { code: number; message: string };
 }
 
-export const CHECKPOINT_ANNOTATION = "delivery.progressive.dev/rollout";
 const REVISION = "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION";
+const LATEST = "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST";
+export const STABLE_TAG = "stable";
 
-/** Maps an HTTP failure to retryable or not: 409 (etag race), 429 and 5xx are worth another try. */
+/** Maps a gaxios failure through the one HTTP classifier. */
 function classify(e: unknown, what: string): RouterError {
-  const err = e as { response?: { status?: number; data?: { error?: { message?: string } }; headers?: Record<string, string> }; message?: string; code?: string };
-  const status = err.response?.status;
-  const detail = err.response?.data?.error?.message ?? err.message ?? String(e);
-  const retryable = status === undefined || status === 409 || status === 429 || status >= 500;
-  const out = new RouterError(`${what}: ${status ? `HTTP ${status} ` : ""}${detail}`, retryable);
-  const retryAfter = Number(err.response?.headers?.["retry-after"]);
-  if (status === 429 && Number.isFinite(retryAfter)) (out as RouterError & { retryAfterMs?: number }).retryAfterMs = retryAfter * 1000;
-  return out;
+  const err = e as { response?: { status?: number; data?: { error?: { message?: string } }; headers?: Record<string, string> }; message?: string };
+  return httpError(what, err.response?.status, err.response?.data?.error?.message ?? err.message ?? String(e), err.response?.headers?.["retry-after"]);
+}
+
+/** An entry's arm name: its revision, or LATEST for the latest-ready entry. */
+const armOf = (t: TrafficTarget) => (t.type === LATEST ? "LATEST" : (t.revision ?? "LATEST"));
+
+/** The service's traffic as a split (every entry, LATEST included). */
+export function splitOf(s: Service): LiveSplit {
+  return { arms: (s.traffic ?? []).map((t) => ({ name: armOf(t), percent: t.percent ?? 0 })) };
 }
 
 export class CloudRunRouter implements Router {
   readonly description: string;
+  readonly target: string;
   private readonly base: string;
   private readonly tag: string;
 
@@ -80,6 +87,7 @@ export class CloudRunRouter implements Router {
     this.base = `${(t.endpoint ?? "https://run.googleapis.com").replace(/\/$/, "")}/v2/projects/${t.project}/locations/${t.region}/services/${t.service}`;
     this.tag = t.candidateTag ?? "candidate";
     this.description = `cloud run ${t.project}/${t.region}/${t.service} (stable ${stable}, candidate ${candidate})`;
+    this.target = `cloud-run:projects/${t.project}/locations/${t.region}/services/${t.service}`;
   }
 
   private async get(): Promise<Service> {
@@ -92,21 +100,37 @@ export class CloudRunRouter implements Router {
     }, this.retry);
   }
 
-  private traffic(weight: number): TrafficTarget[] {
-    const w = split(weight);
-    return [
-      { type: REVISION, revision: this.stable, percent: w.stable, tag: "stable" },
-      { type: REVISION, revision: this.candidate, percent: w.candidate, tag: this.tag },
-    ];
+  /**
+   * The traffic list with the candidate at `weight` (undefined: as it is)
+   * and stable at the rest. Every other entry is kept with its share and
+   * tags (the drift lock has checked their share is 0); only this engine's
+   * own tags move to the release's revisions, and an entry left with
+   * neither traffic nor a tag is dropped (Cloud Run would reject it).
+   */
+  private traffic(current: TrafficTarget[], weight: number | undefined): TrafficTarget[] {
+    const ours = new Set([STABLE_TAG, this.tag]);
+    const mine = (rev: string) => current.find((t) => t.type !== LATEST && t.revision === rev);
+    const candidatePercent = weight === undefined ? (mine(this.candidate)?.percent ?? 0) : split(weight).candidate;
+    const stablePercent = weight === undefined ? (mine(this.stable)?.percent ?? 0) : split(weight).stable;
+    const others = current
+      .filter((t) => t.type === LATEST || (t.revision !== this.stable && t.revision !== this.candidate))
+      .map((t) => (t.tag && ours.has(t.tag) ? { ...t, tag: undefined } : t))
+      .filter((t) => (t.percent ?? 0) > 0 || t.tag)
+      .map(({ tag, ...rest }) => (tag ? { ...rest, tag } : rest));
+    return [...others, { type: REVISION, revision: this.stable, percent: stablePercent, tag: STABLE_TAG }, { type: REVISION, revision: this.candidate, percent: candidatePercent, tag: this.tag }];
   }
 
-  /** PATCH traffic and annotations in one call (so weights and checkpoint change together), guarded by the etag. */
-  private async patch(traffic: TrafficTarget[], checkpoint: string | undefined): Promise<void> {
+  /**
+   * PATCH traffic and annotations in one call (weights and checkpoint change
+   * together), guarded by the etag: the guard sees the service as it is
+   * right before the write, and a 409 (someone changed it since) starts
+   * over from a fresh read and a fresh guard.
+   */
+  private async patch(weight: number | undefined, write: CheckpointWrite): Promise<void> {
     await withRetry(`PATCH ${this.t.service}`, async () => {
-      // Re-read on every attempt: a 409 means someone else changed the service; rebase on its new etag.
       const current = await this.get();
-      const annotations = { ...(current.annotations ?? {}), ...(checkpoint !== undefined ? { [CHECKPOINT_ANNOTATION]: checkpoint } : {}) };
-      const body = { traffic, annotations, etag: current.etag };
+      write.guard(current.annotations?.[CHECKPOINT_ANNOTATION] ?? null, splitOf(current));
+      const body = { traffic: this.traffic(current.traffic ?? [], weight), annotations: { ...(current.annotations ?? {}), [CHECKPOINT_ANNOTATION]: write.text }, etag: current.etag };
       let op: Operation;
       try {
         op = (await this.client.request<Operation>({ url: `${this.base}?updateMask=traffic,annotations`, method: "PATCH", data: body, retry: false, timeout: this.t.requestTimeoutMs ?? 30000 })).data;
@@ -134,38 +158,43 @@ export class CloudRunRouter implements Router {
     if (current.error) throw new RouterError(`Cloud Run operation ${op.name} failed: ${current.error.message} (code ${current.error.code})`, current.error.code === 10 || current.error.code === 14);
   }
 
-  async prepare(): Promise<void> {
-    const s = await this.get();
-    const w = (s.traffic ?? []).find((t) => t.revision === this.candidate)?.percent ?? 0;
-    // Candidate at its current weight (normally 0) with its tag, so it has its own URL for smoke tests.
-    await this.patch(this.traffic(w), undefined);
+  /** Tags stable and candidate (their own URLs for smoke tests, health and the probe) without changing any share. */
+  prepare(write: CheckpointWrite): Promise<void> {
+    return this.patch(undefined, write);
   }
 
-  async currentWeight(): Promise<number> {
-    const s = await this.get();
-    return (s.traffic ?? []).filter((t) => t.revision === this.candidate).reduce((a, t) => a + (t.percent ?? 0), 0);
+  async readSplit(): Promise<LiveSplit> {
+    return splitOf(await this.get());
   }
 
-  setWeight(weight: number, checkpoint: string): Promise<void> {
-    return this.patch(this.traffic(weight), checkpoint);
+  setWeight(weight: number, write: CheckpointWrite): Promise<void> {
+    return this.patch(weight, write);
   }
 
-  async rollback(checkpoint: string): Promise<{ drained: boolean; note: string }> {
-    await this.patch(this.traffic(0), checkpoint);
-    return { drained: false, note: "Cloud Run cannot close open connections of a revision: WebSockets on the candidate end at the request timeout or when its instances scale in" };
+  async rollback(write: CheckpointWrite, _plan: DrainPlan): Promise<RollbackResult> {
+    await this.patch(0, write);
+    const timeout = (await this.get().catch(() => undefined))?.template?.timeout ?? "the service's request timeout";
+    // Not a drain: Cloud Run has no call that closes (or waits for) a revision's connections.
+    return { drained: false, note: `new requests go to stable; Cloud Run cannot close a revision's open connections, so WebSockets on the candidate end at the request timeout (${timeout}) at the latest, or when its instances scale in` };
   }
 
   async readCheckpoint(): Promise<string | null> {
     return (await this.get()).annotations?.[CHECKPOINT_ANNOTATION] ?? null;
   }
 
-  async saveCheckpoint(checkpoint: string): Promise<void> {
-    const s = await this.get();
-    await this.patch((s.traffic ?? []) as TrafficTarget[], checkpoint);
+  saveCheckpoint(write: CheckpointWrite): Promise<void> {
+    return this.patch(undefined, write);
   }
 
-  async candidateUrl(): Promise<string | undefined> {
-    const s = await this.get();
-    return s.trafficStatuses?.find((t) => t.tag === this.tag)?.uri;
+  private async urlOf(tag: string): Promise<string | undefined> {
+    return (await this.get()).trafficStatuses?.find((t) => t.tag === tag)?.uri;
+  }
+
+  candidateUrl(): Promise<string | undefined> {
+    return this.urlOf(this.tag);
+  }
+
+  stableUrl(): Promise<string | undefined> {
+    return this.urlOf(STABLE_TAG);
   }
 }

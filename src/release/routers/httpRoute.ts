@@ -1,11 +1,14 @@
-import { RouterError, split, type Router } from "./router";
+import { CHECKPOINT_ANNOTATION } from "../checkpoint";
+import { fromWeights, type LiveSplit } from "../split";
+import { httpError, RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
 /**
  * A Gateway API HTTPRoute's weighted backendRefs, through
  * @kubernetes/client-node. Every write is a JSON merge patch that carries
  * the resourceVersion it was computed from, so a concurrent change makes
- * the API server answer 409 and we re-read instead of overwriting it.
+ * the API server answer 409 and we re-read (and re-check) instead of
+ * overwriting it. Every request has a timeout.
  */
 
 export interface HttpRouteTarget {
@@ -19,6 +22,10 @@ export interface HttpRouteTarget {
   kubeconfig?: string;
   /** A URL that reaches only the candidate Service (e.g. a preview listener), for smoke tests. */
   candidateUrl?: string;
+  /** A URL that reaches only the stable Service, for the WebSocket probe's comparison arm. */
+  stableUrl?: string;
+  /** Per-request timeout of every API call. */
+  requestTimeoutMs?: number;
 }
 
 interface BackendRef {
@@ -32,13 +39,12 @@ interface HttpRoute {
   spec: { rules?: { backendRefs?: BackendRef[]; [k: string]: unknown }[]; [k: string]: unknown };
 }
 
-export const CHECKPOINT_ANNOTATION = "delivery.progressive.dev/rollout";
 const GROUP = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes" };
 
 type K8s = typeof import("@kubernetes/client-node");
 
 function classify(e: unknown, what: string): RouterError {
-  const err = e as { code?: number; body?: unknown; message?: string };
+  const err = e as { code?: number; body?: unknown; message?: string; headers?: Record<string, string> };
   const status = typeof err.code === "number" && err.code >= 100 ? err.code : undefined;
   let detail = err.message ?? String(e);
   if (typeof err.body === "string") {
@@ -48,11 +54,12 @@ function classify(e: unknown, what: string): RouterError {
       /* keep the message */
     }
   }
-  return new RouterError(`${what}: ${status ? `HTTP ${status} ` : ""}${detail}`, status === undefined || status === 409 || status === 429 || status >= 500);
+  return httpError(what, status, detail, err.headers?.["retry-after"]);
 }
 
 export class HttpRouteRouter implements Router {
   readonly description: string;
+  readonly target: string;
   private api?: { k8s: K8s; client: InstanceType<K8s["CustomObjectsApi"]> };
 
   constructor(
@@ -60,6 +67,7 @@ export class HttpRouteRouter implements Router {
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {
     this.description = `httproute ${t.namespace}/${t.name} (stable ${t.stableBackend}, candidate ${t.candidateBackend})`;
+    this.target = `http-route:${t.namespace}/${t.name}#${t.ruleIndex}`;
   }
 
   private async client() {
@@ -74,11 +82,24 @@ export class HttpRouteRouter implements Router {
     return this.api;
   }
 
+  /** Per-call options: an abort signal that ends the request after the timeout. */
+  private options(k8s: K8s) {
+    const ms = this.t.requestTimeoutMs ?? 15_000;
+    const timeout = {
+      pre: (ctx: { setSignal(s: AbortSignal): void }) => {
+        ctx.setSignal(AbortSignal.timeout(ms));
+        return new k8s.Observable(Promise.resolve(ctx));
+      },
+      post: <R>(r: R) => new k8s.Observable(Promise.resolve(r)),
+    };
+    return { middleware: [timeout], middlewareMergeStrategy: "append" as const } as unknown as Parameters<InstanceType<K8s["CustomObjectsApi"]>["getNamespacedCustomObject"]>[1];
+  }
+
   private async get(): Promise<HttpRoute> {
-    const { client } = await this.client();
+    const { k8s, client } = await this.client();
     return withRetry(`GET httproute ${this.t.name}`, async () => {
       try {
-        return (await client.getNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name })) as HttpRoute;
+        return (await client.getNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name }, this.options(k8s))) as HttpRoute;
       } catch (e) {
         throw classify(e, `get httproute ${this.t.namespace}/${this.t.name}`);
       }
@@ -94,60 +115,67 @@ export class HttpRouteRouter implements Router {
     return rule.backendRefs;
   }
 
-  private async write(weight: number | null, checkpoint: string | undefined): Promise<void> {
+  /** The rule's backendRefs as a split: Gateway API weights are relative, and a missing weight is 1. */
+  private splitOf(route: HttpRoute): LiveSplit {
+    return fromWeights(this.refs(route).map((r) => ({ name: r.name, weight: r.weight ?? 1 })));
+  }
+
+  private async write(weight: number | null, write: CheckpointWrite): Promise<void> {
     const { k8s, client } = await this.client();
     await withRetry(`PATCH httproute ${this.t.name}`, async () => {
       const route = await this.get();
+      write.guard(route.metadata.annotations?.[CHECKPOINT_ANNOTATION] ?? null, this.splitOf(route));
       const rules = structuredClone(route.spec.rules ?? []);
       if (weight !== null) {
         const w = split(weight);
-        this.refs(route);
+        // Other backendRefs keep their (zero) weight: the guard has checked that nothing else carries traffic.
         rules[this.t.ruleIndex]!.backendRefs = rules[this.t.ruleIndex]!.backendRefs!.map((r) =>
           r.name === this.t.candidateBackend ? { ...r, weight: w.candidate } : r.name === this.t.stableBackend ? { ...r, weight: w.stable } : r,
         );
       }
       // Merge patch replaces arrays whole, so send all rules; resourceVersion makes it a compare-and-swap.
       const patch = {
-        metadata: { resourceVersion: route.metadata.resourceVersion, ...(checkpoint !== undefined ? { annotations: { [CHECKPOINT_ANNOTATION]: checkpoint } } : {}) },
+        metadata: { resourceVersion: route.metadata.resourceVersion, annotations: { [CHECKPOINT_ANNOTATION]: write.text } },
         ...(weight !== null ? { spec: { rules } } : {}),
       };
       try {
-        await client.patchNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name, body: patch }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));
+        await client.patchNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name, body: patch }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch, this.options(k8s)));
       } catch (e) {
         throw classify(e, `patch httproute ${this.t.namespace}/${this.t.name}`);
       }
     }, this.retry);
   }
 
-  async prepare(): Promise<void> {
-    this.refs(await this.get());
+  async prepare(write: CheckpointWrite): Promise<void> {
+    await this.write(null, write);
   }
 
-  async currentWeight(): Promise<number> {
-    const refs = this.refs(await this.get());
-    const c = refs.find((r) => r.name === this.t.candidateBackend)?.weight ?? 1;
-    const s = refs.find((r) => r.name === this.t.stableBackend)?.weight ?? 1;
-    return c + s === 0 ? 0 : Math.round((100 * c) / (c + s));
+  async readSplit(): Promise<LiveSplit> {
+    return this.splitOf(await this.get());
   }
 
-  setWeight(weight: number, checkpoint: string): Promise<void> {
-    return this.write(weight, checkpoint);
+  setWeight(weight: number, write: CheckpointWrite): Promise<void> {
+    return this.write(weight, write);
   }
 
-  async rollback(checkpoint: string): Promise<{ drained: boolean; note: string }> {
-    await this.write(0, checkpoint);
-    return { drained: false, note: "the Gateway keeps established connections to the candidate Service until they close; scale the candidate slot down to end them" };
+  async rollback(write: CheckpointWrite, _plan: DrainPlan): Promise<RollbackResult> {
+    await this.write(0, write);
+    return { drained: false, note: "new requests go to stable; the Gateway keeps established connections to the candidate Service until they close (scale the candidate slot down to end them)" };
   }
 
   async readCheckpoint(): Promise<string | null> {
     return (await this.get()).metadata.annotations?.[CHECKPOINT_ANNOTATION] ?? null;
   }
 
-  saveCheckpoint(checkpoint: string): Promise<void> {
-    return this.write(null, checkpoint);
+  saveCheckpoint(write: CheckpointWrite): Promise<void> {
+    return this.write(null, write);
   }
 
   async candidateUrl(): Promise<string | undefined> {
     return this.t.candidateUrl;
+  }
+
+  async stableUrl(): Promise<string | undefined> {
+    return this.t.stableUrl;
   }
 }

@@ -1,4 +1,4 @@
-import { RouterError } from "./router";
+import { httpError, RouterError, type Follower } from "./router";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
 /**
@@ -27,7 +27,7 @@ interface RollingRelease {
   stages?: { index?: number; targetPercentage: number }[];
 }
 
-export class VercelFollower {
+export class VercelFollower implements Follower {
   readonly description: string;
   private readonly base: string;
 
@@ -61,10 +61,7 @@ export class VercelFollower {
         } catch {
           /* not JSON */
         }
-        const err = new RouterError(`vercel ${method} ${path}: HTTP ${res.status} ${message}`, res.status === 409 || res.status === 429 || res.status >= 500);
-        const after = Number(res.headers.get("retry-after"));
-        if (res.status === 429 && Number.isFinite(after)) (err as RouterError & { retryAfterMs?: number }).retryAfterMs = after * 1000;
-        throw err;
+        throw httpError(`vercel ${method} ${path}`, res.status, message, res.headers.get("retry-after"));
       }
       return (text ? JSON.parse(text) : {}) as T;
     }, this.retry);

@@ -1,0 +1,69 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { z } from "zod";
+
+/**
+ * What every command shares: exit only after stdout and stderr have been
+ * flushed (a pipe receives the whole output, not the first 64 KiB),
+ * one-line usage errors, --version, and problems that name the key, the
+ * value found and what is expected.
+ */
+
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));
+
+/** Runs a command's main and exits with its code once everything written has left the process. */
+export function runMain(name: string, main: (argv: string[]) => Promise<number>): void {
+  main(process.argv.slice(2))
+    .catch((e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`${name}: ${/ENOENT.*\bpulumi\b|spawn pulumi ENOENT|code: -2/.test(message) ? "the Pulumi CLI was not found on PATH (install it: https://www.pulumi.com/docs/install/)" : message}\n`);
+      return 1;
+    })
+    .then(async (code) => {
+      await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+      process.exit(code);
+    });
+}
+
+export function exitAfterWrite(stream: NodeJS.WriteStream, text: string, code: number): number {
+  stream.write(text);
+  return code;
+}
+
+export function usageError(name: string, message: string, usage: string): number {
+  process.stderr.write(`${name}: ${message}\n${usage}`);
+  return 1;
+}
+
+export function versionText(name: string): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8")) as { name: string; version: string };
+  return `${name} (${pkg.name} ${pkg.version})\n`;
+}
+
+/** Keys whose values are never shown, in any message. */
+const SECRET_KEY = /token|secret|password|kubeconfig|credential|webhookurl|authorization/i;
+
+function valueAt(input: unknown, path: PropertyKey[]): { found: boolean; value?: unknown } {
+  let v: unknown = input;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null || !(String(k) in (v as object))) return { found: false };
+    v = (v as Record<string, unknown>)[String(k)];
+  }
+  return { found: true, value: v };
+}
+
+export function shown(path: PropertyKey[], value: unknown): string {
+  if (path.some((k) => SECRET_KEY.test(String(k)))) return "[secret]";
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** zod issues as lines: the key, what is expected, and the value found (secrets masked). */
+export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.map((i) => {
+    const key = i.path.join(".") || "(root)";
+    const at = valueAt(input, i.path);
+    const found = i.code === "unrecognized_keys" ? "" : at.found ? ` (found ${shown(i.path, at.value)})` : " (missing)";
+    return `${key}: ${i.message}${found}`;
+  });
+}

@@ -1,0 +1,52 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import type { Approval } from "../../config/schema";
+
+/**
+ * Reads a person's answer to a held release from the configured approval
+ * source: a JSON file, or an HTTP endpoint answering GET with the same JSON
+ * (404 or 204 while nobody has answered). The answer names the release it
+ * is for, so a stale file never approves the next release.
+ */
+const Answer = z.strictObject({
+  releaseKey: z.string().min(1),
+  decision: z.enum(["approve", "reject"]),
+  by: z.string().min(1).max(200),
+});
+
+export type ApprovalAnswer = { approved: boolean; by: string };
+
+function parse(text: string, where: string, releaseKey: string): ApprovalAnswer | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${where} is not JSON: ${(e as Error).message}`);
+  }
+  const a = Answer.safeParse(raw);
+  if (!a.success) throw new Error(`${where}: ${a.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")} (expected {"releaseKey", "decision": "approve"|"reject", "by"})`);
+  // An answer for another release is no answer for this one.
+  if (a.data.releaseKey !== releaseKey) return undefined;
+  return { approved: a.data.decision === "approve", by: a.data.by };
+}
+
+/** undefined: no answer (yet) for this release. Throws on an unreadable answer. */
+export async function readApproval(source: Approval, releaseKey: string): Promise<ApprovalAnswer | undefined> {
+  if (source.source === "file") {
+    let text: string;
+    try {
+      text = await readFile(source.path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new Error(`approval file ${source.path}: ${(e as Error).message}`);
+    }
+    return parse(text, `approval file ${source.path}`, releaseKey);
+  }
+  const url = new URL(source.url);
+  url.searchParams.set("releaseKey", releaseKey);
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: "manual" });
+  const text = await res.text();
+  if (res.status === 404 || res.status === 204) return undefined;
+  if (!res.ok) throw new Error(`approval endpoint ${url.origin}${url.pathname}: HTTP ${res.status}`);
+  return parse(text, `approval endpoint ${url.origin}${url.pathname}`, releaseKey);
+}
