@@ -286,7 +286,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         return { kind: "gate", at: clock.now(), gate: a.gate, passed: r.passed, detail: r.detail };
       }
       case "await-approval": {
-        await router.saveCheckpoint(writeFor(state));
+        await saveQuietly(state, state, "recording the hold");
         const started = clock.now();
         const until = Math.min(deadline, started + (o.approvalWaitMs ?? 0));
         log({ kind: "info", message: `held: ${a.reason}; waiting up to ${Math.round((until - started) / 1000)} s for an approval, then rolling back` });
@@ -302,7 +302,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         await deps.notify?.(a, state).catch(() => undefined);
         return undefined;
       case "done":
-        await router.saveCheckpoint(writeFor(state, state.phase === "interrupted" ? null : state));
+        await saveQuietly(state, state.phase === "interrupted" ? null : state, `recording ${state.phase}`);
         return undefined;
     }
   }
@@ -344,9 +344,24 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     }
   }
 
-  /** Renews the lease when half of it has run out (a guarded write: the drift lock is checked too). */
+  /**
+   * Renews the lease when half of it has run out (a guarded write: the drift
+   * lock is checked too). A router that does not answer is tried again next
+   * interval; a lost lease or a changed split is not swallowed.
+   */
   async function renew(state: RolloutState): Promise<void> {
-    if (leaseUntil - clock.now() < lease / 2) await router.saveCheckpoint(writeFor(state));
+    if (leaseUntil - clock.now() >= lease / 2) return;
+    await saveQuietly(state, state, "renewing the lease");
+  }
+
+  /** A checkpoint write that only records (no move): a router that does not answer is logged, not fatal. */
+  async function saveQuietly(state: RolloutState, expect: RolloutState | null, what: string): Promise<void> {
+    try {
+      await router.saveCheckpoint(writeFor(state, expect));
+    } catch (e) {
+      if (!(e instanceof RouterError)) throw e;
+      log({ kind: "info", message: `${what}: the router did not answer (${e.message}); the checkpoint on the target keeps its last state` });
+    }
   }
 
   /** Carries out a decision's actions, feeding what they observed (gates, moves, approvals, splits) back to the sequencer. */

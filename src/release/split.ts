@@ -39,9 +39,10 @@ export const shareOf = (live: LiveSplit, name: string): number => live.arms.filt
 
 const round = (x: number) => Math.round(x * 10) / 10;
 
-/** "blue 75%, green 25%" (arms with traffic first; arms at 0% only when they are the two of the release). */
+/** "blue 75%, green 25%": the release's own arms first (in `keep`'s order, even at 0%), then any other arm with traffic. */
 export function describeSplit(live: LiveSplit, keep: string[] = []): string {
-  const shown = live.arms.filter((a) => a.percent > 0 || keep.includes(a.name));
+  const rank = (name: string) => (keep.includes(name) ? keep.indexOf(name) : keep.length);
+  const shown = live.arms.filter((a) => a.percent > 0 || keep.includes(a.name)).sort((a, b) => rank(a.name) - rank(b.name));
   if (shown.length === 0) return "no arm carries traffic";
   return shown.map((a) => `${a.name} ${round(a.percent)}%`).join(", ");
 }

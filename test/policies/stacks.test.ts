@@ -30,7 +30,8 @@ describe("the pack over the real stacks (the program's registrations, through th
 
   it("a misconfigured production stack file is blocked with the expected policy names (offline plan exits 2)", async () => {
     const file = editedStackFile("production", (c) => {
-      c["progressive-delivery:release"] = { steps: [25, 50, 100], autoRollback: false };
+      // autoRollback off needs an approval source to be valid config; the pack still refuses it in production.
+      c["progressive-delivery:release"] = { steps: [25, 50, 100], autoRollback: false, approval: { source: "file", path: "approvals/production.json", timeoutSeconds: 600 } };
       (c["progressive-delivery:cluster"] as { authorizedNetworks: unknown[] }).authorizedNetworks.push({ name: "anywhere", cidr: "0.0.0.0/0" });
     });
     const s = await evaluateFile("production", file);

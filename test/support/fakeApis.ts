@@ -69,14 +69,16 @@ export interface CloudRunState {
   opPolls: number;
   /** Simulates another writer changing the service between our GET and our PATCH. */
   concurrentWriteBeforeNextPatch: boolean;
+  /** Another writer's change (e.g. to the traffic) made between our GET and our next PATCH. */
+  beforeNextPatch?: (state: CloudRunState) => void;
 }
 
-export async function fakeCloudRun(project: string, region: string, service: string, revisions: string[]): Promise<FakeServer & { state: CloudRunState }> {
+export async function fakeCloudRun(project: string, region: string, service: string, revisions: string[], traffic?: CloudRunState["traffic"]): Promise<FakeServer & { state: CloudRunState }> {
   const state: CloudRunState = {
     name: `projects/${project}/locations/${region}/services/${service}`,
     etag: 1,
     revisions,
-    traffic: [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: revisions[0], percent: 100 }],
+    traffic: traffic ?? [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: revisions[0], percent: 100 }],
     annotations: {},
     opPolls: 2,
     concurrentWriteBeforeNextPatch: false,
@@ -100,6 +102,12 @@ export async function fakeCloudRun(project: string, region: string, service: str
         state.concurrentWriteBeforeNextPatch = false;
         state.etag++;
       }
+      if (state.beforeNextPatch) {
+        const change = state.beforeNextPatch;
+        state.beforeNextPatch = undefined;
+        change(state);
+        state.etag++;
+      }
       if (b.etag !== undefined && b.etag !== `"${state.etag}"`) return send(res, 409, { error: { code: 409, message: "The service has been modified since it was read (etag mismatch).", status: "ABORTED" } });
       const mask = (url.searchParams.get("updateMask") ?? "").split(",");
       if (mask.includes("traffic") && b.traffic) {
@@ -107,6 +115,9 @@ export async function fakeCloudRun(project: string, region: string, service: str
         if (sum !== 100) return send(res, 400, { error: { code: 400, message: `Traffic targets sum to ${sum}, want 100`, status: "INVALID_ARGUMENT" } });
         const unknown = b.traffic.find((t) => t.revision && !state.revisions.includes(t.revision));
         if (unknown) return send(res, 400, { error: { code: 400, message: `Revision ${unknown.revision} does not exist`, status: "INVALID_ARGUMENT" } });
+        const tags = b.traffic.map((t) => t.tag).filter((t) => t !== undefined);
+        const dup = tags.find((t, i) => tags.indexOf(t) !== i);
+        if (dup) return send(res, 400, { error: { code: 400, message: `Traffic tag ${dup} is used more than once`, status: "INVALID_ARGUMENT" } });
         state.traffic = b.traffic;
       }
       if (mask.includes("annotations") && b.annotations) state.annotations = b.annotations;
@@ -131,6 +142,8 @@ export async function fakeCloudRun(project: string, region: string, service: str
 export interface RouteState {
   /** Simulates another writer changing the route between our GET and our PATCH. */
   concurrentWriteBeforeNextPatch?: boolean;
+  /** Another writer's change (e.g. to the weights) made between our GET and our next PATCH. */
+  beforeNextPatch?: (state: RouteState) => void;
   route: { apiVersion: string; kind: string; metadata: { name: string; namespace: string; resourceVersion: string; annotations?: Record<string, string> }; spec: Record<string, unknown> };
 }
 
@@ -165,6 +178,12 @@ export async function fakeKubernetes(namespace: string, name: string, backends: 
       if (req.headers["content-type"] !== "application/merge-patch+json") return send(res, 415, status(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
       if (state.concurrentWriteBeforeNextPatch) {
         state.concurrentWriteBeforeNextPatch = false;
+        state.route.metadata.resourceVersion = String(Number(state.route.metadata.resourceVersion) + 1);
+      }
+      if (state.beforeNextPatch) {
+        const change = state.beforeNextPatch;
+        state.beforeNextPatch = undefined;
+        change(state);
         state.route.metadata.resourceVersion = String(Number(state.route.metadata.resourceVersion) + 1);
       }
       const rv = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;

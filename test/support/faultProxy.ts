@@ -3,7 +3,8 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 /**
  * A TCP proxy on loopback that can be switched off: while down, it accepts
  * connections and resets them at once (what a dead runtime socket looks
- * like to a client). Used to break HAProxy's runtime API mid-rollout. It can
+ * like to a client), and the connections it had open are cut. Used to break
+ * HAProxy's runtime API mid-rollout and Prometheus's scrape path. It can
  * also swallow commands: read one, close without forwarding or answering
  * (a half-broken socket, whose empty answer looks like HAProxy's "done").
  */
@@ -24,12 +25,26 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
   if (!/^127\.|^localhost$/.test(host)) throw new Error(`fault proxy only forwards to loopback, not ${target}`);
   const sockets = new Set<Socket>();
-  const state = { down: false, refused: 0, swallowNext: 0, swallowPattern: /^set weight /, swallowed: 0 };
+  let down = false;
+  const state = {
+    // Going down also cuts connections already open (a client with keep-alive, like Prometheus, would otherwise never notice).
+    get down() {
+      return down;
+    },
+    set down(value: boolean) {
+      down = value;
+      if (value) for (const s of sockets) s.destroy();
+    },
+    refused: 0,
+    swallowNext: 0,
+    swallowPattern: /^set weight /,
+    swallowed: 0,
+  };
   // Half-open: the runtime API client ends its side right after the command and still reads the answer.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
-    if (state.down) {
+    if (down) {
       state.refused++;
       client.resetAndDestroy();
       return;

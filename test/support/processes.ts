@@ -114,6 +114,7 @@ export const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 
 export async function startSampleBackend(version: string, extra: string[] = [], fixedPort?: number): Promise<Proc & { port: number; url: string }> {
   const port = fixedPort ?? (await freePort());
-  const p = await startProcess(TSX, [join(ROOT, "test/fixtures/sample-backend.ts"), "--port", String(port), "--version", version, ...extra], { ready: /listening/ });
+  // One process (node with tsx's loader), not tsx's launcher and a child: a SIGKILL then really kills the backend.
+  const p = await startProcess(process.execPath, ["--import", "tsx", join(ROOT, "test/fixtures/sample-backend.ts"), "--port", String(port), "--version", version, ...extra], { ready: /listening/ });
   return { ...p, port, url: `http://127.0.0.1:${port}` };
 }

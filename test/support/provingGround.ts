@@ -1,5 +1,8 @@
 import { join } from "node:path";
+import { deepMerge, releaseDefaults } from "../../src/config/defaults";
+import { ReleaseConfig } from "../../src/config/schema";
 import { runtimeCommand } from "../../src/release/routers/haproxy";
+import { startFaultProxy, type FaultProxy } from "./faultProxy";
 import { startHaproxy, type Haproxy } from "./haproxy";
 import { startSampleBackend, type Proc } from "./processes";
 import { startPrometheus, waitForTargets, type Prometheus } from "./prometheus";
@@ -17,6 +20,8 @@ export class ProvingGround {
   backends = {} as Record<Slot, Backend>;
   haproxy!: Haproxy;
   prometheus!: Prometheus;
+  /** Prometheus scrapes HAProxy's exporter through this proxy, so a test can cut the scrape path. */
+  scrapePath!: FaultProxy;
 
   static async start(opts: { blue: { version: string; faults?: string[] }; green: { version: string; faults?: string[] }; active?: Slot }): Promise<ProvingGround> {
     const g = new ProvingGround();
@@ -25,8 +30,9 @@ export class ProvingGround {
     const active = opts.active ?? "blue";
     g.haproxy = await startHaproxy(g.backends.blue.port, g.backends.green.port, active === "blue" ? 0 : 100, ["blue", "green"]);
     const exporter = g.haproxy.metricsUrl.replace(/^http:\/\//, "").replace(/\/metrics$/, "");
+    g.scrapePath = await startFaultProxy(exporter);
     g.prometheus = await startPrometheus([
-      { job: "haproxy", address: exporter },
+      { job: "haproxy", address: g.scrapePath.address },
       { job: "blue", address: `127.0.0.1:${g.backends.blue.port}` },
       { job: "green", address: `127.0.0.1:${g.backends.green.port}` },
     ]);
@@ -45,6 +51,16 @@ export class ProvingGround {
   async weights(): Promise<Record<Slot, number>> {
     const w = async (s: Slot) => Number((await runtimeCommand(this.haproxy.runtimeApi, `get weight be_app/${s}`)).trim().split(" ")[0]);
     return { blue: await w("blue"), green: await w("green") };
+  }
+
+  /** Sets both servers' weights by hand through the runtime API (a person changing the split). */
+  async setWeightsByHand(w: Record<Slot, number>): Promise<void> {
+    for (const s of ["blue", "green"] as const) await runtimeCommand(this.haproxy.runtimeApi, `set weight be_app/${s} ${w[s]}`);
+  }
+
+  /** Kills one slot's backend at once (SIGKILL): a candidate that dies mid-step. */
+  kill(slot: Slot): void {
+    this.backends[slot].child.kill("SIGKILL");
   }
 
   /** Stops Prometheus (an outage of the metrics source). */
@@ -79,7 +95,7 @@ export class ProvingGround {
   /** A TrafficSplit's inputs on this ground: `candidate` over `stable` with the shared release settings, 1 s metric windows. */
   splitInputs(stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) {
     return {
-      target: { ...this.target(), candidateUrl: this.candidateUrl(candidate) },
+      target: { ...this.target(), candidateUrl: this.candidateUrl(candidate), stableUrl: this.candidateUrl(stable) },
       stable,
       candidate,
       release: provingGroundRelease(steps),
@@ -91,27 +107,26 @@ export class ProvingGround {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.prometheus?.stop(), this.haproxy?.stop(), this.backends.blue?.stop(), this.backends.green?.stop()]);
+    await Promise.all([this.prometheus?.stop(), this.scrapePath?.stop(), this.haproxy?.stop(), this.backends.blue?.stop(), this.backends.green?.stop()]);
   }
 }
 
-/** Release settings the proving-ground scenarios share: a fast canary (3 s bake, at most 60 s a step) for live load of 60 req/s. */
-export const provingGroundRelease = (steps: number[]) => ({
-  strategy: "canary",
-  target: "cloud-run",
-  smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
-  steps,
-  bakeSeconds: 3,
-  maxStepSeconds: 60,
-  autoRollback: true,
-  manualApproval: false,
-  analysis: {
-    guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
-    stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } },
-    alpha: 0.05,
-    comparativeMargin: 0.1,
-    expectedRps: 60,
-    onInconclusive: "rollback",
-    metricsUnavailableLimitSeconds: 15,
-  },
-});
+/**
+ * Release settings the proving-ground scenarios share: production's release
+ * defaults with a fast canary (3 s bake, at most 60 s a step, 20 requests a
+ * step, a 2 s drain) for live load of 60 req/s, and the one criterion the
+ * scenarios were tuned with.
+ */
+export const provingGroundRelease = (steps: number[]) => {
+  const overrides = {
+    smokeTests: { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 2, failFast: true },
+    steps,
+    bakeSeconds: 3,
+    maxStepSeconds: 60,
+    drainSeconds: 2,
+    analysis: { expectedRps: 60, metricsUnavailableLimitSeconds: 15, minRequests: 20, websocketProbe: { path: "/ws", messagesPerSecond: 5, timeoutMs: 1000 } },
+  };
+  const release = ReleaseConfig.parse(deepMerge(releaseDefaults("production", overrides), overrides));
+  if (release.strategy !== "canary") throw new Error("the proving ground runs canaries");
+  return { ...release, analysis: { ...release.analysis, stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } } } };
+};

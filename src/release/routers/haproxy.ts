@@ -1,5 +1,6 @@
 import { connect } from "node:net";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { fromWeights, type LiveSplit } from "../split";
 import { RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
@@ -81,6 +82,18 @@ export function parseServersState(answer: string, backend: string): ServerState[
 
 /** How long another engine's lock on the state file is honoured before it counts as stale. */
 const LOCK_STALE_MS = 15_000;
+
+/** "host pid" of a lock's holder: gone when it is this host and no such process exists. */
+function holderGone(holder: string): boolean {
+  const [host, pid] = holder.trim().split(" ");
+  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
 
 /** Weights of two servers in one HAProxy backend, moved through the runtime API. */
 export class HaproxyRouter implements Router {
@@ -224,18 +237,20 @@ export class HaproxyRouter implements Router {
     }
   }
 
+  /** The lock file names its holder (host and pid): a lock left by a process that no longer exists on this host is taken over at once. */
   private async acquire(lock: string) {
     const until = Date.now() + 5_000;
     for (;;) {
       try {
         const h = await open(lock, "wx");
-        await h.writeFile(String(process.pid));
+        await h.writeFile(`${hostname()} ${process.pid}`);
         return h;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-        if (age > LOCK_STALE_MS) await rm(lock, { force: true });
-        else if (Date.now() > until) throw new RouterError(`the checkpoint lock ${lock} is held by another engine`, true);
+        const holder = await readFile(lock, "utf8").catch(() => "");
+        if (age > LOCK_STALE_MS || holderGone(holder)) await rm(lock, { force: true });
+        else if (Date.now() > until) throw new RouterError(`the checkpoint lock ${lock} is held by another engine (${holder || "unknown"})`, true);
         else await new Promise((r) => setTimeout(r, 50));
       }
     }
