@@ -4,6 +4,7 @@ import { addProbe, emptyArm, estimateQuantile, type ArmWindow, type MetricsWindo
 import { describeMeasurement } from "./analysis/judge";
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type Owner } from "./checkpoint";
 import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource } from "./metrics/source";
+import { processGone } from "./liveness";
 import { begin, type Begin } from "./reconcile";
 import { LeaseLost, RouterError, SplitChanged, type CheckpointWrite, type Follower, type Router } from "./routers/router";
 import { checkLive, criteriaFor, decide, isTerminal, start, type Action, type Decision, type GateName, type Observation, type ReleaseSpec, type RolloutState } from "./sequencer";
@@ -108,17 +109,6 @@ function windowLine(w: MetricsWindow): string {
   return `${arm("candidate", w.candidate)} | ${arm("stable", w.stable)}`;
 }
 
-/** Is the process that wrote a checkpoint gone? Only knowable on the same host. */
-function ownerGone(owner: Owner): boolean {
-  if (owner.host !== hostname() || owner.pid <= 0) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
-  }
-}
-
 export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<RolloutResult> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? (() => {});
@@ -164,7 +154,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     stored = await router.readCheckpoint();
     const decoded = decodeCheckpoint(stored, { target: router.target, steps: spec.steps });
     const live = await router.readSplit();
-    const gone = decoded.kind === "ok" && ownerGone(decoded.checkpoint.owner);
+    const gone = decoded.kind === "ok" && processGone(decoded.checkpoint.owner.host, decoded.checkpoint.owner.pid);
     const history = decoded.kind === "ok" && decoded.checkpoint.releaseKey === o.releaseKey && decoded.checkpoint.state.phase !== "interrupted" ? undefined : await stableHistory();
     if (decoded.kind === "ok") lastPromoted = decoded.checkpoint.lastPromoted;
     if (decoded.kind === "ok" && decoded.migratedFrom) log({ kind: "info", message: `read a schema-${decoded.migratedFrom} checkpoint on ${router.target}; it is rewritten as schema 2 with the next write` });
@@ -311,8 +301,12 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   async function stableHistory(): Promise<ArmWindow | undefined> {
     try {
       const now = clock.now();
-      const then = await deps.metrics.readArm(o.stable, now - STABLE_HISTORY_MS);
       const current = await deps.metrics.readArm(o.stable, now);
+      // A series younger than the look-back has no sample then: its whole life so far is the history.
+      const then = await deps.metrics.readArm(o.stable, now - STABLE_HISTORY_MS).catch((e: unknown) => {
+        if (e instanceof MetricsUnavailable) return emptyArm();
+        throw e;
+      });
       const w = difference(then, current);
       log({ kind: "info", message: `stable's latency baseline: ${w.latency.length > 0 ? `${w.requests} requests over the last ${STABLE_HISTORY_MS / 60_000} min` : "no histogram yet; taken from the rollout's own windows"}` });
       return w.latency.length > 0 ? w : undefined;

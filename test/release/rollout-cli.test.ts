@@ -28,7 +28,7 @@ const base = (stable: string, candidate: string) => ({
   stable,
   candidate,
   release,
-  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate as "blue" | "green") },
+  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate as "blue" | "green"), stableUrl: ground.candidateUrl(stable as "blue" | "green") },
   metrics: ground.metrics(),
   intervalSeconds: 1,
   deadlineSeconds: 150,
@@ -55,17 +55,57 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(r.stderr).toMatch(/Unrecognized key: "colour"/);
   });
 
-  it("--dry-run evaluates the gates without moving traffic", async () => {
-    // Nothing moves, so the candidate (at 0%) gets no traffic: the step stays inconclusive until its limit.
-    const r = await rollout("--config", configFile("dry.yaml", { ...base("blue", "green"), release: { ...release, maxStepSeconds: 8 } }), "--dry-run", "--json");
-    expect(r.code).toBe(3);
-    const record = JSON.parse(r.stdout) as { dryRun: boolean; failure: { gate: string } };
-    expect(record.dryRun).toBe(true);
-    expect(record.failure.gate).toBe("inconclusive");
-    expect(r.stderr).toContain("dry run:");
-    expect((await ground.weights()).blue).toBe(100);
-    expect((await ground.weights()).green).toBe(0);
-  }, 180_000);
+  it("says which defaults apply, and requires the environment that chooses them", async () => {
+    const { environment: _e, ...rest } = base("blue", "green");
+    const missing = await rollout("--config", configFile("noenv.yaml", rest), "--plan");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("environment: required (dev, staging or production)");
+    const big = await rollout("--config", configFile("big.yaml", { ...base("blue", "green"), intervalSeconds: 900, release: { ...release, bakeSeconds: -3 } }), "--plan");
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(/intervalSeconds: Too big: expected number to be <=300 \(found 900\)/);
+    expect(big.stderr).toMatch(/release\.bakeSeconds: .* \(found -3\)/);
+  });
+
+  it("--plan rehearses offline: steps, gates, bake and limit, expected time and detectable regression; --json parses", async () => {
+    const r = await rollout("--config", configFile("plan.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), url: "http://127.0.0.1:1" } }), "--plan", "--json");
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { conclusive: boolean; gatesBeforeTraffic: string[]; gatesBeforePromotion: string[]; steps: { weight: number; requestsNeeded: number; expectedSeconds: number; limitSeconds: number; detectableErrorRatio: number | null }[] };
+    expect(plan.conclusive).toBe(true);
+    expect(plan.gatesBeforeTraffic).toEqual(["smoke"]);
+    expect(plan.gatesBeforePromotion).toEqual(["candidate-health"]);
+    expect(plan.steps[0]).toMatchObject({ weight: 25, limitSeconds: 60 });
+    expect(plan.steps[0]!.requestsNeeded).toBeGreaterThan(0);
+    expect(plan.steps[0]!.detectableErrorRatio).toBeGreaterThan(1);
+    const text = await rollout("--config", configFile("plan.yaml", base("blue", "green")), "--plan");
+    expect(text.stdout).toMatch(/^ {2}25%: criteria error rate < 5\.00%, p95 < 1000 ms; bake 3 s, limit 60 s; needs \d+ candidate requests, ~\d+ s; detects error-rate regressions ≥ [\d.]+×$/m);
+    expect(text.stdout).toContain("plan: every step can reach a verdict");
+  });
+
+  it("a release its own forecast says cannot conclude is refused before it starts (unless overridden)", async () => {
+    const starved = { ...base("blue", "green"), release: { ...release, steps: [1, 100], maxStepSeconds: 10, analysis: { ...release.analysis, expectedRps: 2 } } };
+    const plan = await rollout("--config", configFile("starved.yaml", starved), "--plan");
+    expect(plan.code).toBe(1);
+    expect(plan.stdout).toMatch(/step 1 \(1%\) needs \d+ candidate requests, about \d+ s at 2 req\/s, but its limit is 10 s/);
+    const run = await rollout("--config", configFile("starved.yaml", starved));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Nothing was started: raise the first steps' weights, lengthen maxStepSeconds .* \(or pass --allow-inconclusive\)/);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+  });
+
+  it("--check asks everything the release needs and moves nothing; a missing latency source or a broken query fails it", async () => {
+    const ok = await rollout("--config", configFile("check.yaml", base("blue", "green")), "--check", "--json");
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const report = JSON.parse(ok.stdout) as { ok: boolean; checks: { what: string; ok: boolean; detail: string }[] };
+    expect(report.checks.map((c) => c.what)).toEqual(["live split", "checkpoint", "metrics (candidate green)", "metrics (stable blue)", "smoke tests"]);
+    expect(report.checks.find((c) => c.what === "live split")!.detail).toMatch(/live blue 100%, green 0%/);
+    const noLatency = await rollout("--config", configFile("check2.yaml", { ...base("blue", "green"), metrics: { url: ground.prometheus.url, preset: "haproxy", scope: "be_app" } }), "--check");
+    expect(noLatency.code).toBe(1);
+    expect(noLatency.stdout).toMatch(/^FAIL latency source: no latency histogram is configured/m);
+    const typo = await rollout("--config", configFile("check3.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), templates: { ...ground.metrics().templates, latencyBuckets: 'sample_http_request_duraton_seconds_bucket{slot="{{revision}}"}' } } }), "--check");
+    expect(typo.code).toBe(1);
+    expect(typo.stdout).toMatch(/^FAIL metrics \(candidate green\): .*no series for sample_http_request_duraton_seconds_bucket/m);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+  });
 
   it("promotes a healthy candidate (exit 0) and prints the decision record", async () => {
     const r = await rollout("--config", configFile("ok.yaml", base("blue", "green")), "--json");
@@ -106,4 +146,38 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(before).toBeUndefined();
     expect(load.snapshot().byVersion["v4-broken"]).toBeUndefined();
   }, 180_000);
+});
+
+describe("a killed rollout and --restore-stable", () => {
+  it("restores 100% stable from the checkpoint; the next run starts the release afresh and promotes it", async () => {
+    await ground.redeploy("blue", "v5");
+    const f = configFile("killed.yaml", { ...base("green", "blue"), release: { ...release, steps: [20, 40, 60, 100] }, retryToken: "v5" });
+    let killed = false;
+    const first = await runToEnd(TSX, ["src/cli/rollout.ts", "--config", f], {
+      cwd: ROOT,
+      timeoutMs: 180_000,
+      group: true,
+      watch: (out, signal) => {
+        if (killed || !/step 2\/4: 40% to the candidate/.test(out)) return;
+        killed = true;
+        // Like Ctrl-C that never reaches the engine, or a machine going away: kill the whole group.
+        setTimeout(() => signal("SIGKILL", true), 1_500);
+      },
+    });
+    expect(killed).toBe(true);
+    expect(first.code).not.toBe(0);
+    expect((await ground.weights()).blue).toBeGreaterThan(0);
+    const restore = await rollout("--restore-stable", "--config", f, "--json");
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(JSON.parse(restore.stdout)).toMatchObject({ restored: [{ moved: true }] });
+    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
+    const again = await rollout("--restore-stable", "--config", f);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/nothing to restore/);
+    const next = await rollout("--config", f);
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/rolling out blue over green .*live split checked: 100% on green/);
+    expect(next.stdout).toMatch(/step 1\/4: 20% to the candidate/);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+  }, 240_000);
 });

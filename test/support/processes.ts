@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 // Not from ./stacks: that module needs vitest, and the benchmarks use the proving ground too.
@@ -39,7 +40,7 @@ export function runToEnd(
     let stdout = "";
     let stderr = "";
     const signal = (s: NodeJS.Signals, group = false) => {
-      if (group && opts.group && child.pid) process.kill(-child.pid, s);
+      if (group && opts.group && child.pid) signalTree(child.pid, s);
       else child.kill(s);
     };
     child.stdout.on("data", (d: Buffer) => {
@@ -57,6 +58,49 @@ export function runToEnd(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Every descendant of `pid` (children, their children, ...), read from /proc. */
+export function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid ...": fields after the last ')'.
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, pp] of parent) if (pp === p) (out.push(child), walk(child));
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * Signals a process, its process group and every descendant: Pulumi starts
+ * each plugin (language host, provider hosts) in a process group of its
+ * own, so killing the CLI's group alone leaves them running. A machine
+ * going away (or a CI runner cancelling a job) takes them all.
+ */
+export function signalTree(pid: number, s: NodeJS.Signals): void {
+  const all = [pid, ...descendants(pid)];
+  for (const p of all) {
+    try {
+      process.kill(p, s);
+    } catch {
+      /* already gone */
+    }
+  }
+  try {
+    process.kill(-pid, s);
+  } catch {
+    /* no such group */
+  }
 }
 
 export interface Proc {

@@ -77,6 +77,6 @@ export class PulumiCli {
 }
 
 /** Runs one of this project's commands (src/cli/NAME.ts, as `npm run NAME` does) with the CLI's environment, stdin closed, bounded in time. */
-export function runCommand(name: "rollback" | "status" | "report", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<RunResult> {
+export function runCommand(name: "rollback" | "status" | "report" | "rollout", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<RunResult> {
   return runToEnd(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, env, timeoutMs, group: true });
 }

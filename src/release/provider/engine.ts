@@ -10,6 +10,7 @@ import { decodeCheckpoint, encodeCheckpoint, releaseKeyOf } from "../checkpoint"
 import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
 import { LeaseLost, type Router } from "../routers/router";
+import { processGone } from "../liveness";
 import { DECIDED, start, TERMINAL, type StepRecord } from "../sequencer";
 import { describeSplit, shareOf } from "../split";
 import { containsUnknown, TrafficSplitInputs } from "./inputs";
@@ -180,7 +181,7 @@ export async function remove(_id: string, props: Props) {
   const i = parsed.data;
   const router = await routerFor(i);
   const decoded = decodeCheckpoint(await router.readCheckpoint(), { target: router.target, steps: specFor(i).steps });
-  if (decoded.kind === "ok" && !TERMINAL.includes(decoded.checkpoint.state.phase) && shareOf(await router.readSplit(), i.candidate) > 0) {
+  if (decoded.kind === "ok" && !TERMINAL.includes(decoded.checkpoint.state.phase)) {
     await restoreStable(i, { reason: "the traffic split resource was deleted during a rollout", force: false, log: () => undefined });
   }
 }
@@ -194,42 +195,40 @@ export interface RestoreOutcome {
 
 /**
  * The operator's way out after a killed update (`npm run rollout --
- * --restore-stable`): puts 100% on stable whatever the split, and records
- * the release as interrupted so the next `pulumi up` starts it afresh from
- * a verified 100% on stable. It refuses while a live engine holds the
- * release (on this host: its process exists), unless forced.
+ * --restore-stable`): puts 100% on the checkpoint's stable whatever the
+ * split, and records that release as interrupted, so the next `pulumi up`
+ * starts it afresh from a verified 100% on stable. The revisions come from
+ * the checkpoint on the target, not from the inputs given: after a killed
+ * update the stack's state still holds the previous update's inputs, whose
+ * "stable" may be the very candidate in flight. It refuses while a live
+ * engine holds the release (on this host: its process exists), unless
+ * forced, and when there is no readable checkpoint to name stable.
  */
 export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; force: boolean; log: (line: string) => void }): Promise<RestoreOutcome> {
-  const router = await routerFor(i);
-  const spec = specFor(i);
-  const releaseKey = releaseKeyOf(i.stable, i.candidate, i.retryToken);
-  const text = await router.readCheckpoint();
-  const decoded = decodeCheckpoint(text, { target: router.target, steps: spec.steps });
-  const live = await router.readSplit();
-  const liveText = describeSplit(live, [i.stable, i.candidate]);
+  const probe = await routerFor(i);
+  const text = await probe.readCheckpoint();
+  const decoded = decodeCheckpoint(text, { target: probe.target, steps: specFor(i).steps });
+  if (decoded.kind !== "ok") {
+    const why = decoded.kind === "none" ? "there is no checkpoint on it (no release ever started there)" : `its checkpoint cannot be read (${decoded.problem})`;
+    if (!o.force) throw new Error(`${probe.target}: ${why}, so it does not say which revision is stable; check the split by hand, or pass --force to put 100% on ${i.stable} (the stable of the inputs given)`);
+  }
   const c = decoded.kind === "ok" ? decoded.checkpoint : null;
-  if (c && !TERMINAL.includes(c.state.phase) && c.leaseUntil > Date.now() && !o.force) {
-    const o2 = c.owner;
-    let alive = o2.host !== hostname();
-    if (!alive) {
-      try {
-        process.kill(o2.pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code !== "ESRCH";
-      }
-    }
-    if (alive) throw new Error(`engine ${o2.id} (pid ${o2.pid}${o2.host ? ` on ${o2.host}` : ""}) still holds release ${c.releaseKey} on ${router.target} until ${new Date(c.leaseUntil).toISOString()}; stop it first, or pass --force`);
+  const stable = c?.state.stable ?? i.stable;
+  const candidate = c?.state.candidate ?? i.candidate;
+  const releaseKey = c?.releaseKey ?? releaseKeyOf(i.stable, i.candidate, i.retryToken);
+  const router = stable === i.stable && candidate === i.candidate ? probe : await routerFor({ ...i, stable, candidate });
+  const live = await router.readSplit();
+  const liveText = describeSplit(live, [stable, candidate]);
+  if (c && !TERMINAL.includes(c.state.phase) && c.leaseUntil > Date.now() && !o.force && !processGone(c.owner.host, c.owner.pid)) {
+    throw new Error(`engine ${c.owner.id} (pid ${c.owner.pid}${c.owner.host ? ` on ${c.owner.host}` : ""}) still holds release ${c.releaseKey} on ${router.target} until ${new Date(c.leaseUntil).toISOString()}; stop it first, or pass --force`);
   }
-  if (c && DECIDED.includes(c.state.phase) && Math.round(shareOf(live, i.stable)) === 100) {
-    return { message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and ${i.stable} carries 100% (${liveText})`, moved: false };
-  }
-  if (Math.round(shareOf(live, i.stable)) === 100 && c?.state.phase === "interrupted") {
-    return { message: `${router.target}: nothing to restore; ${i.stable} carries 100% and release ${c.releaseKey} is already interrupted`, moved: false };
+  if (Math.round(shareOf(live, stable)) === 100 && c && TERMINAL.includes(c.state.phase)) {
+    return { message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and ${stable} carries 100% (${liveText})`, moved: false };
   }
   const now = Date.now();
-  const base = c?.releaseKey === releaseKey ? c.state : start(spec, i.stable, i.candidate, now).state;
-  const high = Math.round(Math.max(0, ...live.arms.filter((a) => a.name !== i.stable).map((a) => a.percent), shareOf(live, i.candidate)));
+  const spec = c ? { ...specFor(i), steps: c.steps } : specFor(i);
+  const base = c?.state ?? start(spec, stable, candidate, now).state;
+  const high = Math.round(Math.max(0, ...live.arms.filter((a) => a.name !== stable).map((a) => a.percent)));
   const state = {
     ...base,
     phase: "interrupted" as const,
@@ -237,7 +236,7 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     moving: { from: high, to: 0 },
     updatedAt: now,
     heldFrom: null,
-    failure: { step: base.stepIndex + 1, weight: base.weight, gate: "restore-stable", value: liveText, threshold: `${i.stable} 100%`, message: `restored to stable by an operator (${o.reason}); the split was ${liveText}` },
+    failure: { step: base.stepIndex + 1, weight: base.weight, gate: "restore-stable", value: liveText, threshold: `${stable} 100%`, message: `restored to stable by an operator (${o.reason}); the split was ${liveText}` },
   };
   const written = encodeCheckpoint({ format: "progressive-delivery/checkpoint@2", releaseKey, target: router.target, steps: spec.steps, owner: { id: `restore-${randomUUID()}`, host: hostname(), pid: process.pid }, leaseUntil: now, lastPromoted: c?.lastPromoted ?? null, state });
   const t0 = Date.now();
@@ -250,6 +249,6 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     },
     { mode: "immediate" },
   );
-  o.log(`${router.target}: 100% on ${i.stable} in ${Date.now() - t0} ms (was ${liveText}); ${r.note}`);
-  return { message: `${router.target}: restored 100% on ${i.stable} (was ${liveText}); the next update starts ${releaseKey} afresh`, moved: true };
+  o.log(`${router.target}: 100% on ${stable} in ${Date.now() - t0} ms (was ${liveText}); ${r.note}`);
+  return { message: `${router.target}: restored 100% on ${stable} (was ${liveText}); the next update starts ${releaseKey} afresh`, moved: true };
 }

@@ -2,6 +2,7 @@ import { connect } from "node:net";
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
+import { processGone } from "../liveness";
 import { fromWeights, type LiveSplit } from "../split";
 import { RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
 import { withRetry, type RetryPolicy, DEFAULT_RETRY } from "./retry";
@@ -83,16 +84,10 @@ export function parseServersState(answer: string, backend: string): ServerState[
 /** How long another engine's lock on the state file is honoured before it counts as stale. */
 const LOCK_STALE_MS = 15_000;
 
-/** "host pid" of a lock's holder: gone when it is this host and no such process exists. */
+/** "host pid" of a lock's holder: gone when it is this host and no such process is alive. */
 function holderGone(holder: string): boolean {
   const [host, pid] = holder.trim().split(" ");
-  if (host !== hostname() || !pid || !/^\d+$/.test(pid)) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return host !== undefined && pid !== undefined && /^\d+$/.test(pid) && processGone(host, Number(pid));
 }
 
 /** Weights of two servers in one HAProxy backend, moved through the runtime API. */
