@@ -9,7 +9,9 @@ interface Release {
   strategy?: "direct" | "blue-green" | "canary";
   steps?: number[];
   autoRollback?: boolean;
-  analysis?: { stepCriteria?: Record<string, unknown>; expectedRps?: number; guardrails?: unknown };
+  manualApproval?: boolean;
+  approval?: { source?: string; timeoutSeconds?: number };
+  analysis?: { stepCriteria?: Record<string, unknown>; expectedRps?: number; guardrails?: unknown; onInconclusive?: string };
   /** Critical checks: `paths` and `websocketPath` (see src/config/schema.ts). */
   smokeTests?: { paths?: string[]; websocketPath?: string };
 }
@@ -66,4 +68,22 @@ export const releaseAutoRollback: ResourceValidationPolicy = {
   }),
 };
 
-export const releasePolicies = [releaseProductionCanary, releaseBlueGreenSmokeTests, releaseAutoRollback];
+export const releaseWatchedHolds: ResourceValidationPolicy = {
+  name: "release-watched-holds",
+  description: "A release that can hold for a person (onInconclusive: hold, manualApproval, autoRollback off) names an approval source with a timeout, so a hold never leaves traffic at a partial weight with nobody watching.",
+  severity: "high",
+  enforcementLevel: "mandatory",
+  validateResource: onRelease((r, _args, report) => {
+    if (r.strategy === "direct") return;
+    const holds = [
+      ...(known(() => r.analysis?.onInconclusive) === "hold" ? ["analysis.onInconclusive: hold"] : []),
+      ...(known(() => r.manualApproval) === true ? ["manualApproval: true"] : []),
+      ...(known(() => r.autoRollback) === false ? ["autoRollback: false"] : []),
+    ];
+    if (holds.length === 0) return;
+    const approval = known(() => r.approval);
+    if (!approval?.source || !(Number(approval.timeoutSeconds) > 0)) report(`the release can hold (${holds.join(", ")}) but names no approval source with a timeout: set release.approval ({ source: file|http, ..., timeoutSeconds }); a hold nobody answers then rolls back.`);
+  }),
+};
+
+export const releasePolicies = [releaseProductionCanary, releaseBlueGreenSmokeTests, releaseAutoRollback, releaseWatchedHolds];

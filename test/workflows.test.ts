@@ -10,7 +10,7 @@ const DIR = join(ROOT, ".github", "workflows");
 const files = readdirSync(DIR).filter((f) => f.endsWith(".yml"));
 const text = (f: string) => readFileSync(join(DIR, f), "utf8");
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown> }
+interface Step { uses?: string; run?: string; with?: Record<string, unknown>; id?: string; if?: string; name?: string; "timeout-minutes"?: number }
 interface Job { uses?: string; steps?: Step[]; "timeout-minutes"?: number; permissions?: Record<string, string>; concurrency?: { group: string }; environment?: unknown }
 interface Workflow { on: unknown; permissions?: Record<string, string>; jobs: Record<string, Job> }
 const workflows = Object.fromEntries(files.map((f) => [f, parse(text(f)) as Workflow]));
@@ -38,8 +38,8 @@ describe("GitHub workflows", () => {
   it("only call npm scripts that exist in package.json", () => {
     const scripts = Object.keys((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
     const called = allSteps().flatMap(({ where, step }) => [...(step.run ?? "").matchAll(/npm run(?:-script)?(?: --silent)? ([\w:-]+)/g)].map((m) => ({ where, script: m[1]! })));
-    expect(new Set(called.map((c) => c.script))).toEqual(new Set(["plan", "rollback"]));
-    expect(called.length).toBe(4);
+    expect(new Set(called.map((c) => c.script))).toEqual(new Set(["plan", "rollback", "rollout"]));
+    expect(called.length).toBe(5);
     expect(called.filter((c) => c.script === "rollback").map((c) => c.where)).toEqual([expect.stringMatching(/^rollback\.yml/)]);
     for (const { where, script } of called) expect(scripts, `${where} runs npm run ${script}`).toContain(script);
     const builtins = allSteps().flatMap(({ step }) => [...(step.run ?? "").matchAll(/^\s*npm (\w+)/gm)].map((m) => m[1]!));
@@ -85,6 +85,20 @@ describe("GitHub workflows", () => {
       if (f === "pulumi-up.yml") continue;
       for (const job of Object.values(w.jobs)) for (const s of job.steps ?? []) expect(s.with?.["command"], f).not.toBe("up");
     }
+  });
+
+  it("a failed, cancelled or timed-out update is followed by restoring stable, within the job's time", () => {
+    const up = workflows["pulumi-up.yml"]!.jobs["up"]!;
+    const steps = up.steps!;
+    const i = steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@"));
+    const upStep = steps[i]!;
+    expect(upStep["timeout-minutes"]).toBeLessThan(up["timeout-minutes"]!);
+    const restore = steps.slice(i + 1).find((s) => s.run?.includes("--restore-stable"));
+    expect(restore, "a restore step after pulumi up").toBeDefined();
+    expect(restore!.run).toBe('npm run --silent rollout -- --restore-stable --stack "$STACK"');
+    expect(restore!.if).toContain("failure()");
+    expect(restore!.if).toContain("cancelled()");
+    expect(upStep["timeout-minutes"]! + restore!["timeout-minutes"]!).toBeLessThanOrEqual(up["timeout-minutes"]!);
   });
 
   it("promotion: dev, then staging after dev; production from a tag or a dispatch, after the image scan", () => {

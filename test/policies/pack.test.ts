@@ -19,7 +19,7 @@ const EXPECTED = [
   "gke-private-nodes", "gke-workload-identity", "gke-shielded-nodes", "gke-release-channel", "gke-network-policy", "gke-legacy-abac-off", "gke-no-legacy-auth", "gke-master-authorized-networks", "gke-node-auto-repair-upgrade", "gke-node-service-account",
   "k8s-pod-security-restricted", "k8s-resources", "k8s-probes", "k8s-read-only-root-filesystem", "k8s-no-latest-tag", "k8s-namespace-network-policy", "k8s-pod-disruption-budget",
   "vercel-sensitive-env", "vercel-no-shared-secret-targets", "vercel-deployment-protection",
-  "release-production-canary", "release-blue-green-smoke-tests", "release-auto-rollback",
+  "release-production-canary", "release-blue-green-smoke-tests", "release-auto-rollback", "release-watched-holds",
   "security-scan-report", "gcp-standard-labels",
 ];
 const configFile = (env: string) => join(ROOT, "policies", "config", `${env}.json`);

@@ -123,6 +123,16 @@ describe("release policies (TrafficSplit inputs)", () => {
     // No environment declared: held to production's rules.
     expect(await details(TYPES.trafficSplit, { stable: "a", candidate: "b", release: { strategy: "direct" } }, "release-auto-rollback")).toEqual([expect.stringContaining("production uses a direct release")]);
   });
+
+  it("release-watched-holds: a release that can hold names an approval source with a timeout", async () => {
+    const approval = { source: "http", url: "https://approvals.example.com/releases", timeoutSeconds: 900 };
+    expect(await details(TYPES.trafficSplit, split("production", canary), "release-watched-holds")).toEqual([]);
+    for (const holds of [{ manualApproval: true }, { autoRollback: false }, { analysis: { ...canary.analysis, onInconclusive: "hold" } }]) {
+      expect(await details(TYPES.trafficSplit, split("production", { ...canary, ...holds }), "release-watched-holds")).toEqual([expect.stringMatching(/^the release can hold \((manualApproval: true|autoRollback: false|analysis\.onInconclusive: hold)\) but names no approval source with a timeout/)]);
+      expect(await details(TYPES.trafficSplit, split("production", { ...canary, ...holds, approval }), "release-watched-holds")).toEqual([]);
+    }
+    expect(await details(TYPES.trafficSplit, split("production", { ...canary, manualApproval: true, approval: { source: "file", path: "a.json" } }), "release-watched-holds")).toHaveLength(1);
+  });
 });
 
 describe("gcp-standard-labels", () => {

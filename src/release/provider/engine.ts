@@ -202,7 +202,9 @@ export interface RestoreOutcome {
  * update the stack's state still holds the previous update's inputs, whose
  * "stable" may be the very candidate in flight. It refuses while a live
  * engine holds the release (on this host: its process exists), unless
- * forced, and when there is no readable checkpoint to name stable.
+ * forced, and when there is no readable checkpoint to name stable. A
+ * release that is not in flight (decided or interrupted) is left alone
+ * unless forced: its split is someone's decision.
  */
 export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; force: boolean; log: (line: string) => void }): Promise<RestoreOutcome> {
   const probe = await routerFor(i);
@@ -222,8 +224,9 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
   if (c && !TERMINAL.includes(c.state.phase) && c.leaseUntil > Date.now() && !o.force && !processGone(c.owner.host, c.owner.pid)) {
     throw new Error(`engine ${c.owner.id} (pid ${c.owner.pid}${c.owner.host ? ` on ${c.owner.host}` : ""}) still holds release ${c.releaseKey} on ${router.target} until ${new Date(c.leaseUntil).toISOString()}; stop it first, or pass --force`);
   }
-  if (Math.round(shareOf(live, stable)) === 100 && c && TERMINAL.includes(c.state.phase)) {
-    return { message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and ${stable} carries 100% (${liveText})`, moved: false };
+  if (c && TERMINAL.includes(c.state.phase) && (!o.force || Math.round(shareOf(live, stable)) === 100)) {
+    // No engine is running this release: whatever the split is now, someone decided it (the engine or a person).
+    return { message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and the split is ${liveText}${Math.round(shareOf(live, stable)) === 100 ? "" : ` (left as it is; --force puts 100% on ${stable})`}`, moved: false };
   }
   const now = Date.now();
   const spec = c ? { ...specFor(i), steps: c.steps } : specFor(i);
