@@ -135,7 +135,7 @@ async function main() {
     row("immediate", result.immediate),
     row("drain", result.drain),
     "",
-    `On the drain path the router call includes the drain (it returns when the candidate has no open session left), so its time is the in-flight requests' remaining time, not a wait for new traffic: new requests go to stable from the first command. Requests cut on the immediate path were in flight on the candidate when its sessions were shut (the price of closing a bad candidate's connections at once). The engine adds at most one metrics interval between the data that fails a gate and the decision (1 s on the proving ground, 15 s by default).`,
+    `On the drain path the router call includes the drain: it returns when the candidate has no open session left (polled every 250 ms, hence the ~250 ms), and new requests go to stable from the first command. Requests cut on the immediate path were in flight on the candidate when its sessions were shut (the price of closing a bad candidate's connections at once). The engine adds at most one metrics interval between the data that fails a gate and the decision (1 s on the proving ground, 15 s by default).`,
     "",
   ].join("\n");
   const current = existsSync(FILE) ? readFileSync(FILE, "utf8") : "# Benchmarks\n";
