@@ -21,7 +21,7 @@ export const cloudRunImageDigest: ResourceValidationPolicy = {
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
-    if (environmentOf(args.props) === "dev") return;
+    if (environmentOf(args.props, args.urn) === "dev") return;
     for (const c of containersOf(svc)) {
       const image = read(() => c.image);
       if (image.kind !== "value") continue; // computed during preview: checked at update time
@@ -31,16 +31,24 @@ export const cloudRunImageDigest: ResourceValidationPolicy = {
 };
 
 const PublicConfig = z.strictObject({
-  /** Cloud Run services (by name) anyone may invoke, besides those labelled access=public by the program. */
+  /** Cloud Run services (by name) anyone may invoke. The pack's own list: a label the program sets cannot make a service public. */
   publicServices: z.array(z.string()).default([]),
 });
 const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
-const IAM_TYPES = ["gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding", "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy"];
+/** Cloud Run IAM resource types, v2 (cloudrunv2, the service's `name`) and v1 (cloudrun, the service's `service`). */
+const IAM_TYPES: Readonly<Record<string, "name" | "service">> = {
+  "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "name",
+  "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding": "name",
+  "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy": "name",
+  "gcp:cloudrun/iamMember:IamMember": "service",
+  "gcp:cloudrun/iamBinding:IamBinding": "service",
+  "gcp:cloudrun/iamPolicy:IamPolicy": "service",
+};
 
 /** Public members an IAM resource grants on its service. */
 function publicMembersOf(type: string, props: Record<string, unknown>): string[] {
-  if (type.endsWith("ServiceIamMember")) return PUBLIC_MEMBERS.filter((m) => known(() => props["member"]) === m);
-  if (type.endsWith("ServiceIamBinding")) return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
+  if (/(ServiceIamMember|IamMember)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => known(() => props["member"]) === m);
+  if (/(ServiceIamBinding|IamBinding)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
   const policyData = known(() => props["policyData"]);
   if (typeof policyData !== "string") return [];
   try {
@@ -53,29 +61,28 @@ function publicMembersOf(type: string, props: Record<string, unknown>): string[]
 
 export const cloudRunNoPublicInvoker: StackValidationPolicy = {
   name: "cloud-run-no-public-invoker",
-  description: "No allUsers/allAuthenticatedUsers on a Cloud Run service unless the service is declared public (stack config backend.public, which labels it access=public, or this policy's publicServices).",
+  description: "No allUsers/allAuthenticatedUsers on a Cloud Run service (v1 or v2 IAM resources) unless this policy's own publicServices lists it; what the program labels a service does not count.",
   severity: "critical",
   enforcementLevel: "mandatory",
   configSchema: configSchemaOf(PublicConfig),
   validateStack: (args, report) => {
     const cfg = readConfig("cloud-run-no-public-invoker", PublicConfig, args);
     const services = args.resources.filter((r) => r.type === SERVICE);
-    for (const r of args.resources.filter((x) => IAM_TYPES.includes(x.type))) {
+    for (const r of args.resources) {
+      const key = IAM_TYPES[r.type];
+      if (!key) continue;
       const members = publicMembersOf(r.type, r.props);
       if (members.length === 0) continue;
-      // Find the service through the `name` input's dependency (known even during preview), else by name.
-      const name = known(() => r.props["name"]);
-      const service = (r.propertyDependencies["name"] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known(() => s.props["name"]) === name);
+      // Find the service through the input's dependency (known even during preview), else by name.
+      const name = known(() => r.props[key]);
+      const service = (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known(() => s.props["name"]) === name);
       const serviceName = (service && known(() => service.props["name"])) ?? name;
-      const labelledPublic = service !== undefined && known(() => (service.props["labels"] as Record<string, string> | undefined)?.["access"]) === "public";
-      const listedPublic = typeof serviceName === "string" && cfg.publicServices.includes(serviceName);
-      if (!labelledPublic && !listedPublic) {
-        report(`${r.name} grants ${members.join(", ")} on Cloud Run service ${String(serviceName ?? "(unknown)")}, which is not declared public: remove the grant and name the invokers (group:, serviceAccount:), or declare the service public (stack config backend.public: true, or this policy's publicServices).`, r.urn);
+      if (typeof serviceName !== "string" || !cfg.publicServices.includes(serviceName)) {
+        report(`${r.name} grants ${members.join(", ")} on Cloud Run service ${String(serviceName ?? "(unknown)")}, which this policy's publicServices does not list: remove the grant and name the invokers (group:, serviceAccount:), or add the service to publicServices in the pack config of this stack.`, r.urn);
       }
     }
   },
 };
-
 
 export const cloudRunDedicatedServiceAccount: ResourceValidationPolicy = {
   name: "cloud-run-dedicated-service-account",
@@ -113,7 +120,7 @@ export const cloudRunProductionScaling: ResourceValidationPolicy = {
   severity: "medium",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
-    if (strictEnvironmentOf(args.props) !== "production") return;
+    if (strictEnvironmentOf(args.props, args.urn) !== "production") return;
     const min = read(() => svc.template?.scaling?.minInstanceCount ?? svc.scaling?.minInstanceCount);
     const max = read(() => svc.template?.scaling?.maxInstanceCount ?? svc.scaling?.maxInstanceCount);
     if (min.kind === "absent" || (min.kind === "value" && min.value < 2)) report(`minimum instances is ${min.kind === "value" ? min.value : "not set"}: set template.scaling.minInstanceCount to 2 or more in production.`);
@@ -152,7 +159,7 @@ export const cloudRunPrivateEgressViaVpc: ResourceValidationPolicy = {
       .map((e) => e.name);
     if (!hasPath && privateEnvs.length > 0) {
       report(`env ${privateEnvs.join(", ")} point(s) at private addresses but the service has no VPC path: add template.vpcAccess (networkInterfaces or a connector) with egress PRIVATE_RANGES_ONLY.`);
-    } else if (!hasPath && strictEnvironmentOf(args.props) === "production") {
+    } else if (!hasPath && strictEnvironmentOf(args.props, args.urn) === "production") {
       report("production service has no template.vpcAccess: private backends (Memorystore, internal services) must be reached through the VPC; add networkInterfaces or a connector with egress PRIVATE_RANGES_ONLY.");
     }
     const egress = vpc.kind === "value" ? known(() => vpc.value.egress) : undefined;

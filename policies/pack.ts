@@ -1,5 +1,6 @@
 import type { Policies } from "@pulumi/policy";
 import { cloudRunPolicies } from "./cloudRun";
+import { environmentBinding } from "./environmentBinding";
 import { gkePolicies } from "./gke";
 import { gcpStandardLabels } from "./labels";
 import { podSecurityRestricted } from "./podSecurity";
@@ -23,4 +24,5 @@ export const policies: Policies = [
   ...releasePolicies,
   securityScanReport,
   gcpStandardLabels,
+  environmentBinding,
 ];

@@ -30,7 +30,7 @@ export const releaseProductionCanary: ResourceValidationPolicy = {
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: onRelease((r, args, report) => {
-    if (strictEnvironmentOf(args.props) !== "production") return;
+    if (strictEnvironmentOf(args.props, args.urn) !== "production") return;
     if (r.strategy !== "canary") {
       report(`production release strategy is "${String(r.strategy)}": use strategy: canary with steps starting at 10% or less (e.g. 5, 10, 25, 50, 100).`);
       return;
@@ -61,7 +61,7 @@ export const releaseAutoRollback: ResourceValidationPolicy = {
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: onRelease((r, args, report) => {
-    const env = strictEnvironmentOf(args.props);
+    const env = strictEnvironmentOf(args.props, args.urn);
     if (env === "dev") return;
     if (r.strategy === "direct") report(`${env} uses a direct release, which cannot roll back on a failed gate: use blue-green or canary.`);
     else if (known(() => r.autoRollback) !== true) report(`${env} release has autoRollback off: a failed gate would hold traffic on the candidate. Set release.autoRollback: true.`);

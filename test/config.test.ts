@@ -110,15 +110,17 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(JSON.stringify(problems)).not.toContain("tok_do_not_print");
   });
 
-  it("needs an environment when the stack name is not one", () => {
-    const result = parseStackConfig({ stack: "feature-x", origin: "Pulumi.feature-x.yaml", values: {}, secretKeys: new Set() });
-    expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.problems[0]).toMatchObject({ key: k("environment"), problem: expect.stringMatching(/expected one of dev, staging, production/) });
-  });
-
-  it("an explicit environment lets any stack name use the environment's defaults", () => {
-    const file = editedStackFile("dev", (c) => void (c[k("environment")] = "staging"));
-    const result = parseStackConfig(readStackFile(file, "feature-x"));
-    expect(result.ok && result.config.backend.maxInstances).toBe(5);
+  it("takes the environment from the stack name, never from config: a production stack cannot say it is dev", () => {
+    const stranger = parseStackConfig({ stack: "feature-x", origin: "Pulumi.feature-x.yaml", values: {}, secretKeys: new Set() });
+    expect(stranger.ok).toBe(false);
+    if (!stranger.ok) expect(stranger.problems[0]).toMatchObject({ key: k("environment"), problem: expect.stringMatching(/^the stack name "feature-x" names no environment: name the stack dev, staging or production/) });
+    const lying = problemsOf("production", (c) => void (c[k("environment")] = "dev"));
+    expect(lying).toEqual([expect.objectContaining({ key: k("environment"), problem: 'stack production is production; its environment follows from the stack name, not from config (found "dev"): remove the key' })]);
+    // Saying what the stack name says is allowed; a suffixed stack takes its environment's defaults.
+    const file = editedStackFile("staging", (c) => void (c[k("environment")] = "staging"));
+    expect(parseStackConfig(readStackFile(file, "staging")).ok).toBe(true);
+    const suffixed = parseStackConfig(readStackFile(file, "staging-eu"));
+    expect(suffixed.ok && suffixed.config.environment).toBe("staging");
+    expect(suffixed.ok && suffixed.config.backend.maxInstances).toBe(5);
   });
 });

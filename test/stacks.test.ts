@@ -324,8 +324,10 @@ describe("config changes reach the declared resources", () => {
     expect(s.ofType(T.runIam).map((r: DeclaredResource) => r.inputs["member"])).toEqual(["group:qa@example.com"]);
   });
 
-  it("a public backend (the committed default) lets allUsers invoke it", () => {
+  it("production's backend is public (browsers connect to it); dev and staging are private by default", () => {
     expect(stacks["production"]!.ofType(T.runIam).map((r) => r.inputs["member"])).toEqual(["allUsers"]);
+    expect(stacks["staging"]!.ofType(T.runIam).map((r) => r.inputs["member"])).toEqual([]);
+    expect(stacks["dev"]!.ofType(T.runIam).map((r) => r.inputs["member"])).toEqual([]);
   });
 });
 

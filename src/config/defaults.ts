@@ -75,7 +75,8 @@ const common: ConfigLayer = {
     concurrency: 250,
     timeoutSeconds: 3600,
     ingress: "INGRESS_TRAFFIC_ALL",
-    public: true,
+    // Private unless an environment says otherwise: only production's browsers reach the backend directly.
+    public: false,
     invokers: [],
     deletionProtection: true,
   },
@@ -100,7 +101,7 @@ const perEnvironment: Record<Environment, ConfigLayer> = {
   production: {
     cluster: { regional: true, minNodes: 1, maxNodes: 10, releaseChannel: "STABLE" },
     workloads: { namespace: "agents", replicas: 3, maxReplicas: 20, resources: { cpu: "2000m", memory: "4Gi" } },
-    backend: { minInstances: 2, maxInstances: 20, resources: { cpu: "2", memory: "4Gi" }, redis: { tier: "STANDARD_HA", memorySizeGb: 5 } },
+    backend: { minInstances: 2, maxInstances: 20, resources: { cpu: "2", memory: "4Gi" }, redis: { tier: "STANDARD_HA", memorySizeGb: 5 }, public: true },
     // The backend is a WebSocket service: message loss is invisible to HTTP metrics, so production probes both revisions.
     release: { strategy: "canary", target: "cloud-run", analysis: { expectedRps: 200, websocketProbe: { path: "/ws", messagesPerSecond: 5, timeoutMs: 2000 } } },
     monitoring: { level: "comprehensive" },

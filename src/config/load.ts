@@ -149,19 +149,28 @@ function decodeValues(source: ConfigSource): { decoded: Record<string, unknown>;
   return { decoded, problems };
 }
 
+/**
+ * The environment a stack belongs to follows from its name: `dev`, `staging`,
+ * `production`, or one of them followed by `-` and a suffix
+ * (`production-eu`, `dev-feature-x`). Never from a config value: a stack
+ * file that could say `environment: dev` could skip production's rules.
+ */
+export function environmentOfStack(stack: string): Environment | undefined {
+  return ENVIRONMENTS.find((e) => stack === e || stack.startsWith(`${e}-`));
+}
+
 /** Pure: raw config in, a validated StackConfig or every problem found out. */
 export function parseStackConfig(source: ConfigSource): ParseResult {
   const { decoded, problems } = decodeValues(source);
   const declared = decoded["environment"];
-  const fromStack = (ENVIRONMENTS as readonly string[]).includes(source.stack) ? (source.stack as Environment) : undefined;
-  const environment = typeof declared === "string" && (ENVIRONMENTS as readonly string[]).includes(declared) ? (declared as Environment) : fromStack;
+  const environment = environmentOfStack(source.stack);
+  const at = { stack: source.stack, origin: source.origin, key: `${PROJECT}:environment` };
   if (environment === undefined) {
-    problems.push({
-      stack: source.stack,
-      origin: source.origin,
-      key: `${PROJECT}:environment`,
-      problem: `expected one of ${ENVIRONMENTS.join(", ")} (found ${describe(declared)}; the stack name "${source.stack}" is not an environment either)`,
-    });
+    problems.push({ ...at, problem: `the stack name "${source.stack}" names no environment: name the stack dev, staging or production, or one of them followed by '-' and a suffix (e.g. dev-feature-x); the environment is never taken from config` });
+    return { ok: false, problems };
+  }
+  if (declared !== undefined && declared !== environment) {
+    problems.push({ ...at, problem: `stack ${source.stack} is ${environment}; its environment follows from the stack name, not from config (found ${describe(declared)}): remove the key` });
     return { ok: false, problems };
   }
   const merged = withDefaults(environment, decoded);

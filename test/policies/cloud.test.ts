@@ -102,23 +102,32 @@ describe("Cloud Run policies", () => {
     expect((await detailsOf(TYPES.runService, service((s) => (s.template.vpcAccess.egress = "SOMETIMES")), "cloud-run-private-egress-via-vpc"))[0]).toContain('egress is "SOMETIMES"');
   });
 
-  it("cloud-run-no-public-invoker: allUsers needs the service declared public (label or config)", async () => {
+  it("cloud-run-no-public-invoker: allUsers needs the service in the pack's own publicServices; a label from the program does not count", async () => {
     const svc = resource(TYPES.runService, service((s) => (s.labels = { ...s.labels, access: "private" })), { name: "backend" });
     const grant = resource(TYPES.runIamMember, { name: "ws-backend", role: "roles/run.invoker", member: "allUsers" }, { name: "backend-invoker-0", propertyDependencies: { name: [svc.urn] } });
     const bad = of(await pack.analyzeStack([svc, grant]), "cloud-run-no-public-invoker");
     expect(bad).toHaveLength(1);
-    expect(bad[0]!.detail).toContain("backend-invoker-0 grants allUsers on Cloud Run service ws-backend, which is not declared public");
+    expect(bad[0]!.detail).toContain("backend-invoker-0 grants allUsers on Cloud Run service ws-backend, which this policy's publicServices does not list");
     expect(bad[0]!.urn).toBe(grant.urn);
 
+    // The program labelling its service access=public changes nothing.
     const labelled = resource(TYPES.runService, service(), { name: "backend2" });
     const grant2 = { ...grant, propertyDependencies: { name: [labelled.urn] } };
-    expect(of(await pack.analyzeStack([labelled, grant2]), "cloud-run-no-public-invoker")).toEqual([]);
+    expect(of(await pack.analyzeStack([labelled, grant2]), "cloud-run-no-public-invoker")).toHaveLength(1);
     expect(of(await pack.analyzeStack([svc, grant], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
 
     const binding = resource(TYPES.runIamBinding, { name: "ws-backend", role: "roles/run.invoker", members: ["group:ops@example.com", "allAuthenticatedUsers"] });
     expect(of(await pack.analyzeStack([svc, binding]), "cloud-run-no-public-invoker")[0]!.detail).toContain("grants allAuthenticatedUsers");
     const named = resource(TYPES.runIamMember, { name: "ws-backend", role: "roles/run.invoker", member: "group:ops@example.com" });
     expect(of(await pack.analyzeStack([svc, named]), "cloud-run-no-public-invoker")).toEqual([]);
+  });
+
+  it("cloud-run-no-public-invoker: the v1 Cloud Run IAM types (gcp.cloudrun.IamMember, IamBinding, IamPolicy) are held to the same rule", async () => {
+    const member = resource("gcp:cloudrun/iamMember:IamMember", { service: "ws-backend", location: "europe-west1", role: "roles/run.invoker", member: "allUsers" }, { name: "v1-member" });
+    const binding = resource("gcp:cloudrun/iamBinding:IamBinding", { service: "ws-backend", location: "europe-west1", role: "roles/run.invoker", members: ["allAuthenticatedUsers"] }, { name: "v1-binding" });
+    const policy = resource("gcp:cloudrun/iamPolicy:IamPolicy", { service: "ws-backend", location: "europe-west1", policyData: JSON.stringify({ bindings: [{ role: "roles/run.invoker", members: ["allUsers"] }] }) }, { name: "v1-policy" });
+    expect(of(await pack.analyzeStack([member, binding, policy]), "cloud-run-no-public-invoker").map((v) => v.urn).sort()).toEqual([binding.urn, member.urn, policy.urn].sort());
+    expect(of(await pack.analyzeStack([member, binding, policy], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
   });
 });
 
@@ -181,5 +190,32 @@ describe("GKE policies", () => {
   it("network policy: the Calico add-on also counts; unknown during preview is not a failure", async () => {
     expect(await detailsOf(TYPES.cluster, cluster((c) => { delete c.datapathProvider; c.networkPolicy = { enabled: true }; }), "gke-network-policy")).toEqual([]);
     expect(await detailsOf(TYPES.cluster, cluster((c) => (c.datapathProvider = UNKNOWN)), "gke-network-policy")).toEqual([]);
+  });
+});
+
+describe("environments the program cannot fake", () => {
+  const inStack = (stack: string, type: string, props: Record<string, unknown>, name = "r") => ({ ...resource(type, props, { name }), urn: `urn:pulumi:${stack}::progressive-delivery::${type}::${name}` });
+
+  it("a production project's service is held to production's rules even when labelled dev (image digests)", async () => {
+    const devLabelled = service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod"), (s.template.containers[0].image = "europe-docker.pkg.dev/p/r/app:latest")));
+    expect(await detailsOf(TYPES.runService, devLabelled, "cloud-run-image-digest")).toHaveLength(1);
+    const trulyDev = service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-dev"), (s.template.containers[0].image = "europe-docker.pkg.dev/p/r/app:latest")));
+    expect(await detailsOf(TYPES.runService, trulyDev, "cloud-run-image-digest")).toEqual([]);
+  });
+
+  it("environment-binding: labels that disagree with the project's binding or the stack's name, and a stack deploying into another environment's project", async () => {
+    const analyze = async (r: ReturnType<typeof inStack>) => of(await pack.analyzeResource(r), "environment-binding").map((v) => v.detail);
+    expect(await analyze(inStack("production", TYPES.runService, service((s) => ((s.labels = labels("production")), (s.project = "acme-delivery-prod")))))).toEqual([]);
+    expect(await analyze(inStack("production", TYPES.runService, service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod")))))).toEqual([
+      "declared dev (labels or environment input), but its GCP project acme-delivery-prod is production (policies/environments.json): the project decides.",
+      "declared dev (labels or environment input), but stack production is production: the stack's name decides.",
+    ]);
+    expect(await analyze(inStack("dev-feature-x", TYPES.runService, service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod")))))).toEqual([
+      "stack dev-feature-x is dev, but it deploys into GCP project acme-delivery-prod, which policies/environments.json binds to production.",
+      "declared dev (labels or environment input), but its GCP project acme-delivery-prod is production (policies/environments.json): the project decides.",
+    ]);
+    // A Kubernetes object has no project: the stack's name decides.
+    const ns = inStack("production", TYPES.namespace, { metadata: { name: "agents", labels: { "delivery/environment": "dev" } } });
+    expect(await analyze(ns)).toEqual(["declared dev (labels or environment input), but stack production is production: the stack's name decides."]);
   });
 });

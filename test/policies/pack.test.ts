@@ -20,7 +20,7 @@ const EXPECTED = [
   "k8s-pod-security-restricted", "k8s-resources", "k8s-probes", "k8s-read-only-root-filesystem", "k8s-no-latest-tag", "k8s-namespace-network-policy", "k8s-pod-disruption-budget",
   "vercel-sensitive-env", "vercel-no-shared-secret-targets", "vercel-deployment-protection",
   "release-production-canary", "release-blue-green-smoke-tests", "release-auto-rollback", "release-watched-holds",
-  "security-scan-report", "gcp-standard-labels",
+  "security-scan-report", "gcp-standard-labels", "environment-binding",
 ];
 const configFile = (env: string) => join(ROOT, "policies", "config", `${env}.json`);
 

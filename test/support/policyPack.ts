@@ -32,6 +32,12 @@ export class PackUnderTest {
     return this.session.analyze(resource(type, properties));
   }
 
+  /** Analyze one resource as given (its own URN, e.g. naming a stack), with the pack's defaults or the given config. */
+  async analyzeResource(r: AnalyzedResource, config?: Record<string, PolicyConfigEntry>): Promise<AnalyzeResult> {
+    await this.configure(config);
+    return this.session.analyze(r);
+  }
+
   async analyzeStack(resources: AnalyzedResource[], config?: Record<string, PolicyConfigEntry>): Promise<AnalyzeResult> {
     await this.configure(config);
     return this.session.analyzeStack(resources);
