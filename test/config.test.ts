@@ -123,4 +123,65 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(suffixed.ok && suffixed.config.environment).toBe("staging");
     expect(suffixed.ok && suffixed.config.backend.maxInstances).toBe(5);
   });
+
+  it.each([
+    ["999.999.999.999/32", /an IPv4 CIDR range such as 10\.0\.0\.0\/20 \(found "999\.999\.999\.999\/32"\)/],
+    ["10.0.0.0/33", /an IPv4 CIDR range/],
+    ["10.0.0.1/24", /10\.0\.0\.1\/24 has host bits set: the range is 10\.0\.0\.0\/24/],
+  ])("parses CIDR ranges for real: %s is refused", (cidr, message) => {
+    const problems = problemsOf("production", (c) => void ((section(c, "cluster")["authorizedNetworks"] as { cidr: string }[])[0]!.cidr = cidr));
+    expect(problems).toEqual([expect.objectContaining({ key: k("cluster.authorizedNetworks[0].cidr"), problem: expect.stringMatching(message) })]);
+  });
+
+  it("bounds sizes, counts and durations", () => {
+    const problems = problemsOf("production", (c) => {
+      section(c, "cluster")["maxNodes"] = 100_000;
+      c[k("workloads")] = { ...section(c, "workloads"), replicas: 5000, resources: { cpu: "500", memory: "4096Gi" } };
+      c[k("release")] = { bakeSeconds: 10_000_000, analysis: { guardrails: { p95LatencyMs: 9_999_999 } } };
+    });
+    expect([...new Set(problems.map((p) => p.key))].sort()).toEqual(
+      [k("cluster.maxNodes"), k("workloads.replicas"), k("workloads.resources.cpu"), k("workloads.resources.memory"), k("release.bakeSeconds"), k("release.analysis.guardrails.p95LatencyMs")].sort(),
+    );
+    expect(problems.find((p) => p.key === k("workloads.resources.memory"))!.problem).toContain("at most 256Gi");
+  });
+
+  it("__proto__, constructor and prototype are unknown keys, never merged into the config", () => {
+    // As Pulumi hands structured config over: JSON text (JSON.parse keeps "__proto__" as an own key).
+    const source = readStackFile(stackFile("production"), "production");
+    const backend = source.values["backend"]!;
+    const monitoring = source.values["monitoring"]!;
+    const result = parseStackConfig({
+      ...source,
+      values: { ...source.values, backend: `{"__proto__": {"public": false}, "constructor": {"x": 1}, ${backend.slice(1)}`, monitoring: `{"prototype": 1, ${monitoring.slice(1)}` },
+    });
+    expect(result.ok ? [] : result.problems.map((p) => [p.key, p.problem])).toEqual([
+      [k("backend.__proto__"), "unknown key (not in the config schema; check the spelling)"],
+      [k("backend.constructor"), "unknown key (not in the config schema; check the spelling)"],
+      [k("monitoring.prototype"), "unknown key (not in the config schema; check the spelling)"],
+    ]);
+    expect(({} as Record<string, unknown>)["public"]).toBeUndefined();
+  });
+
+  it("a key of a mistyped namespace, or of none, is an error with the key it was meant to be", () => {
+    const problems = problemsOf("production", (c) => {
+      c["progressive-deliveri:slackWebhookUrl"] = c[k("slackWebhookUrl")];
+      delete c[k("slackWebhookUrl")];
+      c["monitoring"] = { level: "minimal" };
+      c["gcp:project"] = "acme-delivery-prod";
+      c["acme:owner"] = "x";
+    });
+    expect(problems.map((p) => [p.key, p.problem])).toEqual([
+      ["progressive-deliveri:slackWebhookUrl", 'namespace "progressive-deliveri" is not used by this program or its providers: did you mean progressive-delivery:slackWebhookUrl?'],
+      ["monitoring", "has no namespace, so this program never reads it: did you mean progressive-delivery:monitoring?"],
+      ["acme:owner", expect.stringMatching(/^namespace "acme" is not used by this program or its providers \(allowed: progressive-delivery, pulumi, gcp/)],
+    ]);
+  });
+
+  it("a required key under a mistyped namespace is named in the missing key's problem", () => {
+    const problems = problemsOf("production", (c) => {
+      c["progressive-deliver:owner"] = c[k("owner")];
+      delete c[k("owner")];
+    });
+    expect(problems).toContainEqual(expect.objectContaining({ key: k("owner"), problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner" }));
+  });
 });

@@ -116,13 +116,23 @@ const perEnvironment: Record<Environment, ConfigLayer> = {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Objects merge key by key; anything else (arrays, scalars) in `over` replaces `base`. */
+/**
+ * Objects merge key by key; anything else (arrays, scalars) in `over` replaces `base`.
+ * Keys are defined, never assigned: a `__proto__` key from JSON stays an own key (which the
+ * strict schema then reports as unknown) instead of replacing the merged object's prototype.
+ */
 export function deepMerge(base: unknown, over: unknown): unknown {
   if (over === undefined) return base;
   if (!isPlainObject(base) || !isPlainObject(over)) return over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(base)) setOwn(out, k, v);
+  for (const [k, v] of Object.entries(over)) setOwn(out, k, deepMerge(Object.hasOwn(base, k) ? base[k] : undefined, v));
   return out;
+}
+
+/** Sets an own, enumerable key, whatever its name (`__proto__` included): config keys come from users. */
+export function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { withDefaults } from "./defaults";
+import { setOwn, withDefaults } from "./defaults";
 import { crossFieldIssues, ENVIRONMENTS, SECRET_KEYS, StackConfig, type Environment } from "./schema";
 
 /** The Pulumi project name, which is also the config namespace. */
@@ -13,7 +13,16 @@ export interface ConfigSource {
   values: Record<string, string>;
   /** Keys (without namespace) whose values were set as secrets. */
   secretKeys: ReadonlySet<string>;
+  /** Full keys outside this project's namespace (another namespace, or none), to catch a mistyped one. */
+  otherKeys?: readonly string[];
 }
+
+/**
+ * Namespaces a stack file may use besides this project's: Pulumi's own and
+ * the providers' (their default providers read them). Anything else is a
+ * typo or a key this program never reads.
+ */
+export const OTHER_NAMESPACES = ["pulumi", "gcp", "google-native", "kubernetes", "vercel", "random"] as const;
 
 /** One thing wrong with a stack's configuration. */
 export interface ConfigProblem {
@@ -118,9 +127,12 @@ function problemsFromZod(error: z.ZodError, merged: Record<string, unknown>, sou
     }
     const found = valueAt(merged, issue.path);
     if (issue.code === "invalid_type" && found === undefined) {
-      const problem = isSecret
-        ? `required secret is missing: set it with \`pulumi config set --secret ${String(path[0])} <value> --stack ${source.stack}\``
-        : `required key is missing (expected ${issue.expected})`;
+      const misplaced = path.length === 1 ? (source.otherKeys ?? []).find((k) => k === String(path[0]) || k.endsWith(`:${String(path[0])}`)) : undefined;
+      const problem = misplaced
+        ? `required key is missing; ${misplaced} is set instead (a mistyped namespace?): use ${PROJECT}:${String(path[0])}`
+        : isSecret
+          ? `required secret is missing: set it with \`pulumi config set --secret ${String(path[0])} <value> --stack ${source.stack}\``
+          : `required key is missing (expected ${issue.expected})`;
       out.push({ ...at, key: keyPath(path), problem });
       continue;
     }
@@ -135,15 +147,15 @@ function decodeValues(source: ConfigSource): { decoded: Record<string, unknown>;
   const problems: ConfigProblem[] = [];
   for (const [key, raw] of Object.entries(source.values)) {
     if (SECRET_KEY_SET.has(key)) {
-      decoded[key] = { secret: source.secretKeys.has(key), value: raw };
+      setOwn(decoded, key, { secret: source.secretKeys.has(key), value: raw });
     } else if (/^\s*[[{]/.test(raw)) {
       try {
-        decoded[key] = JSON.parse(raw);
+        setOwn(decoded, key, JSON.parse(raw));
       } catch {
         problems.push({ stack: source.stack, origin: source.origin, key: `${PROJECT}:${key}`, problem: "is not valid structured config (JSON)" });
       }
     } else {
-      decoded[key] = raw;
+      setOwn(decoded, key, raw);
     }
   }
   return { decoded, problems };
@@ -162,6 +174,7 @@ export function environmentOfStack(stack: string): Environment | undefined {
 /** Pure: raw config in, a validated StackConfig or every problem found out. */
 export function parseStackConfig(source: ConfigSource): ParseResult {
   const { decoded, problems } = decodeValues(source);
+  problems.push(...namespaceProblems(source));
   const declared = decoded["environment"];
   const environment = environmentOfStack(source.stack);
   const at = { stack: source.stack, origin: source.origin, key: `${PROJECT}:environment` };
@@ -186,6 +199,24 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
     }
   }
   return { ok: false, problems };
+}
+
+/** A key of a namespace this program does not use is silently ignored by Pulumi: report it, with the key it was probably meant to be. */
+function namespaceProblems(source: ConfigSource): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  for (const full of source.otherKeys ?? []) {
+    const colon = full.indexOf(":");
+    const at = { stack: source.stack, origin: source.origin, key: full };
+    if (colon < 0) {
+      out.push({ ...at, problem: `has no namespace, so this program never reads it: did you mean ${PROJECT}:${full}?` });
+      continue;
+    }
+    const namespace = full.slice(0, colon);
+    if ((OTHER_NAMESPACES as readonly string[]).includes(namespace)) continue;
+    const near = distance(namespace, PROJECT) <= Math.max(3, Math.floor(PROJECT.length / 4));
+    out.push({ ...at, problem: `namespace "${namespace}" is not used by this program or its providers${near ? `: did you mean ${PROJECT}:${full.slice(colon + 1)}?` : ` (allowed: ${PROJECT}, ${OTHER_NAMESPACES.join(", ")})`}` });
+  }
+  return out;
 }
 
 export function formatProblems(problems: ConfigProblem[]): string {

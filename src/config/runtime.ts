@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { setOwn } from "./defaults";
 import { PROJECT, type ConfigSource } from "./load";
 
 // `isConfigSecret` is exported at run time but marked @internal in the typings;
@@ -10,12 +11,16 @@ export function configFromRuntime(): ConfigSource {
   const prefix = `${PROJECT}:`;
   const values: Record<string, string> = {};
   const secretKeys = new Set<string>();
+  const otherKeys: string[] = [];
   for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!fullKey.startsWith(prefix)) continue;
+    if (!fullKey.startsWith(prefix)) {
+      otherKeys.push(fullKey);
+      continue;
+    }
     const key = fullKey.slice(prefix.length);
-    values[key] = value;
+    setOwn(values, key, value);
     if (runtime.isConfigSecret?.(fullKey)) secretKeys.add(key);
   }
   const stack = pulumi.getStack();
-  return { stack, origin: `Pulumi.${stack}.yaml`, values, secretKeys };
+  return { stack, origin: `Pulumi.${stack}.yaml`, values, secretKeys, otherKeys };
 }

@@ -13,9 +13,15 @@ export const Environment = z.enum(ENVIRONMENTS);
 export type Environment = z.infer<typeof Environment>;
 
 /** Kubernetes CPU quantity: "500m", "1", "1.5". */
-const CpuQuantity = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "a CPU quantity such as 500m or 2");
+const CpuQuantity = z
+  .string()
+  .regex(/^(\d+m|\d+(\.\d+)?)$/, "a CPU quantity such as 500m or 2")
+  .refine((q) => (q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q)) <= 64, "at most 64 CPUs");
 /** Kubernetes memory quantity in Mi or Gi: "512Mi", "4Gi". */
-const MemoryQuantity = z.string().regex(/^\d+(Mi|Gi)$/, "a memory quantity such as 512Mi or 4Gi");
+const MemoryQuantity = z
+  .string()
+  .regex(/^\d+(Mi|Gi)$/, "a memory quantity such as 512Mi or 4Gi")
+  .refine((q) => Number(q.slice(0, -2)) * (q.endsWith("Gi") ? 1024 : 1) <= 256 * 1024, "at most 256Gi");
 
 /** registry/path/name[:tag][@sha256:digest], lower-case as OCI requires. */
 const IMAGE_PATTERN = /^[a-z0-9]+([.-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)+(:[\w][\w.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -28,11 +34,26 @@ const DnsLabel = z
 const Hostname = z
   .string()
   .regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a fully qualified host name such as app.example.com");
-const Cidr = z
-  .string()
-  .regex(/^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$/, "an IPv4 CIDR range such as 10.0.0.0/20");
+/** An IPv4 CIDR range, parsed: four octets of 0–255, a prefix of 0–32, no host bits set. */
+export const Cidr = z.string().superRefine((v, ctx) => {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  const prefix = m ? Number(m[5]) : NaN;
+  if (!m || octets.some((o) => o > 255) || prefix > 32) {
+    ctx.addIssue({ code: "custom", message: `an IPv4 CIDR range such as 10.0.0.0/20 (found ${JSON.stringify(v)})` });
+    return;
+  }
+  const address = octets.reduce((a, o) => a * 256 + o, 0);
+  const host = prefix === 32 ? 0 : address % 2 ** (32 - prefix);
+  if (host !== 0) {
+    const network = address - host;
+    const text = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join(".");
+    ctx.addIssue({ code: "custom", message: `${v} has host bits set: the range is ${text}/${prefix}` });
+  }
+});
 const Percent = z.number().int().min(1).max(100);
-const Seconds = z.number().int().positive();
+/** A duration in seconds, at most a day: no release step, bake or limit is longer. */
+const Seconds = z.number().int().positive().max(86_400);
 
 export const Region = z.enum(GCP_REGIONS);
 
@@ -61,9 +82,9 @@ const ClusterConfig = z.strictObject({
   regional: z.boolean(),
   releaseChannel: z.enum(["RAPID", "REGULAR", "STABLE"]),
   machineType: z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, "a Compute Engine machine type such as e2-standard-4"),
-  minNodes: z.number().int().min(0),
-  maxNodes: z.number().int().min(1),
-  diskSizeGb: z.number().int().min(10),
+  minNodes: z.number().int().min(0).max(1000),
+  maxNodes: z.number().int().min(1).max(1000),
+  diskSizeGb: z.number().int().min(10).max(65_536),
   authorizedNetworks: z.array(AuthorizedNetwork).min(1, "at least one network allowed to reach the control plane"),
   deletionProtection: z.boolean(),
 });
@@ -91,8 +112,8 @@ export type AgentService = z.infer<typeof AgentService>;
 
 const WorkloadsConfig = z.strictObject({
   namespace: DnsLabel,
-  replicas: z.number().int().min(1),
-  maxReplicas: z.number().int().min(1),
+  replicas: z.number().int().min(1).max(1000),
+  maxReplicas: z.number().int().min(1).max(1000),
   cpuTargetPercent: Percent,
   resources: Resources,
   gatewayClassName: z.string().min(1),
@@ -113,7 +134,7 @@ const BackendConfig = z.strictObject({
   version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2 or 2026-11-22.1"),
   /** The version serving today; when set and different from `version`, the release engine shifts traffic from it. */
   stableVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2").optional(),
-  minInstances: z.number().int().min(0),
+  minInstances: z.number().int().min(0).max(1000),
   maxInstances: z.number().int().min(1).max(1000),
   cpuTargetPercent: Percent,
   /** Each open WebSocket holds one concurrent request. */
@@ -145,7 +166,7 @@ const FrontendConfig = z.strictObject({
   rollingRelease: z
     .strictObject({
       advancementType: z.enum(["automatic", "manual-approval"]),
-      stages: z.array(z.strictObject({ targetPercentage: Percent, durationMinutes: z.number().int().min(1).optional() })).min(2),
+      stages: z.array(z.strictObject({ targetPercentage: Percent, durationMinutes: z.number().int().min(1).max(10_080).optional() })).min(2).max(20),
     })
     .optional(),
 });
@@ -171,7 +192,7 @@ const SmokeTests = z.strictObject({
   /** Non-critical: failures are reported, not fatal. */
   optionalPaths: z.array(UrlPath).default([]),
   expectStatus: z.number().int().min(100).max(599).default(200),
-  maxLatencyMs: z.number().int().positive().default(2000),
+  maxLatencyMs: z.number().int().positive().max(60_000).default(2000),
   /** WebSocket upgrade + echo round trip on this path (critical); omit to skip. */
   websocketPath: UrlPath.optional(),
   retries: z.number().int().min(0).max(10),
@@ -180,7 +201,7 @@ const SmokeTests = z.strictObject({
 
 const Thresholds = z.strictObject({
   errorRate: z.number().gt(0).lt(1),
-  p95LatencyMs: z.number().int().positive(),
+  p95LatencyMs: z.number().int().positive().max(600_000),
 });
 
 /** A synthetic WebSocket client on both arms during every step: echo failures and times join the comparison. */
@@ -285,7 +306,7 @@ const MonitoringConfig = z.strictObject({
   level: z.enum(["minimal", "standard", "comprehensive"]),
   emails: z.array(z.email()),
   errorRateThreshold: z.number().gt(0).lt(1),
-  p95LatencyMs: z.number().int().positive(),
+  p95LatencyMs: z.number().int().positive().max(600_000),
   saturationThreshold: z.number().gt(0).max(1),
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseDocument } from "yaml";
+import { setOwn } from "../config/defaults";
 import { PROJECT, type ConfigSource } from "../config/load";
 import { SECRET_PLACEHOLDER } from "./offlineCloud";
 
@@ -58,14 +59,18 @@ export function readStackFile(path: string, stack: string): ConfigSource {
 
   const values: Record<string, string> = {};
   const secretKeys = new Set<string>();
+  const otherKeys: string[] = [];
   const prefix = `${PROJECT}:`;
   for (const [fullKey, raw] of Object.entries(config)) {
-    // Keys of other namespaces (gcp:, vercel:) configure default providers, which this program never uses.
-    if (!fullKey.startsWith(prefix)) continue;
+    // Other namespaces are checked by the loader (providers' are fine, a typo is not).
+    if (!fullKey.startsWith(prefix)) {
+      otherKeys.push(fullKey);
+      continue;
+    }
     const key = fullKey.slice(prefix.length);
     const { value, secret } = redactSecure(raw);
     if (secret) secretKeys.add(key);
-    values[key] = typeof value === "string" ? value : JSON.stringify(value);
+    setOwn(values, key, typeof value === "string" ? value : JSON.stringify(value));
   }
-  return { stack, origin, values, secretKeys };
+  return { stack, origin, values, secretKeys, otherKeys };
 }
