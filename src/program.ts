@@ -71,6 +71,7 @@ export function declareStack(config: StackConfig): StackOutputs {
     kubeconfig: cluster.kubeconfig,
     vercelToken: pulumi.secret(config.vercelApiToken.value),
     vercelProjectId: frontend.project.id,
+    ...(config.releaseWebhookSecret ? { webhookSecret: pulumi.secret(config.releaseWebhookSecret.value) } : {}),
   });
   new Monitoring(
     "monitoring",

@@ -184,4 +184,20 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     });
     expect(problems).toContainEqual(expect.objectContaining({ key: k("owner"), problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner" }));
   });
+
+  it("staging and production webhooks go over https and are signed: releaseWebhookSecret is required, as a secret", () => {
+    const problems = problemsOf("production", (c) => {
+      c[k("release")] = { webhooks: [{ name: "gate", type: "confirm-rollout", url: "http://hooks.example.com/release" }] };
+    });
+    expect(problems.map((p) => [p.key, p.problem])).toEqual([
+      [k("release.webhooks[0].url"), "production sends webhooks over https only (found http://hooks.example.com/release)"],
+      [k("releaseWebhookSecret"), expect.stringContaining("production signs its release webhooks: set a secret with `pulumi config set --secret releaseWebhookSecret <value>`")],
+    ]);
+    const plain = problemsOf("production", (c) => {
+      c[k("release")] = { webhooks: [{ name: "gate", type: "confirm-rollout", url: "https://hooks.example.com/release" }] };
+      c[k("releaseWebhookSecret")] = "not-a-secret-value-123";
+    });
+    expect(plain).toEqual([expect.objectContaining({ key: k("releaseWebhookSecret"), problem: expect.stringContaining("must be set with `pulumi config set --secret`") })]);
+    expect(JSON.stringify(plain)).not.toContain("not-a-secret-value-123");
+  });
 });

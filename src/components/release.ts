@@ -14,6 +14,8 @@ export interface ReleaseArgs {
   kubeconfig: pulumi.Output<string>;
   vercelToken: pulumi.Output<string>;
   vercelProjectId: pulumi.Output<string>;
+  /** Signs the release's webhooks (secret). */
+  webhookSecret?: pulumi.Output<string>;
 }
 
 /** Managed Service for Prometheus answers the Prometheus HTTP API per project. */
@@ -21,8 +23,8 @@ export const managedPrometheusUrl = (project: string) => `https://monitoring.goo
 
 /** Metrics the agent services expose for blue/green analysis (scraped by Managed Prometheus). */
 export const AGENT_TEMPLATES = {
-  requests: 'sum(http_requests_total{service="{{revision}}"})',
-  errors: 'sum(http_requests_total{service="{{revision}}",code=~"5.."})',
+  requests: 'http_requests_total{service="{{revision}}"}',
+  errors: 'http_requests_total{service="{{revision}}",code=~"5.."}',
   latencyBuckets: 'http_request_duration_seconds_bucket{service="{{revision}}"}',
   latencyUnit: "s" as const,
 };
@@ -70,6 +72,7 @@ export class Release extends pulumi.ComponentResource {
             ...(c.releaseImmediately ? { immediate: true } : {}),
             metrics: { url: managedPrometheusUrl(c.gcp.project), preset: "cloud-run", scope: c.backend.name, auth: "google" },
             followers,
+            ...(args.webhookSecret ? { webhookSecret: args.webhookSecret } : {}),
           },
           child,
         ),
@@ -100,6 +103,7 @@ export class Release extends pulumi.ComponentResource {
               release: r,
               ...(c.releaseImmediately ? { immediate: true } : {}),
               metrics: { url: managedPrometheusUrl(c.gcp.project), preset: "custom", templates: AGENT_TEMPLATES, auth: "google" },
+              ...(args.webhookSecret ? { webhookSecret: args.webhookSecret } : {}),
             },
             child,
           ),

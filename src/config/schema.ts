@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { outboundUrlProblem } from "./outbound";
 import { GCP_REGIONS } from "./regions";
 
 /**
@@ -204,6 +205,11 @@ const Thresholds = z.strictObject({
   p95LatencyMs: z.number().int().positive().max(600_000),
 });
 
+/** An outbound URL: no credentials in it, no metadata or link-local host (https-only is checked where the environment is known). */
+const OutboundUrl = z.url({ protocol: /^https?$/ }).superRefine((u, ctx) => {
+  const problem = outboundUrlProblem(u, { httpsOnly: false });
+  if (problem) ctx.addIssue({ code: "custom", message: `${u.replace(/\/\/[^@/]*@/, "//[credentials]@")} ${problem}` });
+});
 /** A synthetic WebSocket client on both arms during every step: echo failures and times join the comparison. */
 const WebsocketProbe = z.strictObject({
   path: UrlPath,
@@ -235,7 +241,7 @@ const Analysis = z.strictObject({
  */
 const Approval = z.discriminatedUnion("source", [
   z.strictObject({ source: z.literal("file"), path: z.string().min(1), timeoutSeconds: z.number().int().min(1).max(86_400) }),
-  z.strictObject({ source: z.literal("http"), url: z.url({ protocol: /^https?$/ }), timeoutSeconds: z.number().int().min(1).max(86_400) }),
+  z.strictObject({ source: z.literal("http"), url: OutboundUrl, timeoutSeconds: z.number().int().min(1).max(86_400) }),
 ]);
 export type Approval = z.infer<typeof Approval>;
 
@@ -249,9 +255,11 @@ export const WEBHOOK_TYPES = ["pre-rollout", "confirm-rollout", "confirm-promoti
 const Webhook = z.strictObject({
   name: DnsLabel,
   type: z.enum(WEBHOOK_TYPES),
-  url: z.url({ protocol: /^https?$/ }),
+  url: OutboundUrl,
   timeoutSeconds: z.number().int().min(1).max(300).default(10),
 });
+/** Hosts webhooks may call ("hooks.example.com", or "*.example.com"); without it, any host the URL rules allow. */
+const WebhookAllowedHosts = z.array(z.string().regex(/^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a host name such as hooks.example.com or *.example.com")).min(1).optional();
 
 export const ReleaseConfig = z.discriminatedUnion("strategy", [
   z.strictObject({
@@ -259,12 +267,14 @@ export const ReleaseConfig = z.discriminatedUnion("strategy", [
     target: ReleaseTarget,
     smokeTests: SmokeTests,
     webhooks: z.array(Webhook).default([]),
+    webhookAllowedHosts: WebhookAllowedHosts,
   }),
   z.strictObject({
     strategy: z.literal("blue-green"),
     target: ReleaseTarget,
     smokeTests: SmokeTests,
     webhooks: z.array(Webhook).default([]),
+    webhookAllowedHosts: WebhookAllowedHosts,
     switch: z.discriminatedUnion("mode", [
       z.strictObject({ mode: z.literal("immediate") }),
       z.strictObject({ mode: z.literal("gradual"), steps: StepList }),
@@ -280,6 +290,7 @@ export const ReleaseConfig = z.discriminatedUnion("strategy", [
     target: ReleaseTarget,
     smokeTests: SmokeTests,
     webhooks: z.array(Webhook).default([]),
+    webhookAllowedHosts: WebhookAllowedHosts,
     steps: StepList,
     bakeSeconds: Seconds,
     maxStepSeconds: Seconds,
@@ -290,6 +301,10 @@ export const ReleaseConfig = z.discriminatedUnion("strategy", [
     approval: Approval.optional(),
   }),
 ]).superRefine((r, ctx) => {
+  r.webhooks.forEach((h, i) => {
+    const problem = r.webhookAllowedHosts ? outboundUrlProblem(h.url, { httpsOnly: false, allowedHosts: r.webhookAllowedHosts }) : undefined;
+    if (problem) ctx.addIssue({ code: "custom", path: ["webhooks", i, "url"], message: problem });
+  });
   if (r.strategy === "direct" || r.approval) return;
   // A release that can hold waits for a person: without a source to ask, it would sit at a partial weight with nobody watching.
   const holds: [path: string[], what: string][] = [];
@@ -318,7 +333,7 @@ export const SecretValue = z.strictObject({
 export type SecretValue = z.infer<typeof SecretValue>;
 
 /** Keys whose values must be Pulumi secrets. */
-export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl"] as const;
+export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl", "releaseWebhookSecret"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
 export const StackConfig = z
@@ -337,6 +352,8 @@ export const StackConfig = z
     firebaseCredentials: SecretValue,
     slackWebhookUrl: SecretValue.optional(),
     alertWebhookUrl: SecretValue.optional(),
+    /** Signs every release webhook (HMAC-SHA256, header x-delivery-signature); required in staging and production when webhooks are configured. */
+    releaseWebhookSecret: SecretValue.optional(),
     /**
      * The emergency path, set by `npm run rollback -- --immediate`: the stack's
      * traffic splits move 100% at once, without steps or gates. Pulumi hands
@@ -402,6 +419,19 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
         if (img && !hasDigest(img)) issues.push({ path: ["workloads", "services", i, "images", slot], message: `must be pinned by digest (@sha256:...) in production (found ${img})` });
       }
     });
+  }
+
+  // Webhooks of staging and production go over https and are signed with a secret.
+  const release = obj(c["release"]);
+  const hooks = arr(release["webhooks"]).map(obj);
+  if (c["environment"] === "staging" || c["environment"] === "production") {
+    hooks.forEach((h, i) => {
+      const url = str(h["url"]);
+      if (url?.startsWith("http:")) issues.push({ path: ["release", "webhooks", i, "url"], message: `${c["environment"]} sends webhooks over https only (found ${url.replace(/\?.*$/, "")})` });
+    });
+    const approvalUrl = str(obj(release["approval"])["url"]);
+    if (approvalUrl?.startsWith("http:")) issues.push({ path: ["release", "approval", "url"], message: `${c["environment"]} asks the approval endpoint over https only` });
+    if (hooks.length > 0 && c["releaseWebhookSecret"] === undefined) issues.push({ path: ["releaseWebhookSecret"], message: `${c["environment"]} signs its release webhooks: set a secret with \`pulumi config set --secret releaseWebhookSecret <value>\` (receivers check the x-delivery-signature header)` });
   }
 
   const rolling = obj(obj(c["frontend"])["rollingRelease"]);

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import type { Approval } from "../../config/schema";
+import { sendRequest } from "./http";
 
 /**
  * Reads a person's answer to a held release from the configured approval
@@ -44,9 +45,8 @@ export async function readApproval(source: Approval, releaseKey: string): Promis
   }
   const url = new URL(source.url);
   url.searchParams.set("releaseKey", releaseKey);
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: "manual" });
-  const text = await res.text();
+  const res = await sendRequest("GET", url.toString(), { timeoutMs: 10_000 });
   if (res.status === 404 || res.status === 204) return undefined;
-  if (!res.ok) throw new Error(`approval endpoint ${url.origin}${url.pathname}: HTTP ${res.status}`);
-  return parse(text, `approval endpoint ${url.origin}${url.pathname}`, releaseKey);
+  if (res.status < 200 || res.status >= 300) throw new Error(`approval endpoint ${url.origin}${url.pathname}: HTTP ${res.status}${res.status >= 300 && res.status < 400 ? " (redirects are not followed)" : ""}`);
+  return parse(res.body, `approval endpoint ${url.origin}${url.pathname}`, releaseKey);
 }

@@ -80,6 +80,8 @@ export const TrafficSplitInputs = z
     followers: z.array(Follower).default([]),
     /** A new value retries a rejected candidate. */
     retryToken: z.string().optional(),
+    /** Secret. Signs every webhook body (HMAC-SHA256); see gates/webhooks.ts. */
+    webhookSecret: z.string().min(16, "at least 16 characters").optional(),
     /** Emergency path: straight to 100% of the candidate, no steps or gates. */
     immediate: z.boolean().default(false),
     intervalSeconds: z.number().min(1).max(300).default(15),
@@ -90,6 +92,14 @@ export const TrafficSplitInputs = z
     healthPath: UrlPath.default("/health"),
   })
   .refine((i) => i.stable !== i.candidate, { message: "stable and candidate must differ", path: ["candidate"] })
+  .superRefine((i, ctx) => {
+    // Outside dev (an unknown environment counts as production), webhooks and the approval endpoint use https.
+    if (i.environment === "dev") return;
+    i.release.webhooks.forEach((h, n) => {
+      if (h.url.startsWith("http:")) ctx.addIssue({ code: "custom", path: ["release", "webhooks", n, "url"], message: `${i.environment ?? "production"} sends webhooks over https only` });
+    });
+    if (i.release.strategy !== "direct" && i.release.approval?.source === "http" && i.release.approval.url.startsWith("http:")) ctx.addIssue({ code: "custom", path: ["release", "approval", "url"], message: `${i.environment ?? "production"} asks the approval endpoint over https only` });
+  })
   .refine((i) => i.target.kind !== "haproxy" || (HAPROXY_NAME.test(i.stable) && HAPROXY_NAME.test(i.candidate)), {
     message: "with an haproxy target, stable and candidate are server names: HAProxy identifiers (letters, digits, '-', '_', '.', ':')",
     path: ["candidate"],

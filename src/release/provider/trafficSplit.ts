@@ -60,6 +60,8 @@ export interface TrafficSplitArgs {
   metrics: pulumi.Input<z.input<typeof Metrics>>;
   followers?: pulumi.Input<pulumi.Input<Record<string, unknown>>[]>;
   retryToken?: pulumi.Input<string>;
+  /** Signs the release's webhooks; kept secret in state. */
+  webhookSecret?: pulumi.Input<string>;
   immediate?: pulumi.Input<boolean>;
   intervalSeconds?: pulumi.Input<number>;
   deadlineSeconds?: pulumi.Input<number>;
@@ -92,8 +94,8 @@ export class TrafficSplit extends pulumi.dynamic.Resource {
       trafficSplitProvider,
       name,
       { ...seeded, ...args },
-      // Credentials inside target (kubeconfig), followers (Vercel token) and metrics stay secret in state.
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "target", "followers", "metrics"] },
+      // Credentials inside target (kubeconfig), followers (Vercel token), metrics and the webhook secret stay secret in state.
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "target", "followers", "metrics", "webhookSecret"] },
       TRAFFIC_SPLIT_MODULE,
       TRAFFIC_SPLIT_TYPE,
     );

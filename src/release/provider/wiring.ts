@@ -136,7 +136,7 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
         case "pre-rollout":
         case "confirm-rollout":
         case "confirm-promotion":
-          return callWebhooks(hooks, gate, payload(ctx.weight));
+          return callWebhooks(hooks, gate, payload(ctx.weight), i.webhookSecret);
         case "manual-approval": {
           if (!approval) return { passed: false, detail: "manualApproval is on but release.approval names no source to ask" };
           const until = Date.now() + approval.timeoutSeconds * 1000;
@@ -169,8 +169,8 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
       return { take: () => ({ candidate: candidate.take(), stable: stable?.take() ?? null }), stop: async () => void (await Promise.all([candidate.stop(), stable?.stop()])) };
     },
     notify: async (event) => {
-      if (event.event === "promoted") await callWebhooks(hooks, "post-rollout", payload(100));
-      if (event.event === "rolled-back") await callWebhooks(hooks, "rollback", payload(0));
+      if (event.event === "promoted") await callWebhooks(hooks, "post-rollout", payload(100), i.webhookSecret);
+      if (event.event === "rolled-back") await callWebhooks(hooks, "rollback", payload(0), i.webhookSecret);
     },
   };
 }
