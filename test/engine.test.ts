@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLoad, type Load } from "./support/load";
@@ -21,6 +22,23 @@ const packConfig = (env: string) => join(ROOT, "policies", "config", `${env}.jso
 let ground: ProvingGround;
 let load: Load;
 let cli: PulumiCli;
+/** A secret that must never appear in plaintext: state, outputs, history, any output, any process's command line. */
+const SENTINEL = `sentinel-${randomBytes(12).toString("hex")}`;
+const commandLinesWithSentinel: string[] = [];
+let watching: NodeJS.Timeout | undefined;
+
+/** Every process's command line on this machine, read from /proc (bounded: one pass). */
+function scanCommandLines(): void {
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmdline.includes(SENTINEL)) commandLinesWithSentinel.push(cmdline);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
 
 const rollout = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ground.splitInputs(stable, candidate, steps, { environment: "staging", deadlineSeconds: 180, ...extra });
 
@@ -31,9 +49,13 @@ beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
   load = startLoad(`${ground.haproxy.frontend}/api`, 60, 420_000);
   await cli.init();
+  await cli.setSecret(PROJECT, "webhookSecret", SENTINEL);
+  // Watch every process's command line for the whole file (every 50 ms; stopped in afterAll).
+  watching = setInterval(scanCommandLines, 50);
 }, 900_000);
 
 afterAll(async () => {
+  clearInterval(watching);
   load?.stop();
   await load?.done;
   await ground?.stop();
@@ -72,7 +94,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     const again = await cli.run(["preview", "--expect-no-changes"]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     // npm run status reads the release record from the stack's outputs.
-    const status = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment);
+    const status = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^release: promoted; candidate green carries 100%, stable is green$/m);
     expect(status.stdout).toMatch(/^  step 1 at 25%: pass after \d+ s, \d+ candidate \/ \d+ stable requests \| .*step:error-rate/m);
@@ -102,7 +124,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     await cli.ok(["up", "--yes", "--skip-preview"]);
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
 
-    const rollback = (...args: string[]) => runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment);
+    const rollback = (...args: string[]) => runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment, undefined, cli.transcript);
     const configBefore = readFileSync(cli.configFile, "utf8");
     const refused = await rollback("--immediate");
     expect(refused.code, refused.stdout + refused.stderr).toBe(2);
@@ -149,7 +171,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     if (/TrafficSplit release creating/.test(first.stdout)) await cli.ok(["refresh", "--yes", "--clear-pending-creates"]);
 
     // The one command to get back to stable after a killed update: it reads the split's inputs from the stack's state.
-    const restore = await runCommand("rollout", ["--restore-stable", "--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment);
+    const restore = await runCommand("rollout", ["--restore-stable", "--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
     expect(restore.stdout, restore.stdout + restore.stderr).toMatch(/restored 100% on green \(was green \d+%, blue \d+%\); the next update starts green->blue#v5 afresh/);
     expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
@@ -172,7 +194,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
 
     // npm run rollback redeploys the last good update's configuration (candidate blue over green), without --immediate.
-    const back = await runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, "--yes"], cli.environment);
+    const back = await runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, "--yes"], cli.environment, undefined, cli.transcript);
     expect(back.code, back.stdout + back.stderr).toBe(0);
     expect(back.stdout, back.stdout.slice(-3000) + back.stderr).toMatch(/blue already serves 100%: an earlier update promoted this release \(green->blue#v5\)/);
     expect(back.stdout).not.toMatch(/step \d\/\d: \d+% to the candidate/);
@@ -230,5 +252,23 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(svg).toMatch(/<rect [^>]*fill="#2e7d32"><title>\d{4}-\d\d-\d\d: \d+ succeeded<\/title>/);
     const md = await runCommand("report", args, cli.environment);
     expect(md.stdout).toMatch(/^\| Change failure rate \| \d+% \|$/m);
+  }, 120_000);
+
+  it("the secret input never appears in plaintext: stack export, history, outputs, every command's output, the engine's log, any command line", async () => {
+    expect(SENTINEL).toMatch(/^sentinel-[0-9a-f]{24}$/);
+    const exported = await cli.ok(["stack", "export"]);
+    expect(exported).toContain("webhookSecret");
+    expect(exported).not.toContain(SENTINEL);
+    const history = await cli.ok(["stack", "history", "--json"]);
+    expect(history).not.toContain(SENTINEL);
+    expect(await cli.ok(["stack", "output", "--json"])).not.toContain(SENTINEL);
+    expect(cli.transcript.length).toBeGreaterThan(20);
+    const leaks = cli.transcript.filter((t) => t.includes(SENTINEL)).map((t) => t.slice(Math.max(0, t.indexOf(SENTINEL) - 300), t.indexOf(SENTINEL) + 60));
+    expect(leaks).toEqual([]);
+    // The secret was really there (the only command here that decrypts it, on purpose, after the transcript check).
+    expect(await cli.ok(["config", "get", "webhookSecret"])).toContain(SENTINEL);
+    // Rollbacks re-set the stack's secret config from history (decrypted): through stdin, never argv.
+    scanCommandLines();
+    expect(commandLinesWithSentinel).toEqual([]);
   }, 120_000);
 });

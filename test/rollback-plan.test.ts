@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseUpdate, configChanges, configJson, programFiles, type HistoryEntry } from "../src/rollback/plan";
+import { chooseUpdate, configChanges, configForCli, programFiles, type HistoryEntry } from "../src/rollback/plan";
 
 const update = (result: string, config: Record<string, { value: string; secret?: boolean }> = { "p:v": { value: result } }, kind = "update"): HistoryEntry => ({ kind, result, startTime: "2026-11-22T10:00:00Z", config, environment: {} });
 
@@ -40,14 +40,15 @@ describe("what a rollback shows and sets", () => {
     expect(configChanges({ "p:a": { value: "1" } }, { "p:a": { value: "1" } })).toEqual([]);
   });
 
-  it("writes config set-all JSON with objects as objects and secrets as secrets", () => {
-    const json = JSON.parse(configJson({ "p:obj": { value: '{"a":[1,2]}' }, "p:s": { value: "{not json", secret: false }, "p:k": { value: "{\"x\":1}", secret: true }, "p:releaseImmediately": { value: "true" } }));
-    expect(json).toEqual({
+  it("writes config set-all JSON with objects as objects, and keeps every secret out of it (they are set from stdin)", () => {
+    const { json, secrets } = configForCli({ "p:obj": { value: '{"a":[1,2]}' }, "p:s": { value: "{not json", secret: false }, "p:k": { value: '{"x":"sentinel-secret-value"}', secret: true }, "p:releaseImmediately": { value: "true" } });
+    expect(JSON.parse(json)).toEqual({
       "p:obj": { value: '{"a":[1,2]}', secret: false, objectValue: { a: [1, 2] } },
       "p:s": { value: "{not json", secret: false },
-      "p:k": { value: '{"x":1}', secret: true },
       "p:releaseImmediately": { value: "true", secret: false },
     });
+    expect(json).not.toContain("sentinel-secret-value");
+    expect(secrets).toEqual([["p:k", '{"x":"sentinel-secret-value"}']]);
   });
 
   it("counts program files, not stack config files or docs, as a changed program", () => {

@@ -13,13 +13,13 @@
  * stack's config file exactly as it was. Exit codes: 0 rolled back, 1 error
  * or failed update, 2 not confirmed (nothing changed).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { firstErrorLine, selectStack } from "./stackSelection";
-import { chooseUpdate, configChanges, configJson, programFiles, type ConfigMap, type HistoryEntry } from "../rollback/plan";
+import { chooseUpdate, configChanges, configForCli, programFiles, type ConfigMap, type HistoryEntry } from "../rollback/plan";
 
 export const EXIT = { done: 0, error: 1, notConfirmed: 2 } as const;
 
@@ -54,6 +54,18 @@ async function confirm(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/** `pulumi config set --secret KEY` with the value on stdin: never on a command line. */
+function setSecretFromStdin(cwd: string, stackName: string, key: string, value: string, env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("pulumi", ["config", "set", "--secret", key, "--stack", stackName, "--non-interactive"], { cwd, env: { ...process.env, ...env }, stdio: ["pipe", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set --secret ${key} exited ${code}: ${err.trim().split("\n")[0] ?? ""}`))));
+    child.stdin.end(value);
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -132,7 +144,9 @@ async function main(argv: string[]): Promise<number> {
   const restore = () => (saved ? writeFileSync(configFile, saved) : rmSync(configFile, { force: true }));
   try {
     for (const key of Object.keys(currentConfig)) if (!(key in targetConfig)) await stack.removeConfig(key);
-    await stack.workspace.setAllConfigJson(stackName, configJson(targetConfig));
+    const { json, secrets } = configForCli(targetConfig);
+    await stack.workspace.setAllConfigJson(stackName, json);
+    for (const [key, value] of secrets) await setSecretFromStdin(projectDir, stackName, key, value, stack.workspace.envVars);
     say("preview with that configuration:");
     await stack.preview({ diff: true, ...policies, onOutput: (o) => process.stdout.write(o) });
   } catch (e) {

@@ -63,16 +63,24 @@ function withConfig(stack: string, current: HistoryEntry, target: HistoryEntry):
 }
 
 /**
- * The target's configuration in the format `pulumi config set-all --json`
- * reads: JSON values go back as objects (not strings), secrets stay secret.
+ * The target's configuration as the CLI takes it back: the plaintext keys
+ * as one `pulumi config set-all --json` argument (JSON values go back as
+ * objects, not strings), and the secrets apart, to be set one by one with
+ * their value on stdin. A command line is visible to every local user
+ * (ps, /proc): no secret may be on one.
  */
-export function configJson(config: ConfigMap): string {
-  type Entry = { value: string; secret: boolean; objectValue?: unknown };
+export function configForCli(config: ConfigMap): { json: string; secrets: [key: string, value: string][] } {
+  type Entry = { value: string; secret: false; objectValue?: unknown };
   const out: Record<string, Entry> = {};
+  const secrets: [string, string][] = [];
   for (const [key, e] of Object.entries(config)) {
     const value = e.value ?? "";
-    const entry: Entry = { value, secret: e.secret === true };
-    if (!entry.secret && /^\s*[[{]/.test(value)) {
+    if (e.secret === true) {
+      secrets.push([key, value]);
+      continue;
+    }
+    const entry: Entry = { value, secret: false };
+    if (/^\s*[[{]/.test(value)) {
       try {
         entry.objectValue = JSON.parse(value);
       } catch {
@@ -81,7 +89,7 @@ export function configJson(config: ConfigMap): string {
     }
     out[key] = entry;
   }
-  return JSON.stringify(out);
+  return { json: JSON.stringify(out), secrets };
 }
 
 /** One line per key that differs; secret values are never shown. */

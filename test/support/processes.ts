@@ -33,21 +33,22 @@ export interface RunResult {
 export function runToEnd(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; group?: boolean; watch?: (stdout: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void },
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; group?: boolean; stdin?: string; watch?: (stdout: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: opts.group === true });
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: opts.group === true });
+    if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
     let stdout = "";
     let stderr = "";
     const signal = (s: NodeJS.Signals, group = false) => {
       if (group && opts.group && child.pid) signalTree(child.pid, s);
       else child.kill(s);
     };
-    child.stdout.on("data", (d: Buffer) => {
+    child.stdout!.on("data", (d: Buffer) => {
       stdout += d.toString();
       opts.watch?.(stdout, signal);
     });
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const kill = setTimeout(() => {
       signal("SIGKILL", true);
       reject(new Error(`${cmd} ${args.join(" ")} did not finish within ${opts.timeoutMs} ms\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));

@@ -17,6 +17,10 @@ export class PulumiCli {
   readonly configFile: string;
   private readonly env: NodeJS.ProcessEnv;
   private salt = "";
+  /** `secure:` entries set with setSecret, kept across setConfig (which rewrites the file). */
+  private readonly secure = new Map<string, string>();
+  /** Everything every command printed, to check no secret ever reached an output. */
+  readonly transcript: string[] = [];
 
   constructor(
     readonly projectDir: string,
@@ -42,8 +46,19 @@ export class PulumiCli {
    * as it comes and may signal the CLI (SIGINT) or kill its whole process
    * group (the CLI, the language host, node and the provider host).
    */
-  run(args: string[], timeoutMs = 240_000, watch?: (output: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void): Promise<RunResult> {
-    return runToEnd("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.projectDir, env: this.env, timeoutMs, group: true, ...(watch ? { watch } : {}) });
+  async run(args: string[], timeoutMs = 240_000, watch?: (output: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void): Promise<RunResult> {
+    const r = await runToEnd("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.projectDir, env: this.env, timeoutMs, group: true, ...(watch ? { watch } : {}) });
+    this.transcript.push(r.stdout, r.stderr);
+    return r;
+  }
+
+  /** `pulumi config set --secret KEY` with the value on stdin (never on a command line). */
+  async setSecret(project: string, key: string, value: string): Promise<void> {
+    const r = await runToEnd("pulumi", ["config", "set", "--secret", `${project}:${key}`, "--stack", this.stack, "--non-interactive"], { cwd: this.projectDir, env: this.env, timeoutMs: 60_000, stdin: value });
+    if (r.code !== 0) throw new Error(`pulumi config set --secret ${key} exited ${r.code}: ${r.stderr}`);
+    const entry = new RegExp(`^  ${project}:${key}:\\n    secure: .*$`, "m").exec(readFileSync(this.configFile, "utf8"));
+    if (!entry) throw new Error(`no secure entry for ${key} in ${this.configFile}`);
+    this.secure.set(key, entry[0]);
   }
 
   /** Like run(), but a non-zero exit is an error that shows what the CLI printed. */
@@ -66,7 +81,7 @@ export class PulumiCli {
 
   /** Writes the stack's config file: one JSON value per key of the project's namespace. */
   setConfig(project: string, values: Record<string, unknown>): void {
-    const lines = Object.entries(values).map(([k, v]) => `  ${project}:${k}: ${JSON.stringify(v)}`);
+    const lines = [...Object.entries(values).map(([k, v]) => `  ${project}:${k}: ${JSON.stringify(v)}`), ...this.secure.values()];
     writeFileSync(this.configFile, `${this.salt}\nconfig:${lines.length > 0 ? `\n${lines.join("\n")}` : " {}"}\n`);
   }
 
@@ -77,6 +92,8 @@ export class PulumiCli {
 }
 
 /** Runs one of this project's commands (src/cli/NAME.ts, as `npm run NAME` does) with the CLI's environment, stdin closed, bounded in time. */
-export function runCommand(name: "rollback" | "status" | "report" | "rollout", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<RunResult> {
-  return runToEnd(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, env, timeoutMs, group: true });
+export async function runCommand(name: "rollback" | "status" | "report" | "rollout", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000, transcript?: string[]): Promise<RunResult> {
+  const r = await runToEnd(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, env, timeoutMs, group: true });
+  transcript?.push(r.stdout, r.stderr);
+  return r;
 }

@@ -11,7 +11,9 @@ const config = new pulumi.Config();
 const rollout = config.requireObject<TrafficSplitArgs>("rollout");
 // Set by `npm run rollback -- --immediate`, as in the stacks' own program.
 const immediate = config.getBoolean("releaseImmediately");
-const split = new TrafficSplit("release", { ...rollout, ...(immediate ? { immediate } : {}) });
+// A secret input, as the stacks pass releaseWebhookSecret: it must stay secret everywhere (state, outputs, logs, command lines).
+const webhookSecret = config.getSecret("webhookSecret");
+const split = new TrafficSplit("release", { ...rollout, ...(immediate ? { immediate } : {}), ...(webhookSecret ? { webhookSecret } : {}) });
 
 export const phase = split.phase;
 export const message = split.message;
