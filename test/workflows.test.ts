@@ -26,10 +26,16 @@ describe("GitHub workflows", () => {
     expect(files.sort()).toEqual(["deploy.yml", "production.yml", "pull-request.yml", "pulumi-up.yml", "rollback.yml", "scan-images.yml"]);
   });
 
-  it("pass actionlint (built from its Go module)", () => {
-    const r = spawnSync(actionlint, ["-no-color"], { cwd: ROOT, encoding: "utf8" });
+  it("pass actionlint (built from its Go module) with its ShellCheck checks on", () => {
+    // ShellCheck from Debian's package (scripts/ensure-system-deps.sh): without it actionlint skips the scripts silently.
+    const shellcheck = spawnSync("sh", ["-c", "command -v shellcheck"], { encoding: "utf8" }).stdout.trim();
+    expect(shellcheck, "shellcheck on PATH").not.toBe("");
+    const r = spawnSync(actionlint, ["-no-color", "-shellcheck", shellcheck], { cwd: ROOT, encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
+    // ShellCheck really runs: an unquoted command substitution in a run script is reported.
+    const unquoted = spawnSync(actionlint, ["-no-color", "-shellcheck", shellcheck, "-"], { cwd: ROOT, encoding: "utf8", input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: ls $(pwd)\n" });
+    expect(unquoted.stdout).toContain("SC2046");
     // And actionlint does fail on a broken workflow, so the check above means something.
     const bad = spawnSync(actionlint, ["-no-color", "-"], { cwd: ROOT, encoding: "utf8", input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n" });
     expect(bad.status).not.toBe(0);
@@ -110,6 +116,38 @@ describe("GitHub workflows", () => {
     expect(prod.on).toMatchObject({ push: { tags: ["v*.*.*"] }, workflow_dispatch: {} });
     expect(prod.jobs["up"]).toMatchObject({ needs: ["scan"], with: { stack: "production", "policy-config-artifact": "${{ needs.scan.outputs.artifact }}" } });
     expect(workflows["rollback.yml"]!.jobs["up"]).toMatchObject({ with: { ref: "${{ inputs.to }}" } });
+  });
+
+  it("production's secrets are out of reach of a pull request: its preview is the offline plan only, no job there holds a Pulumi token for it", () => {
+    const pr = workflows["pull-request.yml"]!;
+    expect((pr.jobs["preview"] as { strategy: { matrix: { stack: string[] } } }).strategy.matrix.stack).toEqual(["dev", "staging"]);
+    for (const [name, job] of Object.entries(pr.jobs)) {
+      const text = JSON.stringify(job);
+      if (text.includes("PULUMI_ACCESS_TOKEN")) expect(text, name).not.toMatch(/production/);
+      expect(job.environment, name).toBeUndefined();
+    }
+  });
+
+  it("a deployment checks out only tags and commits of the default branch, checked before anything of the ref runs", () => {
+    for (const [file, job] of [["pulumi-up.yml", "up"], ["scan-images.yml", "scan"]] as const) {
+      const steps = workflows[file]!.jobs[job]!.steps!;
+      expect(steps[0], file).toMatchObject({ uses: expect.stringMatching(/^actions\/checkout@/), with: { ref: "${{ github.event.repository.default_branch }}", "fetch-depth": 0 } });
+      expect(steps[1]!.run, file).toContain('commit="$(bash scripts/check-release-ref.sh "$REF" "$DEFAULT_BRANCH")"');
+      expect(steps[1]!.run, file).toContain('git checkout --quiet --detach "$commit"');
+      // No other checkout of a ref given as input.
+      expect(steps.slice(2).filter((s) => s.uses?.startsWith("actions/checkout@")), file).toEqual([]);
+    }
+    expect(workflows["production.yml"]!.jobs["up"]!.uses).toBe("./.github/workflows/pulumi-up.yml");
+    expect(workflows["rollback.yml"]!.jobs["up"]!.uses).toBe("./.github/workflows/pulumi-up.yml");
+  });
+
+  it("the scanner image is pinned by digest and every pulumi/actions step pins the CLI version the tests run", () => {
+    expect(text("scan-images.yml")).toMatch(/TRIVY_IMAGE: aquasec\/trivy:[\d.]+@sha256:[0-9a-f]{64}\n/);
+    const actions = allSteps().filter(({ step }) => step.uses?.startsWith("pulumi/actions@"));
+    expect(actions.length).toBe(3);
+    const script = readFileSync(join(ROOT, "scripts", "ensure-pulumi-cli.sh"), "utf8");
+    const tested = /PULUMI_CLI_VERSION="v([\d.]+)"/.exec(script)![1];
+    for (const { where, step } of actions) expect(step.with?.["pulumi-version"], where).toBe(tested);
   });
 
   it("pull requests: tests, the offline plan of all three stacks, supply-chain checks, previews with the pack", () => {
