@@ -4,6 +4,7 @@ import * as vercel from "@pulumiverse/vercel";
 import type { StackConfig } from "./config/schema";
 import { AgentWorkloads } from "./components/agentWorkloads";
 import { GkeCluster } from "./components/gkeCluster";
+import { ImagePolicy, repositoriesOf } from "./components/imagePolicy";
 import { standardLabels } from "./components/labels";
 import { Monitoring } from "./components/monitoring";
 import { PrivateNetwork } from "./components/privateNetwork";
@@ -41,11 +42,14 @@ export function declareStack(config: StackConfig): StackOutputs {
   const afterApis = { ...onGcp, dependsOn: apis.services };
 
   const network = new PrivateNetwork("network", { project, region, network: config.network }, afterApis);
+  const agentImages = config.workloads.services.flatMap((s) => [s.images.blue, s.images.green].filter((i): i is string => i !== undefined));
+  // Enforced by the cluster and the Cloud Run service: only the stack's own repositories' images run.
+  const imagePolicy = new ImagePolicy("images", { project, images: [...agentImages, config.backend.image] }, afterApis);
   const cluster = new GkeCluster(
     "gke",
-    { project, region, zone, cluster: config.cluster, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels },
+    { project, region, zone, cluster: config.cluster, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels, imageRepositories: repositoriesOf(agentImages) },
     // Private nodes pull images through Cloud NAT.
-    { ...onGcp, dependsOn: [...apis.services, network.nat] },
+    { ...onGcp, dependsOn: [...apis.services, network.nat, imagePolicy.policy] },
   );
   const workloads = new AgentWorkloads("agents", {
     environment: config.environment,
@@ -56,7 +60,7 @@ export function declareStack(config: StackConfig): StackOutputs {
   const backend = new WebSocketBackend(
     "backend",
     { project, region, environment: config.environment, backend: config.backend, firebaseCredentials, vpcId: network.vpc.id, subnetId: network.subnet.id, labels },
-    afterApis,
+    { ...afterApis, dependsOn: [...apis.services, imagePolicy.policy] },
   );
   const frontend = new VercelFrontend("frontend", {
     environment: config.environment,

@@ -1,3 +1,4 @@
+import { REQUIRED_APIS } from "../src/components/projectApis";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -46,7 +47,8 @@ describe("npm run plan (offline plan, as a child process)", () => {
     expect(r.stdout).toMatch(/[├└]─ gcp:cloudrunv2\/service:Service {2}backend {2}\(name=ws-backend {2}revision=ws-backend-v1-8-0/);
     expect(r.stdout).toMatch(/^ {2}kubeconfig: \[secret\]$/m);
     expect(r.stdout).toMatch(/^Summary: \d+ resources of \d+ types, 7 outputs$/m);
-    expect(r.stdout).toMatch(/^ +9 {2}gcp:projects\/service:Service$/m);
+    // One gcp.projects.Service per required API.
+    expect(r.stdout).toMatch(new RegExp(`^ +${REQUIRED_APIS.length} {2}gcp:projects\\/service:Service$`, "m"));
   });
 
   it("runs the policy pack by default: production without a scan report exits 2 on the security gate", () => {

@@ -313,6 +313,41 @@ describe("environments differ where the requirements say", () => {
   });
 });
 
+describe("images, pulls and egress are scoped", () => {
+  const prod = () => stacks["production"]!;
+
+  it("Binary Authorization is declared, not just claimed: the project's policy admits only the stack's own repositories, and Cloud Run enforces it too", () => {
+    const policy = prod().one("gcp:binaryauthorization/policy:Policy").inputs;
+    expect(policy["defaultAdmissionRule"]).toEqual({ evaluationMode: "ALWAYS_DENY", enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" });
+    expect(policy["admissionWhitelistPatterns"]).toEqual([
+      { namePattern: "europe-docker.pkg.dev/acme-artifacts/agents/**" },
+      { namePattern: "europe-docker.pkg.dev/acme-artifacts/backend/**" },
+    ]);
+    expect(at(prod().one(T.cluster).inputs, "binaryAuthorization.evaluationMode")).toBe("PROJECT_SINGLETON_POLICY_ENFORCE");
+    expect(prod().one(T.run).inputs["binaryAuthorization"]).toEqual({ useDefault: true });
+    expect(prod().ofType(T.api).map((r) => r.inputs["service"])).toContain("binaryauthorization.googleapis.com");
+  });
+
+  it("the nodes may pull from the agents' repository alone, not from every repository of the project", () => {
+    const pulls = prod().ofType("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").map((r) => [r.inputs["project"], r.inputs["location"], r.inputs["repository"], r.inputs["role"]]);
+    expect(pulls).toEqual([["acme-artifacts", "europe", "agents", "roles/artifactregistry.reader"]]);
+    expect(prod().ofType(T.projectIam).map((r) => r.inputs["role"])).not.toContain("roles/artifactregistry.reader");
+  });
+
+  it("the backend gets Memorystore's server CA (from Secret Manager) to verify the TLS Redis requires", () => {
+    const envs = at<{ name: string; valueSource?: { secretKeyRef: { secret: string } } }[]>(prod().one(T.run).inputs, "template.containers.0.envs");
+    expect(envs.find((e) => e.name === "REDIS_CA_CERT")?.valueSource?.secretKeyRef.secret).toMatch(/ws-backend-redis-ca$/);
+    expect(prod().ofType(T.secret).map((r) => r.inputs["secretId"])).toContain("ws-backend-redis-ca");
+  });
+
+  it("agents reach only the destinations the config lists outside the cluster: no \"any host on 443\"", () => {
+    const egress = prod().ofType(T.netpol).flatMap((p) => at<{ to?: { ipBlock?: { cidr: string } }[] }[] | undefined>(p.inputs, "spec.egress") ?? []);
+    const cidrs = egress.flatMap((e) => (e.to ?? []).map((t) => t.ipBlock?.cidr)).filter((c) => c !== undefined);
+    expect(cidrs).not.toContain("0.0.0.0/0");
+    expect(cidrs.sort()).toEqual(["169.254.169.252/32", "169.254.169.254/32", "199.36.153.8/30"]);
+  });
+});
+
 describe("config changes reach the declared resources", () => {
   it("a private backend has no allUsers invoker, only the configured members", async () => {
     const file = editedStackFile("staging", (c) => {

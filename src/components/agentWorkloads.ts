@@ -17,7 +17,6 @@ export const HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"] as const;
 /** Property paths of an HTTPRoute that the release engine owns; Pulumi never re-asserts them. */
 export const ROUTE_WEIGHT_PATHS = ["spec.rules[*].backendRefs[*].weight"];
 
-const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 const WORKLOAD_UID = 10001;
 
 export const slotName = (service: string, slot: Slot): string => `${service}-${slot}`;
@@ -58,7 +57,7 @@ export class AgentWorkloads extends pulumi.ComponentResource {
     );
     const inNs = { ...child, dependsOn: [this.namespace] };
 
-    this.declareBaselinePolicies(name, ns, inNs);
+    this.declareBaselinePolicies(name, ns, w.egress, inNs);
 
     for (const svc of w.services) {
       const sa = new k8s.core.v1.ServiceAccount(
@@ -210,7 +209,7 @@ export class AgentWorkloads extends pulumi.ComponentResource {
     );
   }
 
-  private declareBaselinePolicies(name: string, ns: string, opts: pulumi.CustomResourceOptions) {
+  private declareBaselinePolicies(name: string, ns: string, egress: StackConfig["workloads"]["egress"], opts: pulumi.CustomResourceOptions) {
     const policy = (id: string, spec: k8s.types.input.networking.v1.NetworkPolicySpec) =>
       new k8s.networking.v1.NetworkPolicy(`${name}-${id}`, { metadata: { name: id, namespace: ns }, spec }, opts);
     policy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
@@ -227,12 +226,13 @@ export class AgentWorkloads extends pulumi.ComponentResource {
         },
       ],
     });
-    // Google APIs over HTTPS (private access / NAT) and the GKE metadata server for Workload Identity.
-    policy("allow-google-apis", {
+    // Outside the cluster: exactly the destinations the config lists (default: Google APIs' private range),
+    // and the GKE metadata server for Workload Identity. No "any host on 443".
+    policy("allow-egress", {
       podSelector: {},
       policyTypes: ["Egress"],
       egress: [
-        { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: PRIVATE_RANGES } }], ports: [{ protocol: "TCP", port: 443 }] },
+        ...egress.map((e) => ({ to: [{ ipBlock: { cidr: e.cidr } }], ports: e.ports.map((port) => ({ protocol: "TCP", port })) })),
         { to: [{ ipBlock: { cidr: "169.254.169.254/32" } }, { ipBlock: { cidr: "169.254.169.252/32" } }], ports: [{ protocol: "TCP", port: 80 }, { protocol: "TCP", port: 988 }] },
       ],
     });

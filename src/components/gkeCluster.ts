@@ -2,6 +2,7 @@ import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config/schema";
+import type { ImageRepository } from "./imagePolicy";
 import { PODS_RANGE, SERVICES_RANGE } from "./privateNetwork";
 
 export interface GkeClusterArgs {
@@ -13,16 +14,12 @@ export interface GkeClusterArgs {
   vpcId: pulumi.Input<string>;
   subnetId: pulumi.Input<string>;
   labels: Record<string, string>;
+  /** Repositories the nodes pull the agents' images from: the pull role is granted on these alone. */
+  imageRepositories: readonly ImageRepository[];
 }
 
-/** Least privilege for nodes: write logs and metrics, pull images; nothing else. */
-export const NODE_ROLES = [
-  "roles/logging.logWriter",
-  "roles/monitoring.metricWriter",
-  "roles/monitoring.viewer",
-  "roles/stackdriver.resourceMetadata.writer",
-  "roles/artifactregistry.reader",
-] as const;
+/** Least privilege for nodes on the project: write logs and metrics; nothing else (pulling is granted per repository). */
+export const NODE_ROLES = ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/stackdriver.resourceMetadata.writer"] as const;
 
 /** A private, hardened GKE Standard cluster with a separately managed node pool. */
 export class GkeCluster extends pulumi.ComponentResource {
@@ -46,6 +43,14 @@ export class GkeCluster extends pulumi.ComponentResource {
     const nodeMember = pulumi.interpolate`serviceAccount:${this.nodeServiceAccount.email}`;
     for (const role of NODE_ROLES) {
       new gcp.projects.IAMMember(`${name}-nodes-${role.split("/")[1]!.replace(/\./g, "-")}`, { project: args.project, role, member: nodeMember }, child);
+    }
+    // Pulling images: on the repositories the agents' images come from, not on every repository of the project.
+    for (const r of args.imageRepositories) {
+      new gcp.artifactregistry.RepositoryIamMember(
+        `${name}-nodes-pull-${r.project}-${r.repository}`,
+        { project: r.project, location: r.location, repository: r.repository, role: "roles/artifactregistry.reader", member: nodeMember },
+        child,
+      );
     }
 
     this.cluster = new gcp.container.Cluster(

@@ -12,6 +12,7 @@ export const REQUIRED_APIS = [
   "logging.googleapis.com",
   "iam.googleapis.com",
   "cloudresourcemanager.googleapis.com",
+  "binaryauthorization.googleapis.com",
 ] as const;
 
 export interface ProjectApisArgs {

@@ -78,6 +78,8 @@ export class WebSocketBackend extends pulumi.ComponentResource {
         entries: [
           { secretId: `${b.name}-redis-auth`, value: this.redis.authString },
           { secretId: `${b.name}-firebase-credentials`, value: args.firebaseCredentials },
+          // The CA that signs Memorystore's server certificate: without it the client cannot verify the TLS it requires.
+          { secretId: `${b.name}-redis-ca`, value: this.redis.serverCaCerts.apply((certs) => certs[0]?.cert ?? "") },
         ],
       },
       child,
@@ -98,8 +100,10 @@ export class WebSocketBackend extends pulumi.ComponentResource {
         deletionProtection: b.deletionProtection,
         // template.scaling.cpuUtilization is a Beta field of the Cloud Run Admin API.
         launchStage: "BETA",
-        // access=public records the stack config's decision where the invoker policy can see it.
+        // access=public records the stack config's decision for people; the policy pack decides from its own list.
         labels: { ...args.labels, access: b.public ? "public" : "private" },
+        // The project's Binary Authorization policy (ImagePolicy) admits only the stack's repositories' images.
+        binaryAuthorization: { useDefault: true },
         template: {
           revision: this.revision,
           serviceAccount: this.serviceAccount.email,
@@ -133,6 +137,7 @@ export class WebSocketBackend extends pulumi.ComponentResource {
                 { name: "REDIS_PORT", value: this.redis.port.apply(String) },
                 { name: "REDIS_TLS", value: "true" },
                 secretEnv("REDIS_AUTH", `${b.name}-redis-auth`),
+                secretEnv("REDIS_CA_CERT", `${b.name}-redis-ca`),
                 secretEnv("FIREBASE_CREDENTIALS", `${b.name}-firebase-credentials`),
               ],
               startupProbe: { httpGet: { path: "/health", port: CONTAINER_PORT }, periodSeconds: 2, failureThreshold: 30, timeoutSeconds: 1 },

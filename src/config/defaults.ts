@@ -68,6 +68,8 @@ const common: ConfigLayer = {
   workloads: {
     cpuTargetPercent: 70,
     gatewayClassName: "gke-l7-rilb",
+    // Google APIs through Private Google Access's private.googleapis.com range (with *.googleapis.com pointed there in DNS).
+    egress: [{ name: "google-apis", cidr: "199.36.153.8/30", ports: [443] }],
   },
   backend: {
     name: "ws-backend",

@@ -120,6 +120,8 @@ const WorkloadsConfig = z.strictObject({
   gatewayClassName: z.string().min(1),
   hostname: Hostname.optional(),
   services: z.array(AgentService).min(1),
+  /** Where the agents may connect outside the cluster (besides DNS and the metadata server): nothing else. */
+  egress: z.array(z.strictObject({ name: DnsLabel, cidr: Cidr, ports: z.array(z.number().int().min(1).max(65535)).min(1).max(20) })).max(50),
 });
 
 const BackendResources = z.strictObject({
