@@ -149,40 +149,66 @@ export function encodeCheckpoint(c: Checkpoint): string {
   return JSON.stringify(c, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? (Number.isNaN(v) ? null : String(v)) : v));
 }
 
-/** Identity of one release attempt: a new candidate or a new retry token starts a new one. */
+/** Identity of one release: a new candidate or a new retry token starts a new one. */
 export const releaseKeyOf = (stable: string, candidate: string, retryToken: string | undefined) => `${stable}->${candidate}${retryToken ? `#${retryToken}` : ""}`;
+
+/**
+ * Identity of one attempt at a release: its key and when it started. Slot
+ * names repeat every other release (blue->green, green->blue, blue->green),
+ * so an approval answers for an attempt, never for a key an old answer
+ * could still name.
+ */
+export const attemptOf = (releaseKey: string, state: Pick<RolloutState, "startedAt">) => `${releaseKey}@${new Date(state.startedAt).toISOString()}`;
 
 /**
  * Is this checkpoint (same release) consistent with it? Pure: the invariants
  * a state written by this engine always holds. A checkpoint that breaks one
  * could make the release jump ahead, so it is refused.
  */
-export function inconsistency(c: Checkpoint, release: { releaseKey: string; stable: string; candidate: string; target: string; steps: number[] }): string | null {
+export function inconsistency(c: Checkpoint, release: { releaseKey: string; stable: string; candidate: string; target: string; steps: number[]; gates: readonly string[] }): string | null {
   const s = c.state;
   if (c.target !== release.target) return `it belongs to another target (${c.target})`;
   if (s.stable !== release.stable || s.candidate !== release.candidate) return `its revisions (stable ${s.stable}, candidate ${s.candidate}) are not this release's (stable ${release.stable}, candidate ${release.candidate})`;
   if (JSON.stringify(c.steps) !== JSON.stringify(release.steps)) return `it was written for steps ${c.steps.join("/")}% and the release now has ${release.steps.join("/")}%`;
+  if (s.phase === "interrupted") return null;
   const steps = release.steps;
   if (s.stepIndex >= steps.length) return `step ${s.stepIndex + 1} is beyond the release's ${steps.length} steps`;
+  const last = steps.length - 1;
   const stepWeight = s.stepIndex >= 0 ? steps[s.stepIndex]! : 0;
+  const previous = (i: number) => (i > 0 ? steps[i - 1]! : 0);
   const bad = (why: string) => `phase ${s.phase} ${why}`;
+  // A move in flight is always the move into the current step: from the step before it (or from where a rollback started).
+  const moveInto = (i: number) => s.moving === null || (s.moving.from === previous(i) && s.moving.to === steps[i]);
+  const movingText = s.moving ? `a move from ${s.moving.from}% to ${s.moving.to}%` : "";
+  // Every step before this one was earned: a record of it passing (or approved after it timed out).
+  const earned = (upTo: number) => {
+    for (let j = 0; j < upTo; j++) if (!s.records.some((r) => r.weight === steps[j] && (r.outcome === "pass" || r.outcome === "timeout"))) return `no record of step ${j + 1} (${steps[j]}%) passing`;
+    return null;
+  };
   switch (s.phase) {
     case "gating":
-      return s.stepIndex === -1 && s.weight === 0 ? null : bad("with traffic on the candidate");
+      return s.stepIndex === -1 && s.weight === 0 && s.moving === null ? null : bad("with traffic on the candidate, or a move");
     case "analysing":
-    case "switching":
-      return s.weight === stepWeight && s.stepIndex >= 0 ? null : bad(`at ${s.weight}% where step ${s.stepIndex + 1} is ${stepWeight}%`);
-    case "promoting":
-      return s.weight === stepWeight ? null : bad(`at ${s.weight}%`);
-    case "confirming":
-    case "promoted":
-      return s.weight === 100 && s.stepIndex === steps.length - 1 ? null : bad(`at ${s.weight}% and step ${s.stepIndex + 1} of ${steps.length}`);
     case "held":
-      return s.weight === stepWeight ? null : bad(`at ${s.weight}%`);
+    case "promoting": {
+      if (s.stepIndex < 0 || s.weight !== stepWeight) return bad(`at ${s.weight}% where step ${s.stepIndex + 1} is ${stepWeight}%`);
+      if (!moveInto(s.stepIndex)) return bad(`with ${movingText}, not a move into step ${s.stepIndex + 1}`);
+      // Promoting comes after the step it stands at has passed too.
+      return earned(s.phase === "promoting" ? s.stepIndex + 1 : s.stepIndex);
+    }
+    case "switching":
+    case "confirming": {
+      if (s.weight !== 100 || s.stepIndex !== last) return bad(`at ${s.weight}% and step ${s.stepIndex + 1} of ${steps.length}`);
+      if (!moveInto(last)) return bad(`with ${movingText}, not the move to 100%`);
+      const missing = release.gates.filter((g) => !s.gatesPassed.includes(g));
+      if (missing.length > 0) return bad(`without gates ${missing.join(", ")} passed`);
+      return earned(last);
+    }
+    case "promoted":
+      return s.weight === 100 && s.stepIndex === last && (s.moving === null || moveInto(last)) ? null : bad(`at ${s.weight}% and step ${s.stepIndex + 1} of ${steps.length}`);
     case "rolled-back":
     case "rejected":
-      return s.weight === 0 ? null : bad(`at ${s.weight}%`);
-    case "interrupted":
-      return null;
+      if (s.weight !== 0) return bad(`at ${s.weight}%`);
+      return s.moving === null || (s.moving.to === 0 && (s.moving.from === 0 || steps.includes(s.moving.from))) ? null : bad(`with ${movingText}`);
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { addProbe, emptyArm, estimateQuantile, type ArmWindow, type MetricsWindow, type ProbeCounts } from "./analysis/window";
 import { describeMeasurement } from "./analysis/judge";
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type Owner } from "./checkpoint";
+import { attemptOf, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type Owner } from "./checkpoint";
 import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource } from "./metrics/source";
 import { processGone } from "./liveness";
 import { begin, type Begin } from "./reconcile";
@@ -47,8 +47,8 @@ export interface RolloutDeps {
   followers?: Follower[];
   metrics: MetricsSource;
   runGate(gate: GateName, ctx: { stable: string; candidate: string; weight: number }): Promise<{ passed: boolean; detail: string }>;
-  /** Polled while held; undefined = no answer yet. Without it a hold ends at once in a rollback. */
-  approval?: () => Promise<{ approved: boolean; by: string } | undefined>;
+  /** Asked each interval while held, with the release attempt it must answer for; undefined = no answer yet. Without it a hold ends at once in a rollback. */
+  approval?: (attempt: string) => Promise<{ approved: boolean; by: string } | undefined>;
   /** The candidate's health endpoint; undefined when it has none to check (the guardrail then rests on metrics). */
   health?: () => Promise<{ ok: boolean; detail: string } | undefined>;
   /** Started once the candidate is prepared (its URL exists). */
@@ -124,6 +124,8 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   let lastPromoted: Checkpoint["lastPromoted"] = null;
   let leaseUntil = 0;
   let probe: Probe | undefined;
+  /** Since when the release is held (a person's answer is awaited), in this run. */
+  let heldSince: number | null = null;
 
   const result = (state: RolloutState, message: string, extra: Partial<RolloutResult> = {}): RolloutResult => {
     log({ kind: "done", phase: state.phase, message });
@@ -276,17 +278,17 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         return { kind: "gate", at: clock.now(), gate: a.gate, passed: r.passed, detail: r.detail };
       }
       case "await-approval": {
+        // Not a wait here: the watch loop keeps the guardrails running and asks the approval source each interval.
+        heldSince ??= clock.now();
         await saveQuietly(state, state, "recording the hold");
-        const started = clock.now();
-        const until = Math.min(deadline, started + (o.approvalWaitMs ?? 0));
-        log({ kind: "info", message: `held: ${a.reason}; waiting up to ${Math.round((until - started) / 1000)} s for an approval, then rolling back` });
-        while (deps.approval && clock.now() < until) {
-          const answer = await deps.approval();
-          if (answer) return { kind: "approval", at: clock.now(), approved: answer.approved, by: answer.by };
-          await renew(state);
-          await clock.sleep(o.intervalMs);
-        }
-        return { kind: "approval-timeout", at: clock.now(), waitedSeconds: Math.round((clock.now() - started) / 1000) };
+        const attempt = attemptOf(o.releaseKey, state);
+        log({
+          kind: "info",
+          message: deps.approval
+            ? `held: ${a.reason}; waiting up to ${Math.round((o.approvalWaitMs ?? 0) / 1000)} s for an answer naming release "${attempt}" ({"release": "${attempt}", "decision": "approve"|"reject", "by": "<name>"}), then rolling back; guardrails keep watching`
+            : `held: ${a.reason}; no approval source is configured, so the release rolls back`,
+        });
+        return undefined;
       }
       case "notify":
         await deps.notify?.(a, state).catch(() => undefined);
@@ -369,14 +371,28 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     return { state: current.state, actions: [] };
   }
 
-  /** The watch: health several times per interval, the live split and the metrics once per interval, until a decision ends it. */
+  /** While held: one question to the approval source; no answer in time is a timeout (a rollback). */
+  async function askForApproval(d: Decision): Promise<Decision> {
+    const since = heldSince ?? clock.now();
+    heldSince = since;
+    const answer = deps.approval ? await deps.approval(attemptOf(o.releaseKey, d.state)).catch((e: Error) => (log({ kind: "info", message: `approval source: ${e.message}` }), undefined)) : undefined;
+    if (answer) return step(decide(spec, d.state, { kind: "approval", at: clock.now(), approved: answer.approved, by: answer.by }));
+    if (clock.now() - since >= (o.approvalWaitMs ?? 0)) return step(decide(spec, d.state, { kind: "approval-timeout", at: clock.now(), waitedSeconds: Math.round((clock.now() - since) / 1000) }));
+    return d;
+  }
+
+  /** The watch: health several times per interval, the live split and the metrics once per interval (held or not), until a decision ends it. */
   async function loop(d: Decision): Promise<Decision> {
     let decision = d;
     let previous: MetricsReading | null = null;
     let unavailableSince: number | null = null;
     const healthEvery = Math.min(o.healthIntervalMs ?? o.intervalMs, o.intervalMs);
-    while (!isTerminal(decision.state) && decision.state.phase !== "held") {
+    while (!isTerminal(decision.state)) {
       if (clock.now() >= deadline) return step(decide(spec, decision.state, { kind: "abort", at: clock.now(), reason: `the rollout's own deadline of ${Math.round(o.deadlineMs / 1000)} s passed` }));
+      if (decision.state.phase === "held") {
+        decision = await askForApproval(decision);
+        if (isTerminal(decision.state)) break;
+      } else heldSince = null;
       const metricsAt = clock.now() + o.intervalMs;
       while (clock.now() < metricsAt && !isTerminal(decision.state)) {
         await clock.sleep(Math.min(healthEvery, metricsAt - clock.now()));

@@ -49,7 +49,8 @@ export function begin(i: BeginInput): Begin {
   const leased = c !== null && !DECIDED.includes(c.state.phase) && c.state.phase !== "interrupted" && !isMine(c, i.me) && c.leaseUntil > i.now && !i.ownerGone;
 
   if (c && c.releaseKey === i.releaseKey) {
-    const problem = inconsistency(c, { releaseKey: i.releaseKey, stable: i.stable, candidate: i.candidate, target: i.target, steps: i.spec.steps });
+    const gates = [...i.spec.gatesBeforeTraffic, ...i.spec.gatesBeforePromotion];
+    const problem = inconsistency(c, { releaseKey: i.releaseKey, stable: i.stable, candidate: i.candidate, target: i.target, steps: i.spec.steps, gates });
     if (problem) return { kind: "refuse", message: `${where} names this release (${i.releaseKey}) but ${problem}. Nothing was moved; it is not resumed. Restore stable with \`npm run rollout -- --restore-stable\`, then run the update again` };
     if (leased) return { kind: "wait", until: c.leaseUntil, message: `${ownerText(c.owner)} holds release ${i.releaseKey} until ${new Date(c.leaseUntil).toISOString()}` };
     if (DECIDED.includes(c.state.phase)) return { kind: "decided", decision: resume(i.spec, c.state, i.live, i.now) };

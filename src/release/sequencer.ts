@@ -197,7 +197,7 @@ export function checkLive(spec: ReleaseSpec, state: RolloutState, live: LiveSpli
   if (c.ok) return null;
   const shown = describeSplit(live, [state.stable, state.candidate]);
   const expected = describeExpectation(e);
-  const before = state.stepIndex < 0 && state.weight === 0 ? "before any traffic moved" : `at ${stepLabel(spec, state, state.weight)}`;
+  const fresh = state.stepIndex < 0 && state.weight === 0;
   const failure: Failure = {
     step: state.stepIndex + 1,
     weight: state.weight,
@@ -205,9 +205,11 @@ export function checkLive(spec: ReleaseSpec, state: RolloutState, live: LiveSpli
     value: shown,
     threshold: expected,
     message:
-      `the live split is not what this release expects ${before}: live ${shown}; expected ${expected} (${c.reason}). ` +
-      `No traffic was moved. If ${state.stable} is not the revision serving today, fix the stable version in the config; ` +
-      `if another change is under way, finish or abandon it; then run the update again${state.failure ? ` (the release had decided: ${state.failure.message})` : ""}`,
+      `the live split is not what this release expects ${fresh ? "before any traffic moved" : `at ${stepLabel(spec, state, state.weight)}`}: live ${shown}; expected ${expected} (${c.reason}). ` +
+      (fresh
+        ? `No traffic was moved. If ${state.stable} is not the revision serving today, fix the stable version in the config; if another change is under way, finish or abandon it; then run the update again`
+        : `The release stops here and moves no more traffic: the split stays as it is. When it is as you want it, \`npm run rollout -- --restore-stable --force\` puts 100% back on ${state.stable}, and the next update starts this release afresh`) +
+      (state.failure ? ` (the release had decided: ${state.failure.message})` : ""),
   };
   return { state: { ...state, phase: "interrupted", failure, records: closeRecord(state.records, now, "aborted"), updatedAt: now, heldFrom: null }, actions: [{ kind: "notify", event: "interrupted" }, { kind: "done", phase: "interrupted" }] };
 }
@@ -218,10 +220,23 @@ function nextGateOrTraffic(spec: ReleaseSpec, state: RolloutState, now: number, 
   return enterStep(spec, state, 0, now, actions);
 }
 
+/**
+ * The next gate of the promoting (or confirming) phase, or what comes after
+ * them. The manual approval is not a gate the driver answers at once but a
+ * hold: the release waits for a person with its guardrails still watching.
+ */
+function nextPromotionGate(spec: ReleaseSpec, state: RolloutState, now: number, actions: Action[] = []): Decision {
+  const gate = gateList(spec, state.phase)[state.gateIndex];
+  if (gate === "manual-approval") return hold({ ...state, updatedAt: now }, now, `manual approval before ${state.candidate} gets 100%`, actions);
+  if (gate) return { state, actions: [...actions, { kind: "check-gate", gate }] };
+  if (state.phase === "confirming") return finish(state, "promoted", now, actions);
+  return enterStep(spec, state, spec.steps.length - 1, now, actions);
+}
+
 function enterStep(spec: ReleaseSpec, state: RolloutState, index: number, now: number, actions: Action[]): Decision {
   const weight = spec.steps[index]!;
   if (weight === 100 && spec.gatesBeforePromotion.length > 0 && state.phase !== "promoting") {
-    return { state: { ...state, phase: "promoting", gateIndex: 0, updatedAt: now }, actions: [...actions, { kind: "check-gate", gate: spec.gatesBeforePromotion[0]! }] };
+    return nextPromotionGate(spec, { ...state, phase: "promoting", gateIndex: 0, updatedAt: now }, now, actions);
   }
   const record: StepRecord = { step: index, weight, startedAt: now, candidateRequests: 0, stableRequests: 0, measurements: [] };
   const next: RolloutState = {
@@ -269,8 +284,8 @@ function fail(spec: ReleaseSpec, state: RolloutState, failure: Failure, now: num
   return rollBack(failed, failure, now);
 }
 
-function hold(state: RolloutState, now: number, reason: string): Decision {
-  return { state: { ...state, phase: "held", heldFrom: state.phase === "held" ? state.heldFrom : state.phase, updatedAt: now }, actions: [{ kind: "notify", event: "held" }, { kind: "await-approval", reason }] };
+function hold(state: RolloutState, now: number, reason: string, actions: Action[] = []): Decision {
+  return { state: { ...state, phase: "held", heldFrom: state.phase === "held" ? state.heldFrom : state.phase, updatedAt: now }, actions: [...actions, { kind: "notify", event: "held" }, { kind: "await-approval", reason }] };
 }
 
 export function failureMessage(spec: ReleaseSpec, state: RolloutState, m: Measurement): Failure {
@@ -341,13 +356,12 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       }
       const advanced = { ...state, gateIndex: state.gateIndex + 1, gatesPassed: [...state.gatesPassed, obs.gate], updatedAt: now };
       if (state.phase === "gating") return nextGateOrTraffic(spec, advanced, now, []);
-      const gate = list[advanced.gateIndex];
-      if (gate) return { state: advanced, actions: [{ kind: "check-gate", gate }] };
-      if (state.phase === "confirming") return finish(advanced, "promoted", now, []);
-      return enterStep(spec, advanced, spec.steps.length - 1, now, []);
+      return nextPromotionGate(spec, advanced, now);
     }
 
     case "held": {
+      // Nobody has answered yet, but the candidate still carries traffic: its guardrails keep watching.
+      if (obs.kind === "metrics" || obs.kind === "health") return watchWhileHeld(spec, state, obs);
       if (obs.kind === "approval-timeout") {
         const failure: Failure = state.failure ?? {
           step: state.stepIndex + 1,
@@ -366,8 +380,12 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
         if (state.stepIndex < 0) return finish({ ...state, failure }, "rejected", now, []);
         return rollBack(state, failure, now);
       }
-      // Approval after an inconclusive step moves on to the next step; a failure cannot be approved away.
+      // A failure cannot be approved away; a manual approval goes on with the promotion gates; an inconclusive step moves on.
       if (state.failure) return { state, actions: [{ kind: "await-approval", reason: "a failed gate can only be rejected (rolled back), not approved" }] };
+      if (state.heldFrom === "promoting") {
+        const approved = { ...state, phase: "promoting" as const, heldFrom: null, gateIndex: state.gateIndex + 1, gatesPassed: [...state.gatesPassed, "manual-approval"], updatedAt: now };
+        return nextPromotionGate(spec, approved, now);
+      }
       const resumed = { ...state, phase: state.heldFrom ?? "analysing", heldFrom: null, updatedAt: now };
       return advanceStep(spec, resumed, now, []);
     }
@@ -376,6 +394,37 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       return analyse(spec, state, obs);
   }
   return { state, actions: [] };
+}
+
+/**
+ * A held release at a partial weight: every failing test (guardrails, the
+ * comparison) and the health guardrail still apply. A failure rolls back
+ * (or, with auto-rollback off, stays held with the failure recorded, so an
+ * approval can no longer promote it).
+ */
+function watchWhileHeld(spec: ReleaseSpec, state: RolloutState, obs: Observation & { kind: "metrics" | "health" }): Decision {
+  const now = obs.at;
+  if (state.weight === 0) return { state, actions: [] };
+  if (obs.kind === "health") {
+    const healthFailures = obs.ok ? 0 : state.healthFailures + 1;
+    const limit = spec.analysis.guardrails.consecutiveHealthFailures;
+    if (healthFailures < limit) return { state: { ...state, healthFailures, updatedAt: now }, actions: [] };
+    const m: Measurement = { gate: "guardrail:health", value: healthFailures, threshold: limit, logEvidence: Infinity, logBar: 0 };
+    const failure = failureMessage(spec, state, m);
+    return failWhileHeld(spec, { ...state, healthFailures }, { ...failure, message: `${failure.message} (while held); last: ${obs.detail}` }, now);
+  }
+  const criteria = criteriaFor(spec, state.weight);
+  const evidence = observe(state.evidence, obs.window, spec.analysis, criteria);
+  const verdict = judge(evidence, spec.analysis, criteria, { comparative: state.weight < 100 });
+  const next = { ...state, evidence, updatedAt: now };
+  if (verdict.outcome !== "fail") return { state: next, actions: [] };
+  const failure = failureMessage(spec, next, verdict.because);
+  return failWhileHeld(spec, next, { ...failure, message: `${failure.message} (while held)` }, now);
+}
+
+function failWhileHeld(spec: ReleaseSpec, state: RolloutState, failure: Failure, now: number): Decision {
+  if (!spec.autoRollback) return { state: { ...state, failure, updatedAt: now }, actions: [{ kind: "await-approval", reason: `auto-rollback is off: ${failure.message}; it can only be rejected now` }] };
+  return rollBack({ ...state, heldFrom: null }, failure, now);
 }
 
 function advanceStep(spec: ReleaseSpec, state: RolloutState, now: number, actions: Action[]): Decision {
@@ -491,8 +540,8 @@ export function resume(spec: ReleaseSpec, state: RolloutState, live: LiveSplit, 
   if (state.phase === "switching") return { state: { ...state, updatedAt: now }, actions: [{ kind: "set-weight", weight: 100, step: spec.steps.length - 1 }] };
   if (state.phase === "gating") return nextGateOrTraffic(spec, state, now, []);
   if (state.phase === "promoting" || state.phase === "confirming") {
-    const gate = gateList(spec, state.phase)[state.gateIndex]!;
-    return { state: { ...state, updatedAt: now }, actions: [...(liveWeight === state.weight ? [] : [{ kind: "set-weight" as const, weight: state.weight, step: state.stepIndex }]), { kind: "check-gate", gate }] };
+    const move = liveWeight === state.weight ? [] : [{ kind: "set-weight" as const, weight: state.weight, step: state.stepIndex }];
+    return nextPromotionGate(spec, { ...state, updatedAt: now }, now, move);
   }
   if (state.phase === "held") return { state, actions: [{ kind: "await-approval", reason: "rollout is held; approve or reject it" }] };
   // Analysing: restart the step's clock and counts, keep the rollout-wide evidence.

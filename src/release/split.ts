@@ -26,7 +26,7 @@ export interface SplitExpectation {
   high: number;
 }
 
-/** Shares are compared to half a percentage point: routers store integer weights, some as ratios. */
+/** The two arms' shares are compared to half a percentage point: routers store integer weights, some as ratios. */
 const TOLERANCE = 0.5;
 
 /** Shares from raw weights (HAProxy server weights, HTTPRoute backendRef weights); all zero means nothing is served. */
@@ -56,8 +56,9 @@ export type SplitCheck = { ok: true } | { ok: false; reason: string };
 
 /** Does the live split match what the release expects? Pure. */
 export function checkSplit(live: LiveSplit, e: SplitExpectation): SplitCheck {
-  const others = live.arms.filter((a) => a.name !== e.stable && a.name !== e.candidate && a.percent > TOLERANCE);
-  if (others.length > 0) return { ok: false, reason: `${others.map((a) => `${a.name} carries ${round(a.percent)}%`).join(", ")}, which is neither ${e.stable} (stable) nor ${e.candidate} (candidate)` };
+  // Any other arm with any share is someone else's traffic: no tolerance (the engine's own rescaling would grow it).
+  const others = live.arms.filter((a) => a.name !== e.stable && a.name !== e.candidate && a.percent > 0);
+  if (others.length > 0) return { ok: false, reason: `${others.map((a) => `${a.name} carries ${a.percent < 0.1 ? "some" : `${round(a.percent)}%`}`).join(", ")}, which is neither ${e.stable} (stable) nor ${e.candidate} (candidate)` };
   if (!live.arms.some((a) => a.name === e.stable)) return { ok: false, reason: `the target has no arm named ${e.stable} (stable)` };
   const c = shareOf(live, e.candidate);
   const s = shareOf(live, e.stable);

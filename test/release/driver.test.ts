@@ -141,7 +141,7 @@ describe("the drift lock and the checkpoint, through the driver", () => {
     const { router, deps, opts, events } = setup();
     const r = await runRollout({ ...opts, stable: "v9", releaseKey: "v9->v2" }, deps);
     expect(r.phase).toBe("interrupted");
-    expect(r.message).toMatch(/live v1 100%, v2 0%; expected v9 100%, v2 0% \(v1 carries 100%, which is neither v9 \(stable\) nor v2 \(candidate\)\)/);
+    expect(r.message).toMatch(/live v2 0%, v1 100%; expected v9 100%, v2 0% \(v1 carries 100%, which is neither v9 \(stable\) nor v2 \(candidate\)\)/);
     expect(r.message).toContain("fix the stable version");
     expect(router.calls).toEqual([]);
     expect(router.checkpoint).toBeNull();
@@ -212,7 +212,7 @@ describe("the drift lock and the checkpoint, through the driver", () => {
 
   it("reads a schema-1 checkpoint and resumes it at its step", async () => {
     const { router, deps, opts, clock, events } = setup();
-    const state = { schema: 1, stable: "v1", candidate: "v2", phase: "analysing", stepIndex: 1, weight: 25, gateIndex: 0, stepStartedAt: clock.t, startedAt: clock.t, updatedAt: clock.t, unavailableSince: null, healthFailures: 0, heldFrom: null, evidence: { errors: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latency: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latencyBoundaryMs: null, stableLatencySoFar: null, candidate: { requests: 0, errors: 0, slow: 0 }, stable: { requests: 0, errors: 0 }, step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 } }, records: [], failure: null, gatesPassed: ["smoke"] };
+    const state = { schema: 1, stable: "v1", candidate: "v2", phase: "analysing", stepIndex: 1, weight: 25, gateIndex: 0, stepStartedAt: clock.t, startedAt: clock.t, updatedAt: clock.t, unavailableSince: null, healthFailures: 0, heldFrom: null, evidence: { errors: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latency: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latencyBoundaryMs: null, stableLatencySoFar: null, candidate: { requests: 0, errors: 0, slow: 0 }, stable: { requests: 0, errors: 0 }, step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 } }, records: [{ step: 0, weight: 5, startedAt: clock.t, endedAt: clock.t, outcome: "pass", candidateRequests: 300, stableRequests: 5000, measurements: [] }], failure: null, gatesPassed: ["smoke"] };
     router.checkpoint = JSON.stringify({ format: "progressive-delivery/checkpoint@1", releaseKey: "v1->v2", state });
     router.weight = 25;
     const r = await runRollout(opts, deps);
@@ -343,5 +343,92 @@ describe("holds, health and progress", () => {
     const down = events.filter((e) => e.kind === "metrics-unavailable");
     expect(down.length).toBeGreaterThanOrEqual(6);
     expect(down.at(-1)).toMatchObject({ kind: "metrics-unavailable", error: "synthetic outage" });
+  });
+});
+
+describe("what an outside tester broke (each now refused or rolled back)", () => {
+  it("a third arm with a sliver of traffic is someone else's: refused at the start, before the engine's own rescaling could grow it", async () => {
+    const { router, deps, opts } = setup();
+    router.t.weights = { v1: 256, v2: 0, v0: 1 };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toContain("v0 carries 0.4%");
+    expect(router.calls).toEqual([]);
+    expect(router.t.weights).toEqual({ v1: 256, v2: 0, v0: 1 });
+  });
+
+  it.each([
+    ["a switching checkpoint whose move starts from 0%, not from the last step", { phase: "switching", stepIndex: 2, weight: 100, moving: { from: 0, to: 100 } }, /with a move from 0% to 100%, not the move to 100%/],
+    ["a switching checkpoint without its gates passed", { phase: "switching", stepIndex: 2, weight: 100, moving: { from: 25, to: 100 }, gatesPassed: [] }, /without gates smoke, candidate-health passed/],
+    ["an analysing checkpoint at step 3 with no record of the steps before it", { phase: "analysing", stepIndex: 1, weight: 25, moving: null, records: [] }, /no record of step 1 \(5%\) passing/],
+  ])("a forged or inconsistent checkpoint never skips gates or steps: %s", async (_name, patch, message) => {
+    const a = setup();
+    // A genuine checkpoint at step 2, then edited.
+    const setWeight = a.router.setWeight.bind(a.router);
+    a.router.setWeight = async (w, c) => {
+      await setWeight(w, c);
+      if (w === 25) throw new Error("SIGKILL");
+    };
+    await expect(runRollout(a.opts, a.deps)).rejects.toThrow("SIGKILL");
+    const c = JSON.parse(a.router.checkpoint!) as { state: Record<string, unknown>; owner: { pid: number } };
+    Object.assign(c.state, { gatesPassed: ["smoke", "candidate-health"], ...patch });
+    c.owner.pid = 999_999_999; // a dead owner: nothing waits for it
+    a.router.checkpoint = JSON.stringify(c);
+    a.router.weight = 0;
+    a.router.setWeight = setWeight;
+    const calls = a.router.calls.length;
+    const r = await runRollout(a.opts, a.deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toMatch(message);
+    expect(a.router.calls.slice(calls)).toEqual([]);
+    expect(a.router.weight).toBe(0);
+  });
+
+  it("an approval left from an earlier attempt at the same slots (blue->green again) does not approve the next one", async () => {
+    const held: ReleaseSpec = { ...spec, gatesBeforePromotion: ["candidate-health", "manual-approval"] };
+    const answers: string[] = [];
+    const first = setup();
+    // The first attempt is approved by whoever answers for its attempt id.
+    const approveAttempt = (id: string) => async (attempt: string) => (answers.push(attempt), attempt === id ? { approved: true, by: "alice" } : undefined);
+    let firstAttempt = "";
+    const r1 = await runRollout({ ...first.opts, spec: held, approvalWaitMs: 60_000 }, { ...first.deps, approval: async (attempt) => ((firstAttempt = attempt), { approved: true, by: "alice" }) });
+    expect(r1.phase).toBe("promoted");
+    expect(firstAttempt).toMatch(/^v1->v2@\d{4}-\d\d-\d\dT/);
+    // v2 -> v1 and back again: the same release key, a new attempt; the old answer still stands at the source.
+    const back = new MemoryRouter("v2", "v1", first.router.t);
+    await runRollout({ ...first.opts, spec: held, stable: "v2", candidate: "v1", releaseKey: "v2->v1", approvalWaitMs: 60_000 }, { ...first.deps, router: back, metrics: new SyntheticMetrics(back, HEALTHY, 200), approval: async () => ({ approved: true, by: "bob" }) });
+    first.clock.t += 3_600_000;
+    const again = await runRollout({ ...first.opts, spec: held, approvalWaitMs: 120_000 }, { ...first.deps, approval: approveAttempt(firstAttempt) });
+    expect(again.phase).toBe("rolled-back");
+    expect(again.state.failure!.message).toContain("no approval within 120 s");
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((a) => a !== firstAttempt)).toBe(true);
+  });
+
+  it("while waiting for a manual approval the guardrails watch: a candidate that starts failing is rolled back before anyone answers", async () => {
+    const held: ReleaseSpec = { ...spec, gatesBeforePromotion: ["candidate-health", "manual-approval"] };
+    const { router, deps, opts, clock } = setup();
+    let failingSince = 0;
+    const bad = new SyntheticMetrics(router, { ...HEALTHY, errorRate: 0.6 }, 200);
+    const good = deps.metrics;
+    let asked = 0;
+    const r = await runRollout(
+      { ...opts, spec: held, approvalWaitMs: 3_600_000 },
+      {
+        ...deps,
+        metrics: { description: "switching", read: (c, s, at) => (failingSince ? bad : good).read(c, s, at), readArm: (rev, at) => good.readArm(rev, at) },
+        approval: async () => {
+          asked++;
+          failingSince ||= clock.now();
+          // The answer would come an hour later.
+          return clock.now() - failingSince > 3_600_000 ? { approved: true, by: "late" } : undefined;
+        },
+      },
+    );
+    expect(asked).toBeGreaterThan(0);
+    expect(r.phase).toBe("rolled-back");
+    expect(r.state.failure!.message).toMatch(/\(while held\)/);
+    expect(router.weight).toBe(0);
+    expect(router.calls).not.toContain("set 100");
   });
 });

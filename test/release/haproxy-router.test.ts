@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { HaproxyRouter, runtimeCommand } from "../../src/release/routers/haproxy";
+import { HaproxyRouter, parseServersState, runtimeCommand } from "../../src/release/routers/haproxy";
 import { LeaseLost, SplitChanged, type CheckpointWrite } from "../../src/release/routers/router";
 import { describeSplit, shareOf, type LiveSplit } from "../../src/release/split";
 import { startFaultProxy } from "../support/faultProxy";
@@ -173,5 +173,22 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it("a server HAProxy's own health checks marked DOWN keeps its share of the split (its failures are the analysis' business); maintenance and drain are a person's and count 0", () => {
+    const answer = [
+      "1",
+      "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change",
+      "3 be_app 1 blue 127.0.0.1 2 0 50 100 0",
+      "3 be_app 2 green 127.0.0.1 0 0 50 0 0",
+      "3 be_app 3 gray 127.0.0.1 2 1 20 20 0",
+      "3 be_app 4 white 127.0.0.1 2 8 20 20 0",
+    ].join("\n");
+    expect(parseServersState(answer, "be_app")).toEqual([
+      { name: "blue", weight: 50, inService: true },
+      { name: "green", weight: 50, inService: true },
+      { name: "gray", weight: 20, inService: false },
+      { name: "white", weight: 20, inService: false },
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judge, newEvidence, observe, type AnalysisSettings, type Evidence } from "../../src/release/analysis/judge";
+import { describeMeasurement, judge, newEvidence, observe, type AnalysisSettings, type Evidence } from "../../src/release/analysis/judge";
 import { emptyArm } from "../../src/release/analysis/window";
 import { HEALTHY, armWindow, rng } from "../support/synthetic";
 
@@ -97,5 +97,21 @@ describe("judge: stable's history before the rollout", () => {
     expect(newEvidence(armWindow(rng(1), 10, HEALTHY)).latencyBoundaryMs).toBeNull();
     expect(newEvidence({ requests: 500, errors: 0, latency: [] }).latencyBoundaryMs).toBeNull();
     expect(newEvidence().latencyBoundaryMs).toBeNull();
+  });
+});
+
+describe("describeMeasurement: a rollback's message says what happened", () => {
+  it("a latency regression against a stable with no slow requests reads as such, not as a 0.00× ratio", () => {
+    const rand = rng(5);
+    let e: Evidence = newEvidence();
+    // A tight stable (everything in the fastest buckets) and a candidate 400 ms slower.
+    const tight = { ...HEALTHY, medianMs: 10, sigma: 0.05 };
+    for (let i = 0; i < 30; i++) e = observe(e, { candidate: armWindow(rand, 20, { ...tight, medianMs: 410 }), stable: armWindow(rand, 60, tight) }, settings, lenient);
+    const v = judge(e, settings, lenient, { comparative: true });
+    expect(v.outcome).toBe("fail");
+    if (v.outcome !== "fail") return;
+    const text = describeMeasurement(v.because, { guardrailMs: 2000, stepMs: 1000 });
+    expect(text).not.toContain("0.00×");
+    if (v.because.gate === "comparative:latency") expect(text).toContain("while stable had none that slow in the same windows");
   });
 });

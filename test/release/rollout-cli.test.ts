@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -178,6 +178,15 @@ describe("a killed rollout and --restore-stable", () => {
     expect(next.code, next.stdout + next.stderr).toBe(0);
     expect(next.stdout).toMatch(/rolling out blue over green .*live split checked: 100% on green/);
     expect(next.stdout).toMatch(/step 1\/4: 20% to the candidate/);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+
+    // A checkpoint that belongs to another target (two backends sharing one state file) names nothing here: refused.
+    const stateFile = ground.target().stateFile;
+    const c = JSON.parse(readFileSync(stateFile, "utf8")) as { target: string; state: { phase: string } };
+    writeFileSync(stateFile, JSON.stringify({ ...c, target: "haproxy:127.0.0.1:1/be_other", state: { ...c.state, phase: "analysing" } }));
+    const foreign = await rollout("--restore-stable", "--config", f);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain("belongs to another target (haproxy:127.0.0.1:1/be_other)");
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
   }, 240_000);
 });

@@ -141,14 +141,39 @@ describe("canary sequencing", () => {
     expect(d.state.failure!.message).toContain("3 consecutive failed health checks (threshold 3); last: connection refused");
   });
 
-  it("asks for manual approval before 100% when configured", () => {
-    const spec: ReleaseSpec = { ...canary, gatesBeforePromotion: ["manual-approval"] };
-    const approved = simulate(spec, HEALTHY, { gate: () => true });
-    expect(approved.state.phase).toBe("promoted");
-    expect(approved.actions).toContainEqual({ kind: "check-gate", gate: "manual-approval" });
-    const refused = simulate(spec, HEALTHY, { gate: (g) => g !== "manual-approval" });
+  it("asks for manual approval before 100% when configured: a hold at the last analysed weight, guardrails watching", () => {
+    const spec: ReleaseSpec = { ...canary, gatesBeforePromotion: ["candidate-health", "manual-approval"] };
+    const held = simulate(spec, HEALTHY, { gate: () => true });
+    expect(held.state).toMatchObject({ phase: "held", heldFrom: "promoting", weight: 50 });
+    expect(held.actions).toContainEqual(expect.objectContaining({ kind: "await-approval", reason: "manual approval before app-v2 gets 100%" }));
+    const approved = decide(spec, held.state, { kind: "approval", at: 1e10, approved: true, by: "alice" });
+    expect(approved.actions).toContainEqual({ kind: "set-weight", weight: 100, step: 4 });
+    expect(approved.state.gatesPassed).toContain("manual-approval");
+    expect(decide(spec, approved.state, { kind: "moved", at: 1e10, weight: 100 }).state.phase).toBe("promoted");
+    const refused = decide(spec, held.state, { kind: "approval", at: 1e10, approved: false, by: "bob" });
     expect(refused.state.phase).toBe("rolled-back");
-    expect(refused.weights).toEqual([5, 10, 25, 50, 0]);
+    expect(held.weights).toEqual([5, 10, 25, 50]);
+  });
+
+  it("a held release keeps its guardrails: a candidate that starts failing while nobody answers is rolled back, and cannot be approved", () => {
+    const spec: ReleaseSpec = { ...canary, gatesBeforePromotion: ["candidate-health", "manual-approval"] };
+    const held = simulate(spec, HEALTHY, { gate: () => true });
+    const rand = rng(21);
+    let d: Decision = { state: held.state, actions: [] };
+    for (let t = 1e9; d.state.phase === "held" && t < 1e9 + 600_000; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 50, { ...HEALTHY, errorRate: 0.6 }, HEALTHY) });
+    expect(d.state.phase).toBe("rolled-back");
+    expect(d.state.failure!.message).toMatch(/error-rate.*\(while held\)/);
+    expect(d.actions[0]).toMatchObject({ kind: "rollback", mode: "immediate" });
+    // Three failed health checks while held roll back too.
+    let h: Decision = { state: held.state, actions: [] };
+    for (let i = 1; i <= 3; i++) h = decide(spec, h.state, { kind: "health", at: 2e9 + i, ok: false, detail: "503" });
+    expect(h.state.phase).toBe("rolled-back");
+    // With auto-rollback off the failure stays held, and an approval can no longer promote it.
+    const manual: ReleaseSpec = { ...spec, autoRollback: false };
+    let m: Decision = { state: held.state, actions: [] };
+    for (let i = 1; i <= 3; i++) m = decide(manual, m.state, { kind: "health", at: 3e9 + i, ok: false, detail: "503" });
+    expect(m.state).toMatchObject({ phase: "held", failure: { gate: "guardrail:health" } });
+    expect(decide(manual, m.state, { kind: "approval", at: 4e9, approved: true, by: "alice" }).state.phase).toBe("held");
   });
 
   it("with auto-rollback off, holds a failed rollout; it can be rejected but not approved", () => {
@@ -398,7 +423,7 @@ describe("the drift lock: a live split nobody in this release asked for stops it
     expect(r.state.phase).toBe("interrupted");
     expect(r.actions).toEqual([{ kind: "notify", event: "interrupted" }, { kind: "done", phase: "interrupted" }]);
     expect(r.state.failure).toMatchObject({ gate: "drift", value: "v1 60%, v2 40%", threshold: "v1 90%, v2 10%" });
-    expect(r.state.failure!.message).toMatch(/^the live split is not what this release expects at step 2\/5 \(10% to v2\): live v1 60%, v2 40%; expected v1 90%, v2 10% \(v2 carries 40%\)\. No traffic was moved\./);
+    expect(r.state.failure!.message).toMatch(/^the live split is not what this release expects at step 2\/5 \(10% to v2\): live v1 60%, v2 40%; expected v1 90%, v2 10% \(v2 carries 40%\)\. The release stops here and moves no more traffic: the split stays as it is\./);
     // Nothing afterwards moves traffic again in this run.
     expect(decide(canary, r.state, { kind: "metrics", at: 3e8, window: trafficWindow(rng(1), 200, 10, 40, { ...HEALTHY, errorRate: 0.5 }, HEALTHY) }).actions).toEqual([]);
   });

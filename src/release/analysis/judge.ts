@@ -186,7 +186,8 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
       },
       {
         gate: "comparative:latency",
-        value: e.latency.stableEvents > 0 ? rate(e.latency.candidateEvents, e.candidate.timed) / rate(e.latency.stableEvents, e.stable.timed) : 0,
+        // Infinity when stable had no request above its own p95 boundary (the message says so).
+        value: e.latency.stableEvents > 0 ? rate(e.latency.candidateEvents, e.candidate.timed) / rate(e.latency.stableEvents, e.stable.timed) : e.latency.candidateEvents > 0 ? Infinity : 0,
         threshold: theta0,
         logEvidence: ratioLogEvidence(e.latency),
         logBar: bar(ALPHA_SHARE.comparativeLatency),
@@ -229,7 +230,9 @@ export function describeMeasurement(m: Measurement, latencyLimits: { guardrailMs
     case "comparative:error-rate":
       return `${m.gate}: candidate error rate ${Number.isFinite(m.value) ? `${m.value.toFixed(2)}× stable's` : "above stable's (stable had no errors)"} vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
     case "comparative:latency":
-      return `${m.gate}: candidate has ${m.value.toFixed(2)}× stable's share of requests above stable's p95 vs allowed ${m.threshold.toFixed(2)}× (${ev})`;
+      return Number.isFinite(m.value)
+        ? `${m.gate}: candidate has ${m.value.toFixed(2)}× stable's share of requests slower than stable's p95 vs allowed ${m.threshold.toFixed(2)}× (${ev})`
+        : `${m.gate}: candidate requests are slower than stable's p95 while stable had none that slow in the same windows (allowed ${m.threshold.toFixed(2)}× stable's share; ${ev})`;
     case "comparative:latency-baseline":
       return `${m.gate}: ${m.value} of ${m.threshold} candidate requests compared with stable's latency baseline so far (the comparison must have data before a step passes)`;
     case "guardrail:health":

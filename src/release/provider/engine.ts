@@ -215,6 +215,8 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     if (!o.force) throw new Error(`${probe.target}: ${why}, so it does not say which revision is stable; check the split by hand, or pass --force to put 100% on ${i.stable} (the stable of the inputs given)`);
   }
   const c = decoded.kind === "ok" ? decoded.checkpoint : null;
+  // A checkpoint copied or shared from another target (two backends on one state file) names another target's revisions.
+  if (c && c.target !== probe.target && !o.force) throw new Error(`the checkpoint on ${probe.target} belongs to another target (${c.target}): it does not say which revision is stable here; check the split by hand, or pass --force`);
   const stable = c?.state.stable ?? i.stable;
   const candidate = c?.state.candidate ?? i.candidate;
   const releaseKey = c?.releaseKey ?? releaseKeyOf(i.stable, i.candidate, i.retryToken);
@@ -252,6 +254,11 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     },
     { mode: "immediate" },
   );
-  o.log(`${router.target}: 100% on ${stable} in ${Date.now() - t0} ms (was ${liveText}); ${r.note}`);
-  return { message: `${router.target}: restored 100% on ${stable} (was ${liveText}); the next update starts ${releaseKey} afresh`, moved: true };
+  o.log(`${router.target}: 100% of the release's two arms on ${stable} in ${Date.now() - t0} ms (was ${liveText}); ${r.note}`);
+  // Said as it is: another arm's traffic (someone else's) is not this command's to move.
+  const after = await router.readSplit();
+  const share = Math.round(shareOf(after, stable) * 10) / 10;
+  const others = after.arms.filter((a) => a.name !== stable && a.name !== candidate && a.percent > 0);
+  const rest = others.length > 0 ? `; other arms still carry traffic (${describeSplit({ arms: others })}), left as they are` : "";
+  return { message: `${router.target}: restored ${stable} to ${share === 100 ? "100%" : `${share}% (all of the release's share)`} (was ${liveText})${rest}; the next update starts ${releaseKey} afresh`, moved: true };
 }

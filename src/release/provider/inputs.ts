@@ -66,6 +66,14 @@ export const Metrics = z.strictObject({
   maxSampleAgeSeconds: z.number().int().min(1).max(3600).optional(),
   /** google: an OAuth token from Application Default Credentials (Managed Service for Prometheus). */
   auth: z.enum(["none", "google"]).default("none"),
+}).superRefine((m, ctx) => {
+  // A selector without the revision reads both arms' series alike: every comparison would pass.
+  for (const [key, value] of Object.entries(m.templates ?? {})) {
+    if (key === "latencyUnit" || value === undefined) continue;
+    for (const selector of Array.isArray(value) ? value : [value]) {
+      if (!selector.includes("{{revision}}")) ctx.addIssue({ code: "custom", path: ["templates", key], message: `${selector} does not name {{revision}}: it would read the same series for both arms, so every comparison would pass` });
+    }
+  }
 });
 
 export const TrafficSplitInputs = z

@@ -100,7 +100,6 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
   const maxSampleAgeSeconds = i.metrics.maxSampleAgeSeconds ?? (i.metrics.preset === "cloud-run" ? 300 : 30);
   const metrics = new PrometheusSource({ url: i.metrics.url, templates: templatesFor(i), headers, maxSampleAgeSeconds });
   const hooks = i.release.webhooks;
-  const releaseKey = releaseKeyOf(i.stable, i.candidate, i.retryToken);
   const approval = approvalOf(i);
   const payload = (weight: number) => ({ stable: i.stable, candidate: i.candidate, weight, metadata: { target: router.description } });
   /** undefined: the candidate has no URL of its own, so there is nothing to check. */
@@ -137,20 +136,12 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
         case "confirm-rollout":
         case "confirm-promotion":
           return callWebhooks(hooks, gate, payload(ctx.weight), i.webhookSecret);
-        case "manual-approval": {
-          if (!approval) return { passed: false, detail: "manualApproval is on but release.approval names no source to ask" };
-          const until = Date.now() + approval.timeoutSeconds * 1000;
-          log({ kind: "info", message: `manual approval: waiting up to ${approval.timeoutSeconds} s for ${approval.source === "file" ? approval.path : approval.url} to approve ${releaseKey}` });
-          for (;;) {
-            const answer = await readApproval(approval, releaseKey).catch((e: Error) => (log({ kind: "info", message: `approval source: ${e.message}` }), undefined));
-            if (answer) return { passed: answer.approved, detail: `${answer.approved ? "approved" : "rejected"} by ${answer.by}` };
-            if (Date.now() >= until) return { passed: false, detail: `nobody approved within ${approval.timeoutSeconds} s` };
-            await new Promise((r) => setTimeout(r, Math.min(i.intervalSeconds * 1000, Math.max(0, until - Date.now()))));
-          }
-        }
+        case "manual-approval":
+          // The sequencer holds for a manual approval (guardrails watching) instead of asking a gate.
+          return { passed: false, detail: "manual approval is a hold, answered through release.approval" };
       }
     },
-    ...(approval ? { approval: () => readApproval(approval, releaseKey) } : {}),
+    ...(approval ? { approval: (attempt: string) => readApproval(approval, attempt) } : {}),
     health,
     probe: async (): Promise<Probe | undefined> => {
       const p = i.release.strategy === "direct" || i.immediate ? undefined : i.release.analysis.websocketProbe;

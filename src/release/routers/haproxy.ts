@@ -63,14 +63,20 @@ function expectEmpty(command: string, answer: string) {
 
 type ServerWeight = [server: string, weight: number];
 
-/** A server takes new requests only when it is up (op state not 0) and neither in maintenance nor draining (admin state 0). */
+/**
+ * A server's share of the split is its weight unless a person took it out
+ * (admin state: maintenance or drain). Its health (op state, set by
+ * HAProxy's own checks) does not change the split the release asked for: a
+ * candidate marked DOWN still holds its weight, and its failures are the
+ * analysis' business (a rollback), not a change someone made.
+ */
 interface ServerState {
   name: string;
   weight: number;
-  takesTraffic: boolean;
+  inService: boolean;
 }
 
-/** Parses `show servers state BACKEND` (format 1): srv_name, srv_op_state, srv_admin_state, srv_uweight. */
+/** Parses `show servers state BACKEND` (format 1): srv_name, srv_admin_state, srv_uweight. */
 export function parseServersState(answer: string, backend: string): ServerState[] {
   const lines = answer.split("\n").map((l) => l.trim());
   if (!lines.some((l) => l.startsWith("# be_id"))) throw new RouterError(`HAProxy answered "${answer.trim().slice(0, 120)}" to show servers state ${backend}`, /try again|resource|busy/i.test(answer) || answer.trim() === "");
@@ -78,7 +84,7 @@ export function parseServersState(answer: string, backend: string): ServerState[
     .filter((l) => l !== "" && !l.startsWith("#") && l !== "1")
     .map((l) => l.split(/\s+/))
     .filter((f) => f[1] === backend)
-    .map((f) => ({ name: f[3]!, weight: Number(f[7]), takesTraffic: f[5] !== "0" && f[6] === "0" }));
+    .map((f) => ({ name: f[3]!, weight: Number(f[7]), inService: f[6] === "0" }));
 }
 
 /** How long another engine's lock on the state file is honoured before it counts as stale. */
@@ -121,7 +127,7 @@ export class HaproxyRouter implements Router {
 
   async readSplit(): Promise<LiveSplit> {
     const servers = await this.servers();
-    return fromWeights(servers.map((s) => ({ name: s.name, weight: s.takesTraffic ? s.weight : 0 })));
+    return fromWeights(servers.map((s) => ({ name: s.name, weight: s.inService ? s.weight : 0 })));
   }
 
   async prepare(write: CheckpointWrite): Promise<void> {

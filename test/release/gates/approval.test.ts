@@ -16,18 +16,20 @@ describe("approval sources (a held release's answer)", () => {
   it("a file: no file is no answer; an answer for another release is ignored; garbage is an error naming the file", async () => {
     const path = join(dir, "approval.json");
     const source = { source: "file" as const, path, timeoutSeconds: 60 };
-    expect(await readApproval(source, "v1->v2")).toBeUndefined();
-    writeFileSync(path, JSON.stringify({ releaseKey: "v0->v1", decision: "approve", by: "alice" }));
-    expect(await readApproval(source, "v1->v2")).toBeUndefined();
-    writeFileSync(path, JSON.stringify({ releaseKey: "v1->v2", decision: "reject", by: "bob" }));
-    expect(await readApproval(source, "v1->v2")).toEqual({ approved: false, by: "bob" });
-    writeFileSync(path, '{"releaseKey": "v1->v2", "decision": "yes please"}');
-    await expect(readApproval(source, "v1->v2")).rejects.toThrow(/approval file .*approval\.json: decision: .*; by: .* \(expected \{"releaseKey", "decision": "approve"\|"reject", "by"\}\)/);
+    const attempt = "v1->v2@2026-11-27T10:00:00.000Z";
+    expect(await readApproval(source, attempt)).toBeUndefined();
+    // An answer left from an earlier attempt at the same slots (blue->green again) approves nothing.
+    writeFileSync(path, JSON.stringify({ release: "v1->v2@2026-11-20T10:00:00.000Z", decision: "approve", by: "alice" }));
+    expect(await readApproval(source, attempt)).toBeUndefined();
+    writeFileSync(path, JSON.stringify({ release: "v1->v2@2026-11-27T10:00:00.000Z", decision: "reject", by: "bob" }));
+    expect(await readApproval(source, attempt)).toEqual({ approved: false, by: "bob" });
+    writeFileSync(path, `{"release": "${attempt}", "decision": "yes please"}`);
+    await expect(readApproval(source, attempt)).rejects.toThrow(/approval file .*approval\.json: decision: .*; by: .* \(expected \{"release", "decision": "approve"\|"reject", "by"\}\)/);
     writeFileSync(path, "not json");
-    await expect(readApproval(source, "v1->v2")).rejects.toThrow(/is not JSON/);
+    await expect(readApproval(source, attempt)).rejects.toThrow(/is not JSON/);
   });
 
-  it("an endpoint: asked with the release key; 404 is no answer yet; a redirect is not followed", async () => {
+  it("an endpoint: asked with the release attempt; 404 is no answer yet; a redirect is not followed", async () => {
     const asked: string[] = [];
     let answer: { status: number; body?: string; location?: string } = { status: 404 };
     const server = createServer((req, res) => {
@@ -38,11 +40,12 @@ describe("approval sources (a held release's answer)", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     servers.push(server);
     const source = { source: "http" as const, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/approvals`, timeoutSeconds: 60 };
-    expect(await readApproval(source, "v1->v2")).toBeUndefined();
-    expect(asked[0]).toBe("/approvals?releaseKey=v1-%3Ev2");
-    answer = { status: 200, body: JSON.stringify({ releaseKey: "v1->v2", decision: "approve", by: "carol" }) };
-    expect(await readApproval(source, "v1->v2")).toEqual({ approved: true, by: "carol" });
+    const attempt = "v1->v2@2026-11-27T10:00:00.000Z";
+    expect(await readApproval(source, attempt)).toBeUndefined();
+    expect(asked[0]).toBe(`/approvals?release=${encodeURIComponent(attempt)}`);
+    answer = { status: 200, body: JSON.stringify({ release: attempt, decision: "approve", by: "carol" }) };
+    expect(await readApproval(source, attempt)).toEqual({ approved: true, by: "carol" });
     answer = { status: 302, location: "http://127.0.0.1:1/elsewhere" };
-    await expect(readApproval(source, "v1->v2")).rejects.toThrow("HTTP 302 (redirects are not followed)");
+    await expect(readApproval(source, attempt)).rejects.toThrow("HTTP 302 (redirects are not followed)");
   });
 });
