@@ -173,7 +173,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     // The one command to get back to stable after a killed update: it reads the split's inputs from the stack's state.
     const restore = await runCommand("rollout", ["--restore-stable", "--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    expect(restore.stdout, restore.stdout + restore.stderr).toMatch(/restored 100% on green \(was green \d+%, blue \d+%\); the next update starts green->blue#v5 afresh/);
+    expect(restore.stdout, restore.stdout + restore.stderr).toMatch(/restored green to 100% \(was green \d+%, blue \d+%\); the next update starts green->blue#v5 afresh/);
     expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
 
     const second = await cli.run(["up", "--yes", "--skip-preview"]);

@@ -242,6 +242,16 @@ describe("retries: one classifier, hints capped, deadlines kept", () => {
     expect(attempts).toBe(1);
     expect(Date.now() - t0).toBeLessThan(150);
   });
+
+  it("an adapter's retry policy carries the rollout's end: a Vercel 429 asking for 20 s is not waited for past it", async () => {
+    const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
+    servers.push(api);
+    const f = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, { ...FAST, deadline: Date.now() + 1_000 });
+    api.faults.push({ status: 429, headers: { "retry-after": "20" } });
+    const t0 = Date.now();
+    await expect(f.rollback()).rejects.toThrow(/stopped before the deadline: vercel POST .*HTTP 429/);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
 });
 
 describe("Vercel rolling-release follower (REST contract)", () => {

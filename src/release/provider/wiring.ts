@@ -10,7 +10,8 @@ import { HaproxyRouter } from "../routers/haproxy";
 import { HttpRouteRouter } from "../routers/httpRoute";
 import type { Follower, Router } from "../routers/router";
 import { VercelFollower } from "../routers/vercel";
-import type { Probe, RolloutDeps, ProgressEvent, RolloutOptions } from "../driver";
+import { RESTORE_PATIENCE_MS, type Probe, type RolloutDeps, type ProgressEvent, type RolloutOptions } from "../driver";
+import { DEFAULT_RETRY, type RetryPolicy } from "../routers/retry";
 import { releaseKeyOf } from "../checkpoint";
 import type { ReleaseSpec } from "../sequencer";
 import type { TrafficSplitInputs } from "./inputs";
@@ -25,14 +26,21 @@ async function googleClient() {
   return new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
 }
 
+/**
+ * Retries of one rollout's calls: never a sleep past its end (the deadline,
+ * plus the time a rollback at the deadline may take to restore stable).
+ */
+const retryFor = (i: TrafficSplitInputs): RetryPolicy => ({ ...DEFAULT_RETRY, deadline: Date.now() + i.deadlineSeconds * 1000 + RESTORE_PATIENCE_MS });
+
 /** The router for a target: one factory keyed by the target's kind. */
 export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
   const t = i.target;
+  const retry = retryFor(i);
   switch (t.kind) {
     case "haproxy":
-      return new HaproxyRouter({ runtimeApi: t.runtimeApi, backend: t.backend, stableServer: i.stable, candidateServer: i.candidate, stateFile: t.stateFile, ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}), ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}) });
+      return new HaproxyRouter({ runtimeApi: t.runtimeApi, backend: t.backend, stableServer: i.stable, candidateServer: i.candidate, stateFile: t.stateFile, ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}), ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}) }, retry);
     case "cloud-run":
-      return new CloudRunRouter({ project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) }, i.stable, i.candidate, await googleClient());
+      return new CloudRunRouter({ project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) }, i.stable, i.candidate, await googleClient(), retry);
     case "http-route":
       return new HttpRouteRouter({
         namespace: t.namespace,
@@ -43,7 +51,7 @@ export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
         ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}),
         ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}),
         ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}),
-      });
+      }, retry);
   }
 }
 
@@ -52,7 +60,7 @@ export function followersFor(i: TrafficSplitInputs): Follower[] {
   return i.followers.map((f) => {
     switch (f.kind) {
       case "vercel":
-        return new VercelFollower({ projectId: f.projectId, token: f.token, canaryDeploymentId: f.canaryDeploymentId, stableDeploymentId: f.stableDeploymentId, ...(f.teamId ? { teamId: f.teamId } : {}), ...(f.endpoint ? { endpoint: f.endpoint } : {}) });
+        return new VercelFollower({ projectId: f.projectId, token: f.token, canaryDeploymentId: f.canaryDeploymentId, stableDeploymentId: f.stableDeploymentId, ...(f.teamId ? { teamId: f.teamId } : {}), ...(f.endpoint ? { endpoint: f.endpoint } : {}) }, retryFor(i));
     }
   });
 }
