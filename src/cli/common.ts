@@ -1,5 +1,6 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { z } from "zod";
 
 /**
@@ -16,7 +17,7 @@ export function runMain(name: string, main: (argv: string[]) => Promise<number>)
   main(process.argv.slice(2))
     .catch((e: unknown) => {
       const message = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`${name}: ${/ENOENT.*\bpulumi\b|spawn pulumi ENOENT|code: -2/.test(message) ? "the Pulumi CLI was not found on PATH (install it: https://www.pulumi.com/docs/install/)" : message}\n`);
+      process.stderr.write(`${name}: ${/ENOENT.*\bpulumi\b|spawn pulumi ENOENT|code: -2/.test(message) ? PULUMI_MISSING : message}\n`);
       return 1;
     })
     .then(async (code) => {
@@ -24,6 +25,40 @@ export function runMain(name: string, main: (argv: string[]) => Promise<number>)
       process.exit(code);
     });
 }
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+export type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O }>>["values"];
+
+/**
+ * Parses a command's options; `-h`/`--help` and `--version` answer here.
+ * Returns the values, or `exit` when the command is done (help, version, a
+ * bad option: the message names it and prints the usage).
+ */
+export function parseCommand<O extends Options>(name: string, argv: string[], options: O, usage: string): { values: Parsed<O> } | { exit: number } {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" }, version: { type: "boolean" } } }) as { values: Record<string, unknown> });
+  } catch (e) {
+    return { exit: usageError(name, (e as Error).message, usage) };
+  }
+  if (values["help"]) return { exit: exitAfterWrite(process.stdout, usage, 0) };
+  if (values["version"]) return { exit: exitAfterWrite(process.stdout, versionText(name), 0) };
+  return { values: values as Parsed<O> };
+}
+
+/** Whether an executable of this name is on PATH (the Automation API's own error is a bare `code: -2`). */
+export function onPath(command: string): boolean {
+  return (process.env["PATH"] ?? "").split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export const PULUMI_MISSING = "the Pulumi CLI was not found on PATH: install it (https://www.pulumi.com/docs/install/) or put its directory first on PATH";
 
 export function exitAfterWrite(stream: NodeJS.WriteStream, text: string, code: number): number {
   stream.write(text);

@@ -2,7 +2,7 @@
  * Offline plan: evaluates the program for one stack with Pulumi's mock
  * runtime. No Pulumi CLI, no cloud credentials, no secrets needed.
  *
- *   npm run plan -- --stack production [--config-file PATH] [--json]
+ *   npm run -s plan -- --stack production [--config-file PATH] [--json]
  *
  * Then runs the policy pack over what it declared, through the analyzer
  * protocol, as `pulumi preview --policy-pack` would.
@@ -11,7 +11,6 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { formatProblems } from "../config/load";
 import { evaluateStack } from "../plan/evaluate";
 import { DEFAULT_PACK, defaultPolicyConfigFile, policyVerdicts } from "../plan/policies";
@@ -20,17 +19,22 @@ import { PolicyConfigRejected, type PolicyVerdicts } from "../policy/check";
 import { PolicyConfigFileError } from "../policy/packConfig";
 import { redactSecrets } from "../plan/offlineCloud";
 import { countByType, publicOutputs, renderOutputs, renderTree } from "../plan/render";
+import { parseCommand, runMain, usageError } from "./common";
 
 export const EXIT = { ok: 0, badInput: 1, policyViolation: 2 } as const;
 
-const USAGE = `usage: npm run plan -- --stack <dev|staging|production|name> [--config-file PATH] [--policy-config FILE] [--json]
+export const USAGE = `usage: npm run -s plan -- --stack NAME [--config-file PATH] [--policy-pack DIR] [--policy-pack-config FILE] [--no-policies] [--json]
 
-  --stack NAME          stack to evaluate; reads Pulumi.NAME.yaml unless --config-file is given
-  --config-file PATH    evaluate this stack file instead (any file in the Pulumi.<stack>.yaml format)
-  --policy-pack DIR     policy pack to run (default: policies)
-  --policy-config FILE  the pack's config (default: <pack>/config/NAME.json when it exists)
-  --no-policies         skip the policy pack
-  --json                machine-readable output for CI
+  --stack NAME               stack to evaluate; reads Pulumi.NAME.yaml unless --config-file is given
+  --config-file PATH         evaluate this stack file instead (any file in the Pulumi.<stack>.yaml format)
+  --policy-pack DIR          policy pack to run (default: policies)
+  --policy-pack-config FILE  the pack's config (default: <pack>/config/NAME.json when it exists)
+  --no-policies              skip the policy pack
+  --json                     machine-readable output for CI
+  -h, --help                 this text
+  --version                  the tool's version
+
+exit codes: 0 ok (advisory violations only), 1 bad input or configuration error, 2 a mandatory policy violation
 `;
 
 const DISCLAIMER =
@@ -38,48 +42,32 @@ const DISCLAIMER =
   "Not a diff against the cloud: nothing was read from or sent to GCP, Vercel or Kubernetes, and secrets were not decrypted.";
 
 async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        "config-file": { type: "string" },
-        "policy-pack": { type: "string" },
-        "policy-config": { type: "string" },
-        "no-policies": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`plan: ${(e as Error).message}\n${USAGE}`);
+  const parsed = parseCommand("plan", argv, {
+    stack: { type: "string" },
+    "config-file": { type: "string" },
+    "policy-pack": { type: "string" },
+    "policy-pack-config": { type: "string" },
+    "no-policies": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  }, USAGE);
+  if ("exit" in parsed) return parsed.exit;
+  const values = parsed.values;
+  /** A problem before the plan: JSON on stdout with --json (as the README promises), text on stderr. */
+  const refuse = (message: string) => {
+    if (values.json) process.stdout.write(`${JSON.stringify({ stack: values.stack ?? null, ok: false, problems: [{ problem: message }] }, null, 2)}\n`);
+    process.stderr.write(`plan: ${message}\n`);
     return EXIT.badInput;
-  }
-  const { values } = args;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT.ok;
-  }
-  if (!values.stack) {
-    process.stderr.write(`plan: --stack is required\n${USAGE}`);
-    return EXIT.badInput;
-  }
+  };
+  if (!values.stack) return usageError("plan", "--stack is required", USAGE);
   const stack = values.stack;
   const file = resolve(values["config-file"] ?? `Pulumi.${stack}.yaml`);
-  if (!existsSync(file)) {
-    process.stderr.write(`plan: no stack file for "${stack}": ${values["config-file"] ?? `Pulumi.${stack}.yaml`} does not exist\n`);
-    return EXIT.badInput;
-  }
+  if (!existsSync(file)) return refuse(`no stack file for "${stack}": ${values["config-file"] ?? `Pulumi.${stack}.yaml`} does not exist`);
 
   let source;
   try {
     source = readStackFile(file, stack);
   } catch (e) {
-    if (e instanceof StackFileError) {
-      process.stderr.write(`plan: ${e.message}\n`);
-      return EXIT.badInput;
-    }
+    if (e instanceof StackFileError) return refuse(e.message);
     throw e;
   }
 
@@ -94,19 +82,13 @@ async function main(argv: string[]): Promise<number> {
   let policies: PolicyVerdicts | undefined;
   if (!values["no-policies"]) {
     const packDir = resolve(values["policy-pack"] ?? DEFAULT_PACK);
-    const configFile = values["policy-config"] ? resolve(values["policy-config"]) : defaultPolicyConfigFile(stack, packDir);
-    if (configFile && !existsSync(configFile)) {
-      process.stderr.write(`plan: policy config ${values["policy-config"]} does not exist\n`);
-      return EXIT.badInput;
-    }
+    const configFile = values["policy-pack-config"] ? resolve(values["policy-pack-config"]) : defaultPolicyConfigFile(stack, packDir);
+    if (configFile && !existsSync(configFile)) return refuse(`policy pack config ${values["policy-pack-config"]} does not exist`);
     if (!values.json) process.stderr.write(`Running policy pack ${packDir}${configFile ? ` with ${configFile}` : " (no config: production-strict defaults)"}...\n`);
     try {
       policies = await policyVerdicts(stack, result.resources, { packDir, configFile });
     } catch (e) {
-      if (e instanceof PolicyConfigRejected || e instanceof PolicyConfigFileError) {
-        process.stderr.write(`plan: ${e.message}\n`);
-        return EXIT.badInput;
-      }
+      if (e instanceof PolicyConfigRejected || e instanceof PolicyConfigFileError) return refuse(e.message);
       throw e;
     }
   }
@@ -156,11 +138,4 @@ function renderPolicies(p: PolicyVerdicts): string[] {
   return [head, ...body, ...(p.mandatory > 0 ? ["", "Mandatory violations block `pulumi preview/up --policy-pack policies`: fix them or change the level in the pack's config."] : [])];
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`plan: unexpected failure: ${e instanceof Error ? e.message : String(e)}\n`);
-    if (process.env["DEBUG"]) process.stderr.write(`${(e as Error).stack}\n`);
-    process.exit(EXIT.badInput);
-  },
-);
+runMain("plan", main);

@@ -1,7 +1,7 @@
 /**
  * Rollback by redeploying a prior stack state:
  *
- *   npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate]
+ *   npm run -s rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate]
  *                       [--policy-pack DIR --policy-pack-config FILE] [--project-dir DIR]
  *
  * Reads the stack's history through Pulumi's Automation API, picks the last
@@ -17,14 +17,14 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { parseArgs } from "node:util";
+import { parseCommand, runMain, usageError } from "./common";
 import { firstErrorLine, selectStack } from "./stackSelection";
 import { chooseUpdate, configChanges, configForCli, programFiles, type ConfigMap, type HistoryEntry } from "../rollback/plan";
 
 export const EXIT = { done: 0, error: 1, notConfirmed: 2 } as const;
 
-const USAGE = `usage: npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate]
-                           [--policy-pack DIR --policy-pack-config FILE] [--project-dir DIR]
+export const USAGE = `usage: npm run -s rollback -- --stack NAME [--to UPDATE] [--yes] [--immediate]
+                              [--policy-pack DIR --policy-pack-config FILE] [--project-dir DIR]
 
   --stack NAME               the stack to roll back (org/name on Pulumi Cloud)
   --to UPDATE                the update number to return to (default: the last successful one before the newest)
@@ -33,6 +33,10 @@ const USAGE = `usage: npm run rollback -- --stack NAME [--to UPDATE] [--yes] [--
   --policy-pack DIR          run the preview and the update with this policy pack (e.g. policies)
   --policy-pack-config FILE  its config (e.g. policies/config/production.json)
   --project-dir DIR          the Pulumi project (default: this repository)
+  -h, --help                 this text
+  --version                  the tool's version
+
+exit codes: 0 rolled back, 1 error or failed update, 2 not confirmed (nothing changed)
 `;
 
 const say = (text: string) => process.stdout.write(`rollback: ${text}\n`);
@@ -69,33 +73,18 @@ function setSecretFromStdin(cwd: string, stackName: string, key: string, value: 
 }
 
 async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        to: { type: "string" },
-        yes: { type: "boolean", default: false },
-        immediate: { type: "boolean", default: false },
-        "project-dir": { type: "string" },
-        "policy-pack": { type: "string" },
-        "policy-pack-config": { type: "string" },
-        help: { type: "boolean", default: false },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`rollback: ${(e as Error).message}\n${USAGE}`);
-    return EXIT.error;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return EXIT.done;
-  }
-  if (!values.stack) {
-    process.stderr.write(`rollback: --stack is required\n${USAGE}`);
-    return EXIT.error;
-  }
+  const parsed = parseCommand("rollback", argv, {
+    stack: { type: "string" },
+    to: { type: "string" },
+    yes: { type: "boolean", default: false },
+    immediate: { type: "boolean", default: false },
+    "project-dir": { type: "string" },
+    "policy-pack": { type: "string" },
+    "policy-pack-config": { type: "string" },
+  }, USAGE);
+  if ("exit" in parsed) return parsed.exit;
+  const values = parsed.values;
+  if (!values.stack) return usageError("rollback", "--stack is required", USAGE);
   const to = values.to === undefined ? undefined : Number(values.to);
   if (to !== undefined && (!Number.isInteger(to) || to < 1)) {
     process.stderr.write(`rollback: --to must be an update number (1, 2, …), not ${JSON.stringify(values.to)}\n`);
@@ -177,12 +166,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`rollback: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(EXIT.error);
-    },
-  );
-}
+if (require.main === module) runMain("rollback", main);

@@ -26,7 +26,7 @@ import { depsFor, optionsFor, routerFor, specFor, templatesFor } from "../releas
 import { checkRelease } from "../release/check";
 import { planOf, formatPlan } from "../release/plan";
 import { trafficSplitsOf } from "./stackState";
-import { exitAfterWrite, formatIssues, runMain, usageError, versionText } from "./common";
+import { formatIssues, parseCommand, runMain, usageError } from "./common";
 
 export const EXIT = { promoted: 0, error: 1, rejected: 3, held: 4, interrupted: 5 } as const;
 
@@ -75,29 +75,19 @@ function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: str
 }
 
 async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: "string" },
-        plan: { type: "boolean", default: false },
-        check: { type: "boolean", default: false },
-        "allow-inconclusive": { type: "boolean", default: false },
-        "restore-stable": { type: "boolean", default: false },
-        stack: { type: "string" },
-        "project-dir": { type: "string" },
-        force: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-        version: { type: "boolean", default: false },
-      },
-    }));
-  } catch (e) {
-    return usageError("rollout", (e as Error).message, USAGE);
-  }
-  if (values.help) return exitAfterWrite(process.stdout, USAGE, 0);
-  if (values.version) return exitAfterWrite(process.stdout, versionText("rollout"), 0);
+  const parsed = parseCommand("rollout", argv, {
+    config: { type: "string" },
+    plan: { type: "boolean", default: false },
+    check: { type: "boolean", default: false },
+    "allow-inconclusive": { type: "boolean", default: false },
+    "restore-stable": { type: "boolean", default: false },
+    stack: { type: "string" },
+    "project-dir": { type: "string" },
+    force: { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
+  }, USAGE);
+  if ("exit" in parsed) return parsed.exit;
+  const values = parsed.values;
   const modes = [values.plan, values.check, values["restore-stable"]].filter(Boolean).length;
   if (modes > 1) return usageError("rollout", "--plan, --check and --restore-stable exclude each other", USAGE);
   const out = values.json ? process.stderr : process.stdout;

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
+import { onPath, PULUMI_MISSING } from "./common";
 
 /** This repository's Pulumi project, where the commands run unless --project-dir says otherwise. */
 export const REPOSITORY_ROOT = join(__dirname, "..", "..");
@@ -10,6 +11,7 @@ export const REPOSITORY_ROOT = join(__dirname, "..", "..");
  * Automation API (the `pulumi` CLI on PATH), or says in one line why not.
  */
 export async function selectStack(stackName: string, projectDir = REPOSITORY_ROOT): Promise<{ stack: Stack; projectDir: string } | { problem: string }> {
+  if (!onPath("pulumi")) return { problem: PULUMI_MISSING };
   const dir = resolve(projectDir);
   if (!existsSync(join(dir, "Pulumi.yaml"))) return { problem: `${dir} has no Pulumi.yaml (use --project-dir)` };
   try {

@@ -30,12 +30,29 @@ export interface ReleaseRecord {
   steps: (Omit<StepSummary, "measurements"> & { measurements: Pick<StepSummary["measurements"][number], "gate" | "value" | "threshold">[] })[];
 }
 
-const cell = (m: { gate: string; value: number; threshold: number }) => {
-  const rate = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 2)}%`;
-  // Rates and ratios are stored as numbers; a value ≤ 1 against a threshold ≤ 1 is a rate.
-  const shown = m.value <= 1 && m.threshold <= 1 ? `${rate(m.value)} (≤ ${rate(m.threshold)})` : `${Number(m.value.toFixed(3))} (≤ ${m.threshold})`;
-  return `${m.gate} ${shown}`;
-};
+/** One gate's figure in its own unit (pure): rates as percentages, ratios as ×, counts as counts. */
+export function formatGate(m: { gate: string; value: number; threshold: number }): string {
+  const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 2)}%`;
+  const ratio = (x: number) => (Number.isFinite(x) && x < 1e6 ? `${Number(x.toFixed(2))}×` : "∞×");
+  switch (m.gate) {
+    case "guardrail:error-rate":
+    case "step:error-rate":
+      return `${m.gate} ${pct(m.value)} (≤ ${pct(m.threshold)})`;
+    case "guardrail:p95-latency":
+    case "step:p95-latency":
+      // The p95 gates count the share of requests slower than the latency limit: at most 5% may be.
+      return `${m.gate} ${pct(m.value)} of requests over the limit (≤ ${pct(m.threshold)})`;
+    case "comparative:error-rate":
+    case "comparative:latency":
+      return `${m.gate} ${ratio(m.value)} stable's (≤ ${ratio(m.threshold)})`;
+    case "comparative:latency-baseline":
+      return `${m.gate} ${m.value} of ${m.threshold} requests compared`;
+    case "guardrail:health":
+      return `${m.gate} ${m.value} failed checks in a row (< ${m.threshold})`;
+    default:
+      return `${m.gate} ${m.value} (≤ ${m.threshold})`;
+  }
+}
 
 /** The status of each release, for a person (pure). */
 export function formatStatus(stack: string, releases: Record<string, ReleaseRecord>): string {
@@ -49,7 +66,7 @@ export function formatStatus(stack: string, releases: Record<string, ReleaseReco
     out.push(`  started ${r.startedAt}, last change ${r.finishedAt}${r.restoreMs !== null ? `, traffic restored to stable in ${r.restoreMs} ms` : ""}`);
     if (r.failure) out.push(`  failed gate: ${r.failure.gate} at step ${r.failure.step} (${r.failure.weight}%): value ${r.failure.value}, threshold ${r.failure.threshold}`);
     for (const s of r.steps.slice(-5)) {
-      const gates = s.measurements.map(cell).join("; ");
+      const gates = s.measurements.map(formatGate).join("; ");
       out.push(`  step ${s.step} at ${s.weight}%: ${s.outcome} after ${s.seconds} s, ${s.candidateRequests} candidate / ${s.stableRequests} stable requests${gates ? ` | ${gates}` : ""}`);
     }
   }

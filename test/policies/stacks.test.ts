@@ -35,14 +35,14 @@ describe("the pack over the real stacks (the program's registrations, through th
       (c["progressive-delivery:cluster"] as { authorizedNetworks: unknown[] }).authorizedNetworks.push({ name: "anywhere", cidr: "0.0.0.0/0" });
     });
     const s = await evaluateFile("production", file);
-    const r = plan("--stack", "production", "--config-file", file, "--policy-config", configWithCleanScans("production", s.resources), "--json");
+    const r = plan("--stack", "production", "--config-file", file, "--policy-pack-config", configWithCleanScans("production", s.resources), "--json");
     expect(r.status, r.stderr).toBe(2);
     const out = JSON.parse(r.stdout) as { policies: { mandatory: number; violations: { policyName: string; enforcementLevel: string; urn: string }[] } };
     expect(out.policies.violations.map((v) => v.policyName).sort()).toEqual(["gke-master-authorized-networks", "release-auto-rollback", "release-production-canary"]);
     expect(out.policies.violations.every((v) => v.enforcementLevel === "mandatory")).toBe(true);
     expect(out.policies.violations.find((v) => v.policyName === "gke-master-authorized-networks")!.urn).toMatch(/gcp:container\/cluster:Cluster::/);
 
-    const text = plan("--stack", "production", "--config-file", file, "--policy-config", configWithCleanScans("production", s.resources));
+    const text = plan("--stack", "production", "--config-file", file, "--policy-pack-config", configWithCleanScans("production", s.resources));
     expect(text.status).toBe(2);
     expect(text.stdout).toMatch(/Policies \(progressive-delivery@0\.1\.0\): 3 mandatory, 0 advisory violation\(s\)/);
     expect(text.stdout).toContain("BLOCK  release-production-canary");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatStatus, type ReleaseRecord } from "../../src/release/record";
+import { formatGate, formatStatus, type ReleaseRecord } from "../../src/release/record";
 
 const rolledBack: ReleaseRecord = {
   phase: "rolled-back",
@@ -22,10 +22,20 @@ describe("npm run status's text", () => {
         "  api-v2 rolled-back: step 1/3 (5% to api-v2): comparative:error-rate …",
         "  started 2026-11-22T10:00:00.000Z, last change 2026-11-22T10:04:00.000Z, traffic restored to stable in 42 ms",
         "  failed gate: comparative:error-rate at step 1 (5%): value 8.5, threshold 1.1",
-        "  step 1 at 5%: fail after 240 s, 900 candidate / 17100 stable requests | comparative:error-rate 8.5 (≤ 1.1); step:error-rate 0.850% (≤ 1.00%)",
+        "  step 1 at 5%: fail after 240 s, 900 candidate / 17100 stable requests | comparative:error-rate 8.5× stable's (≤ 1.1×); step:error-rate 0.850% (≤ 1.00%)",
         "",
       ].join("\n"),
     );
+  });
+
+  it.each([
+    [{ gate: "step:p95-latency", value: 0, threshold: 0.05 }, "step:p95-latency 0.000% of requests over the limit (≤ 5.00%)"],
+    [{ gate: "guardrail:p95-latency", value: 0.12, threshold: 0.05 }, "guardrail:p95-latency 12.00% of requests over the limit (≤ 5.00%)"],
+    [{ gate: "comparative:latency", value: 1e6, threshold: 1.1 }, "comparative:latency ∞× stable's (≤ 1.1×)"],
+    [{ gate: "comparative:latency-baseline", value: 7, threshold: 20 }, "comparative:latency-baseline 7 of 20 requests compared"],
+    [{ gate: "guardrail:health", value: 2, threshold: 3 }, "guardrail:health 2 failed checks in a row (< 3)"],
+  ])("formats each gate in its own unit: %o", (m, text) => {
+    expect(formatGate(m)).toBe(text);
   });
 
   it("says so when the stack has nothing to shift", () => {
