@@ -45,10 +45,13 @@ const IAM_TYPES: Readonly<Record<string, "name" | "service">> = {
   "gcp:cloudrun/iamPolicy:IamPolicy": "service",
 };
 
-/** Public members an IAM resource grants on its service. */
+/** Project IAM resources: a grant there reaches every Cloud Run service of the project. */
+const PROJECT_IAM_TYPES = new Set(["gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IAMBinding", "gcp:projects/iAMPolicy:IAMPolicy"]);
+
+/** Public members an IAM resource grants on its service (or project). */
 function publicMembersOf(type: string, props: Record<string, unknown>): string[] {
-  if (/(ServiceIamMember|IamMember)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => known(() => props["member"]) === m);
-  if (/(ServiceIamBinding|IamBinding)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
+  if (/(ServiceIamMember|IamMember|IAMMember)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => known(() => props["member"]) === m);
+  if (/(ServiceIamBinding|IamBinding|IAMBinding)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
   const policyData = known(() => props["policyData"]);
   if (typeof policyData !== "string") return [];
   try {
@@ -61,14 +64,27 @@ function publicMembersOf(type: string, props: Record<string, unknown>): string[]
 
 export const cloudRunNoPublicInvoker: StackValidationPolicy = {
   name: "cloud-run-no-public-invoker",
-  description: "No allUsers/allAuthenticatedUsers on a Cloud Run service (v1 or v2 IAM resources) unless this policy's own publicServices lists it; what the program labels a service does not count.",
+  description:
+    "No allUsers/allAuthenticatedUsers on a Cloud Run service (v1 or v2 IAM resources), no service with its invoker IAM check disabled, unless this policy's own publicServices lists it; no public member in the project's IAM at all (it reaches every service). What the program labels a service does not count.",
   severity: "critical",
   enforcementLevel: "mandatory",
   configSchema: configSchemaOf(PublicConfig),
   validateStack: (args, report) => {
     const cfg = readConfig("cloud-run-no-public-invoker", PublicConfig, args);
     const services = args.resources.filter((r) => r.type === SERVICE);
+    for (const s of services) {
+      const name = known(() => s.props["name"]);
+      if (known(() => s.props["invokerIamDisabled"]) === true && (typeof name !== "string" || !cfg.publicServices.includes(name))) {
+        report(`Cloud Run service ${String(name ?? s.name)} sets invokerIamDisabled, so anyone can invoke it without any IAM check, and this policy's publicServices does not list it: remove invokerIamDisabled and grant roles/run.invoker to the callers, or add the service to publicServices in the pack config of this stack.`, s.urn);
+      }
+    }
     for (const r of args.resources) {
+      if (PROJECT_IAM_TYPES.has(r.type)) {
+        const members = publicMembersOf(r.type, r.props);
+        const role = known(() => r.props["role"]);
+        if (members.length > 0) report(`${r.name} grants ${members.join(", ")}${typeof role === "string" ? ` ${role}` : ""} on the whole project, which reaches every Cloud Run service in it (publicServices cannot allow this): grant on the service itself, or name the members (group:, serviceAccount:).`, r.urn);
+        continue;
+      }
       const key = IAM_TYPES[r.type];
       if (!key) continue;
       const members = publicMembersOf(r.type, r.props);

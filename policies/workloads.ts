@@ -84,6 +84,22 @@ const namespaceOf = (r: PolicyResource): string | undefined => {
   return ns ?? (read(() => (r.props["metadata"] as { namespace?: string } | undefined)?.namespace).kind === "unknown" ? undefined : "default");
 };
 
+/** Namespaces that belong to the cluster, not to a stack's workloads. */
+const SYSTEM_NAMESPACES = /^(kube-.*|default)$/;
+
+export const k8sNoSystemNamespace: StackValidationPolicy = {
+  name: "k8s-no-system-namespace",
+  description: "No workload of this stack runs in, and no Namespace it declares is, default or a kube-* namespace: their pods sit beside the cluster's own components, without the stack's NetworkPolicies and Pod Security labels owning the namespace.",
+  severity: "high",
+  enforcementLevel: "mandatory",
+  validateStack: (args, report) => {
+    for (const r of args.resources) {
+      const ns = r.type === "kubernetes:core/v1:Namespace" ? known(() => (r.props["metadata"] as { name?: string } | undefined)?.name) : isWorkload(r.type) ? namespaceOf(r) : undefined;
+      if (typeof ns === "string" && SYSTEM_NAMESPACES.test(ns)) report(`${r.type === "kubernetes:core/v1:Namespace" ? "the stack declares" : `${r.name} runs in`} the namespace "${ns}", which belongs to the cluster: give the stack's workloads their own namespace (workloads.namespace).`, r.urn);
+    }
+  },
+};
+
 export const k8sNamespaceNetworkPolicy: StackValidationPolicy = {
   name: "k8s-namespace-network-policy",
   description: "Every namespace this stack runs workloads in (or declares) has at least one NetworkPolicy, so pods are not open to the whole cluster by default.",
@@ -156,4 +172,4 @@ export const k8sPodDisruptionBudget: StackValidationPolicy = {
   },
 };
 
-export const workloadPolicies = [k8sResources, k8sProbes, k8sReadOnlyRootFilesystem, k8sNoLatestTag, k8sNamespaceNetworkPolicy, k8sPodDisruptionBudget];
+export const workloadPolicies = [k8sResources, k8sProbes, k8sReadOnlyRootFilesystem, k8sNoLatestTag, k8sNoSystemNamespace, k8sNamespaceNetworkPolicy, k8sPodDisruptionBudget];

@@ -185,6 +185,43 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(problems).toContainEqual(expect.objectContaining({ key: k("owner"), problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner" }));
   });
 
+  it("https is checked on the parsed scheme: HTTP:// in capitals is plain http too", () => {
+    const problems = problemsOf("production", (c) => {
+      c[k("release")] = { manualApproval: true, approval: { source: "http", url: "HTTP://approvals.example.com/answer", timeoutSeconds: 600 }, webhooks: [{ name: "gate", type: "confirm-rollout", url: "HtTp://hooks.example.com/gate" }] };
+      c[k("releaseWebhookSecret")] = { secure: "v1:AAAA" };
+    });
+    expect(problems.map((p) => p.key)).toEqual([k("release.webhooks[0].url"), k("release.approval.url")]);
+    expect(problems[0]!.problem).toContain("production sends webhooks over https only");
+  });
+
+  it("a key set as a secret that the program does not keep secret is refused, and its value never shown", () => {
+    // `pulumi config set --path --secret release.webhooks[0].url ...` makes the whole `release` key secret.
+    const source = parseStackConfig({ stack: "production", origin: "Pulumi.production.yaml", values: { release: JSON.stringify({ webhooks: [{ name: "g", type: "post-rollout", url: "https://hooks.example.com/SENTINEL_PATH_TOKEN" }] }), backend: JSON.stringify({ image: "SENTINEL_SECRET_IMAGE" }) }, secretKeys: new Set(["release", "backend"]) });
+    expect(source.ok).toBe(false);
+    if (source.ok) return;
+    expect(source.problems.map((p) => p.key)).toEqual([k("backend"), k("release")]);
+    expect(source.problems[0]!.problem).toMatch(/^is set as a secret, but this program keeps only vercelApiToken, .*releaseWebhookSecret secret; .* plaintext/);
+    expect(JSON.stringify(source.problems)).not.toMatch(/SENTINEL/);
+  });
+
+  it("a `__proto__` key is reported, also where zod's records would drop it silently", () => {
+    const file = readStackFile(stackFile("production"), "production");
+    const values = { ...file.values, release: '{"analysis": {"stepCriteria": {"__proto__": {"errorRate": 0.5, "p95LatencyMs": 100}}}}' };
+    const result = parseStackConfig({ ...file, values });
+    expect(result.ok).toBe(false);
+    const problems = result.ok ? [] : result.problems;
+    expect(problems).toContainEqual(expect.objectContaining({ key: k("release.analysis.stepCriteria.__proto__"), problem: expect.stringContaining("`__proto__` is not a key") }));
+  });
+
+  it("workloads never go into default or a kube-* namespace", () => {
+    for (const namespace of ["kube-system", "kube-public", "default"]) {
+      const problems = problemsOf("production", (c) => {
+        c[k("workloads")] = { ...section(c, "workloads"), namespace };
+      });
+      expect(problems).toContainEqual(expect.objectContaining({ key: k("workloads.namespace"), problem: expect.stringContaining("belong to the cluster") }));
+    }
+  });
+
   it("staging and production webhooks go over https and are signed: releaseWebhookSecret is required, as a secret", () => {
     const problems = problemsOf("production", (c) => {
       c[k("release")] = { webhooks: [{ name: "gate", type: "confirm-rollout", url: "http://hooks.example.com/release" }] };

@@ -123,9 +123,16 @@ describe("GitHub workflows", () => {
     expect((pr.jobs["preview"] as { strategy: { matrix: { stack: string[] } } }).strategy.matrix.stack).toEqual(["dev", "staging"]);
     for (const [name, job] of Object.entries(pr.jobs)) {
       const text = JSON.stringify(job);
-      if (text.includes("PULUMI_ACCESS_TOKEN")) expect(text, name).not.toMatch(/production/);
-      expect(job.environment, name).toBeUndefined();
+      if (text.includes("PULUMI_ACCESS_TOKEN")) {
+        expect(text, name).not.toMatch(/production/);
+        // The token comes from the preview environment (a team token for dev and staging), never from the repository.
+        expect(job.environment, name).toBe("preview");
+      } else expect(job.environment, name).toBeUndefined();
     }
+    // A history rollback runs the default branch's rollback command, whatever branch it was dispatched on.
+    const history = JSON.stringify(workflows["rollback.yml"]!.jobs["from-history"]);
+    expect(history).toContain("scripts/check-release-ref.sh");
+    expect(history.indexOf("check-release-ref")).toBeLessThan(history.indexOf("npm ci"));
   });
 
   it("a deployment checks out only tags and commits of the default branch, checked before anything of the ref runs", () => {

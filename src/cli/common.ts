@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { z } from "zod";
+import { shownUrl } from "../config/outbound";
 
 /**
  * What every command shares: exit only after stdout and stderr have been
@@ -87,10 +88,22 @@ function valueAt(input: unknown, path: PropertyKey[]): { found: boolean; value?:
   return { found: true, value: v };
 }
 
+/**
+ * A found value as a message may show it. A secret can sit under any key
+ * (a mapping given where a string was expected, a kubeconfig pasted into
+ * the wrong field), so only scalars are shown: an object by its keys, a list
+ * by its length, a URL without user info or query, and a string only when it
+ * is short, one word and names nothing secret.
+ */
 export function shown(path: PropertyKey[], value: unknown): string {
   if (path.some((k) => SECRET_KEY.test(String(k)))) return "[secret]";
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? "" : "s"}`;
+  if (value !== null && typeof value === "object") return `an object with keys ${Object.keys(value).join(", ") || "(none)"}`;
+  if (typeof value === "string") {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && URL.canParse(value)) return shownUrl(value);
+    return value.length <= 40 && !/\s/.test(value) && !SECRET_KEY.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
+  }
+  return String(value);
 }
 
 /** zod issues as lines: the key, what is expected, and the value found (secrets masked). */

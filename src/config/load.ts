@@ -173,6 +173,20 @@ export function environmentOfStack(stack: string): Environment | undefined {
 
 /** Pure: raw config in, a validated StackConfig or every problem found out. */
 export function parseStackConfig(source: ConfigSource): ParseResult {
+  // Only SECRET_KEYS are carried as secrets through the program; a secret anywhere else would be
+  // decoded into plain values and reach state, outputs and error messages. Refused before any value is read.
+  const strays = [...source.secretKeys].filter((k) => !SECRET_KEY_SET.has(k)).sort();
+  if (strays.length > 0) {
+    return {
+      ok: false,
+      problems: strays.map((k) => ({
+        stack: source.stack,
+        origin: source.origin,
+        key: `${PROJECT}:${k}`,
+        problem: `is set as a secret, but this program keeps only ${SECRET_KEYS.join(", ")} secret; any other key would reach the stack's state and outputs in plaintext: set it in plain text (\`pulumi config set ${k} ... --stack ${source.stack}\`, no --secret), and put credentials in one of those keys (webhooks authenticate with releaseWebhookSecret)`,
+      })),
+    };
+  }
   const { decoded, problems } = decodeValues(source);
   problems.push(...namespaceProblems(source));
   const declared = decoded["environment"];
@@ -188,9 +202,15 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
   }
   const merged = withDefaults(environment, decoded);
   const parsed = StackConfig.safeParse(merged);
+  if (!parsed.success) problems.push(...problemsFromZod(parsed.error, merged, source));
+  // Strict objects report a `__proto__` key as unknown, but zod's records skip it without a word.
+  const reported = new Set(problems.map((p) => p.key));
+  for (const path of protoKeyPaths(decoded)) {
+    const key = keyPath(path);
+    if (!reported.has(key)) problems.push({ stack: source.stack, origin: source.origin, key, problem: "`__proto__` is not a key this config can have" });
+  }
   if (parsed.success && problems.length === 0) return { ok: true, config: parsed.data };
   if (!parsed.success) {
-    problems.push(...problemsFromZod(parsed.error, merged, source));
     // zod skips cross-field rules once a field is malformed; run them anyway so one pass shows everything.
     const seen = new Set(problems.map((p) => `${p.key}\n${p.problem}`));
     for (const issue of crossFieldIssues(merged)) {
@@ -199,6 +219,15 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
     }
   }
   return { ok: false, problems };
+}
+
+/** Paths of every own `__proto__` key in a decoded JSON value. */
+function protoKeyPaths(value: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+  if (value === null || typeof value !== "object") return [];
+  return Object.keys(value).flatMap((k) => {
+    const at = [...path, Array.isArray(value) ? Number(k) : k];
+    return k === "__proto__" ? [at] : protoKeyPaths((value as Record<string, unknown>)[k], at);
+  });
 }
 
 /** A key of a namespace this program does not use is silently ignored by Pulumi: report it, with the key it was probably meant to be. */

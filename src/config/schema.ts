@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { outboundUrlProblem } from "./outbound";
+import { isPlainHttp, outboundUrlProblem, shownUrl } from "./outbound";
 import { GCP_REGIONS } from "./regions";
 
 /**
@@ -112,7 +112,7 @@ const AgentService = z.strictObject({
 export type AgentService = z.infer<typeof AgentService>;
 
 const WorkloadsConfig = z.strictObject({
-  namespace: DnsLabel,
+  namespace: DnsLabel.refine((n) => !/^(kube-.*|default)$/.test(n), "default and kube-* belong to the cluster: give the workloads a namespace of their own"),
   replicas: z.number().int().min(1).max(1000),
   maxReplicas: z.number().int().min(1).max(1000),
   cpuTargetPercent: Percent,
@@ -208,9 +208,9 @@ const Thresholds = z.strictObject({
 });
 
 /** An outbound URL: no credentials in it, no metadata or link-local host (https-only is checked where the environment is known). */
-const OutboundUrl = z.url({ protocol: /^https?$/ }).superRefine((u, ctx) => {
+export const OutboundUrl = z.url({ protocol: /^https?$/ }).superRefine((u, ctx) => {
   const problem = outboundUrlProblem(u, { httpsOnly: false });
-  if (problem) ctx.addIssue({ code: "custom", message: `${u.replace(/\/\/[^@/]*@/, "//[credentials]@")} ${problem}` });
+  if (problem) ctx.addIssue({ code: "custom", message: `${shownUrl(u)} ${problem}` });
 });
 /** A synthetic WebSocket client on both arms during every step: echo failures and times join the comparison. */
 const WebsocketProbe = z.strictObject({
@@ -429,10 +429,10 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   if (c["environment"] === "staging" || c["environment"] === "production") {
     hooks.forEach((h, i) => {
       const url = str(h["url"]);
-      if (url?.startsWith("http:")) issues.push({ path: ["release", "webhooks", i, "url"], message: `${c["environment"]} sends webhooks over https only (found ${url.replace(/\?.*$/, "")})` });
+      if (url !== undefined && isPlainHttp(url)) issues.push({ path: ["release", "webhooks", i, "url"], message: `${c["environment"]} sends webhooks over https only (found ${shownUrl(url)})` });
     });
     const approvalUrl = str(obj(release["approval"])["url"]);
-    if (approvalUrl?.startsWith("http:")) issues.push({ path: ["release", "approval", "url"], message: `${c["environment"]} asks the approval endpoint over https only` });
+    if (approvalUrl !== undefined && isPlainHttp(approvalUrl)) issues.push({ path: ["release", "approval", "url"], message: `${c["environment"]} asks the approval endpoint over https only` });
     if (hooks.length > 0 && c["releaseWebhookSecret"] === undefined) issues.push({ path: ["releaseWebhookSecret"], message: `${c["environment"]} signs its release webhooks: set a secret with \`pulumi config set --secret releaseWebhookSecret <value>\` (receivers check the x-delivery-signature header)` });
   }
 

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TSX } from "../support/processes";
@@ -54,6 +55,37 @@ describe("every command", () => {
       const documented = new Set(lines.flatMap((l) => [...options(l.slice(l.search(new RegExp(`npm run (-s |--silent )?${name}\\b`))))]));
       for (const o of help) if (o !== "--help" && o !== "--version") expect(readme, `${name} ${o} in the README`).toMatch(new RegExp(`${o}(?![\\w-])`));
       for (const o of documented) expect([...help], `README's ${name} ${o} is a real option`).toContain(o);
+    }
+  });
+});
+
+describe("a secret in the wrong place is never echoed", () => {
+  it("a rollout file with a mapping where a list belongs, or a kubeconfig pasted into a name, is refused without its values", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rollout-secret-"));
+    try {
+      const file = join(dir, "rollout.yaml");
+      writeFileSync(
+        file,
+        [
+          "environment: production",
+          "stable: blue",
+          "candidate: green",
+          "release: { strategy: direct, target: cloud-run, smokeTests: { paths: [/health], retries: 0, failFast: true } }",
+          'target: { kind: haproxy, runtimeApi: 127.0.0.1:1, backend: "apiVersion: v1 users: - token: SENTINEL_KUBE_TOKEN", stateFile: state.json }',
+          "metrics: { url: http://127.0.0.1:1, preset: haproxy, scope: be_app }",
+          "followers: { kind: vercel, token: SENTINEL_VERCEL_TOKEN_1234 }",
+        ].join("\n"),
+      );
+      for (const args of [["--config", file, "--plan"], ["--config", file, "--plan", "--json"]]) {
+        const r = run("rollout", args);
+        expect(r.status).toBe(1);
+        const out = r.stdout + r.stderr;
+        expect(out).toMatch(/followers: .*\(found an object with keys kind, token\)/);
+        expect(out).toMatch(/target\.backend: .*\(found a string of \d+ characters\)/);
+        expect(out).not.toContain("SENTINEL");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -129,6 +129,25 @@ describe("Cloud Run policies", () => {
     expect(of(await pack.analyzeStack([member, binding, policy]), "cloud-run-no-public-invoker").map((v) => v.urn).sort()).toEqual([binding.urn, member.urn, policy.urn].sort());
     expect(of(await pack.analyzeStack([member, binding, policy], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
   });
+
+  it("cloud-run-no-public-invoker: a service that disables its invoker IAM check is public, unless publicServices lists it", async () => {
+    const open = resource(TYPES.runService, service((s) => (s.invokerIamDisabled = true)), { name: "open" });
+    const bad = of(await pack.analyzeStack([open]), "cloud-run-no-public-invoker");
+    expect(bad.map((v) => [v.urn, v.detail.slice(0, 63)])).toEqual([[open.urn, "Cloud Run service ws-backend sets invokerIamDisabled, so anyone"]]);
+    expect(of(await pack.analyzeStack([open], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
+    expect(of(await pack.analyzeStack([resource(TYPES.runService, service((s) => (s.invokerIamDisabled = false)))]), "cloud-run-no-public-invoker")).toEqual([]);
+  });
+
+  it("cloud-run-no-public-invoker: a public member in the project's IAM reaches every service; publicServices cannot allow it", async () => {
+    const member = resource("gcp:projects/iAMMember:IAMMember", { project: "acme-prod", role: "roles/run.invoker", member: "allUsers" }, { name: "project-member" });
+    const binding = resource("gcp:projects/iAMBinding:IAMBinding", { project: "acme-prod", role: "roles/run.invoker", members: ["group:ops@example.com", "allUsers"] }, { name: "project-binding" });
+    const policy = resource("gcp:projects/iAMPolicy:IAMPolicy", { project: "acme-prod", policyData: JSON.stringify({ bindings: [{ role: "roles/viewer", members: ["allAuthenticatedUsers"] }] }) }, { name: "project-policy" });
+    const named = resource("gcp:projects/iAMMember:IAMMember", { project: "acme-prod", role: "roles/run.invoker", member: "serviceAccount:web@acme-prod.iam.gserviceaccount.com" }, { name: "project-named" });
+    const allowAll = { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } };
+    const found = of(await pack.analyzeStack([member, binding, policy, named], allowAll), "cloud-run-no-public-invoker");
+    expect(found.map((v) => v.urn).sort()).toEqual([binding.urn, member.urn, policy.urn].sort());
+    expect(found.find((v) => v.urn === member.urn)!.detail).toContain("project-member grants allUsers roles/run.invoker on the whole project");
+  });
 });
 
 /** A cluster and node pool that pass every GKE policy. */

@@ -17,7 +17,7 @@ afterAll(async () => pack?.stop());
 const EXPECTED = [
   "cloud-run-image-digest", "cloud-run-no-public-invoker", "cloud-run-dedicated-service-account", "cloud-run-secrets-from-secret-manager", "cloud-run-production-scaling", "cloud-run-resource-limits", "cloud-run-private-egress-via-vpc",
   "gke-private-nodes", "gke-workload-identity", "gke-shielded-nodes", "gke-release-channel", "gke-network-policy", "gke-legacy-abac-off", "gke-no-legacy-auth", "gke-master-authorized-networks", "gke-node-auto-repair-upgrade", "gke-node-service-account",
-  "k8s-pod-security-restricted", "k8s-resources", "k8s-probes", "k8s-read-only-root-filesystem", "k8s-no-latest-tag", "k8s-namespace-network-policy", "k8s-pod-disruption-budget",
+  "k8s-pod-security-restricted", "k8s-resources", "k8s-probes", "k8s-read-only-root-filesystem", "k8s-no-latest-tag", "k8s-no-system-namespace", "k8s-namespace-network-policy", "k8s-pod-disruption-budget",
   "vercel-sensitive-env", "vercel-no-shared-secret-targets", "vercel-deployment-protection",
   "release-production-canary", "release-blue-green-smoke-tests", "release-auto-rollback", "release-watched-holds",
   "security-scan-report", "gcp-standard-labels", "environment-binding",

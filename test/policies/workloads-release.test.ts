@@ -62,6 +62,23 @@ describe("Kubernetes workload policies", () => {
     expect(of(await pack.analyzeStack([ns, deploy(1), netpol]), "k8s-namespace-network-policy")).toEqual([]);
   });
 
+  it("k8s-no-system-namespace: no workload in default or kube-*, no such Namespace declared; the stack's own namespace passes", async () => {
+    const inSystem = (namespace: string | undefined) => {
+      const d = asKind(TYPES.deployment, restrictedPodSpec()) as { metadata: Record<string, unknown> };
+      if (namespace === undefined) delete d.metadata["namespace"];
+      else d.metadata["namespace"] = namespace;
+      return resource(TYPES.deployment, d, { name: `api-${namespace ?? "none"}` });
+    };
+    const declared = resource(TYPES.namespace, { metadata: { name: "kube-public" } }, { name: "kube-public" });
+    const bad = of(await pack.analyzeStack([inSystem("kube-system"), inSystem(undefined), declared]), "k8s-no-system-namespace");
+    expect(bad.map((v) => v.detail).sort()).toEqual([
+      'api-kube-system runs in the namespace "kube-system", which belongs to the cluster: give the stack\'s workloads their own namespace (workloads.namespace).',
+      'api-none runs in the namespace "default", which belongs to the cluster: give the stack\'s workloads their own namespace (workloads.namespace).',
+      'the stack declares the namespace "kube-public", which belongs to the cluster: give the stack\'s workloads their own namespace (workloads.namespace).',
+    ]);
+    expect(of(await pack.analyzeStack([ns, deploy(1), netpol]), "k8s-no-system-namespace")).toEqual([]);
+  });
+
   it("k8s-pod-disruption-budget: replicas > 1 (directly or via the HPA's minReplicas) need a PDB selecting the pods", async () => {
     const two = deploy(2);
     expect(of(await pack.analyzeStack([ns, netpol, two]), "k8s-pod-disruption-budget").map((d) => d.detail)).toEqual([expect.stringContaining("Deployment agents/api runs 2 replicas but no PodDisruptionBudget selects its pods")]);

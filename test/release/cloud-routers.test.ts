@@ -1,4 +1,5 @@
 import { OAuth2Client } from "google-auth-library";
+import { createServer, type IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { CHECKPOINT_ANNOTATION } from "../../src/release/checkpoint";
 import { CloudRunRouter } from "../../src/release/routers/cloudRun";
@@ -10,9 +11,40 @@ import { describeSplit, shareOf, type LiveSplit } from "../../src/release/split"
 import { fakeCloudRun, fakeKubernetes, fakeVercel, type FakeServer } from "../support/fakeApis";
 
 const FAST = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
-const servers: FakeServer[] = [];
+const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/**
+ * A server that answers every request with `status` to `to` (or records it, when `to` is
+ * undefined): the redirect trap both clients must not walk into.
+ */
+async function redirector(status: number, to?: string) {
+  const seen: IncomingMessage["headers"][] = [];
+  const server = createServer((req, res) => {
+    seen.push(req.headers);
+    req.resume();
+    if (to) res.writeHead(status, { location: `${to}${req.url}` }).end();
+    else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ traffic: [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: "x", percent: 100 }], state: "ACTIVE" }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  servers.push({ close: () => new Promise<void>((r) => server.close(() => r())) });
+  return { url, seen };
+}
+
+describe("no client follows a redirect: the token and the body stay with the API they were meant for", () => {
+  it.each([301, 302, 307, 308])("HTTP %i: the Vercel follower and the Cloud Run router stop, and the other origin is never asked", async (status) => {
+    const other = await redirector(200);
+    const trap = await redirector(status, other.url);
+    const f = new VercelFollower({ projectId: "prj_1", token: "SENTINEL_VERCEL", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: trap.url }, FAST);
+    await expect(f.setWeight(5)).rejects.toThrow(new RegExp(`HTTP ${status} redirect to ${other.url}/v1/projects/prj_1/rolling-release, not followed`));
+    const router = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: trap.url }, "a", "b", authClient(), FAST, 5);
+    await expect(router.readSplit()).rejects.toThrow(new RegExp(`HTTP ${status}`));
+    expect(trap.seen.length).toBe(2); // one request each: a redirect is not retried either
+    expect(other.seen).toEqual([]);
+  });
 });
 
 /** google-auth-library's real client, holding a short-lived access token as ADC would produce. */

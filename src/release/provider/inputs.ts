@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { Environment, ReleaseConfig, UrlPath } from "../../config/schema";
+import { isPlainHttp, shownUrl, tokenDestinationProblem } from "../../config/outbound";
+import { Environment, OutboundUrl, ReleaseConfig, UrlPath } from "../../config/schema";
 import { HAPROXY_NAME } from "../routers/haproxy";
 
 const HaproxyName = z.string().regex(HAPROXY_NAME, "an HAProxy identifier (letters, digits, '-', '_', '.', ':'; at most 64)");
@@ -11,7 +12,7 @@ export const Target = z.discriminatedUnion("kind", [
     project: z.string().min(1),
     region: z.string().min(1),
     service: z.string().min(1),
-    endpoint: z.url().optional(),
+    endpoint: OutboundUrl.optional(),
     candidateTag: z.string().regex(/^[a-z][-a-z0-9]{0,45}$/).default("candidate"),
   }),
   z.strictObject({
@@ -23,8 +24,8 @@ export const Target = z.discriminatedUnion("kind", [
     candidateBackend: z.string().min(1),
     /** Secret. Without it: $KUBECONFIG or in-cluster config. */
     kubeconfig: z.string().optional(),
-    candidateUrl: z.url().optional(),
-    stableUrl: z.url().optional(),
+    candidateUrl: OutboundUrl.optional(),
+    stableUrl: OutboundUrl.optional(),
   }),
   z.strictObject({
     kind: z.literal("haproxy"),
@@ -32,8 +33,8 @@ export const Target = z.discriminatedUnion("kind", [
     /** The backend's two servers are named after the revisions (e.g. blue and green); stable and candidate swap each release. */
     backend: HaproxyName,
     stateFile: z.string().min(1),
-    candidateUrl: z.url().optional(),
-    stableUrl: z.url().optional(),
+    candidateUrl: OutboundUrl.optional(),
+    stableUrl: OutboundUrl.optional(),
   }),
 ]);
 export type Target = z.infer<typeof Target>;
@@ -46,14 +47,14 @@ export const Follower = z.strictObject({
   token: z.string().min(1),
   canaryDeploymentId: z.string().min(1),
   stableDeploymentId: z.string().min(1),
-  endpoint: z.url().optional(),
+  endpoint: OutboundUrl.optional(),
 });
 
 /** One PromQL selector or a list whose sum is taken. */
 const Selectors = z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)]);
 
 export const Metrics = z.strictObject({
-  url: z.url(),
+  url: OutboundUrl,
   preset: z.enum(["haproxy", "cloud-run", "custom"]),
   /** haproxy: the backend (proxy) name; cloud-run: the service name. */
   scope: z.string().optional(),
@@ -101,12 +102,20 @@ export const TrafficSplitInputs = z
   })
   .refine((i) => i.stable !== i.candidate, { message: "stable and candidate must differ", path: ["candidate"] })
   .superRefine((i, ctx) => {
+    // Our tokens go only to their own services (in every environment).
+    const token = (url: string | undefined, kind: "google" | "vercel", path: (string | number)[]) => {
+      const problem = url === undefined ? undefined : tokenDestinationProblem(url, kind);
+      if (url !== undefined && problem) ctx.addIssue({ code: "custom", path, message: `${shownUrl(url)} ${problem}` });
+    };
+    if (i.target.kind === "cloud-run") token(i.target.endpoint, "google", ["target", "endpoint"]);
+    if (i.metrics.auth === "google") token(i.metrics.url, "google", ["metrics", "url"]);
+    i.followers.forEach((f, n) => token(f.endpoint, "vercel", ["followers", n, "endpoint"]));
     // Outside dev (an unknown environment counts as production), webhooks and the approval endpoint use https.
     if (i.environment === "dev") return;
     i.release.webhooks.forEach((h, n) => {
-      if (h.url.startsWith("http:")) ctx.addIssue({ code: "custom", path: ["release", "webhooks", n, "url"], message: `${i.environment ?? "production"} sends webhooks over https only` });
+      if (isPlainHttp(h.url)) ctx.addIssue({ code: "custom", path: ["release", "webhooks", n, "url"], message: `${i.environment ?? "production"} sends webhooks over https only` });
     });
-    if (i.release.strategy !== "direct" && i.release.approval?.source === "http" && i.release.approval.url.startsWith("http:")) ctx.addIssue({ code: "custom", path: ["release", "approval", "url"], message: `${i.environment ?? "production"} asks the approval endpoint over https only` });
+    if (i.release.strategy !== "direct" && i.release.approval?.source === "http" && isPlainHttp(i.release.approval.url)) ctx.addIssue({ code: "custom", path: ["release", "approval", "url"], message: `${i.environment ?? "production"} asks the approval endpoint over https only` });
   })
   .refine((i) => i.target.kind !== "haproxy" || (HAPROXY_NAME.test(i.stable) && HAPROXY_NAME.test(i.candidate)), {
     message: "with an haproxy target, stable and candidate are server names: HAProxy identifiers (letters, digits, '-', '_', '.', ':')",

@@ -24,9 +24,13 @@ export interface CloudRunTarget {
   requestTimeoutMs?: number;
 }
 
-/** The part of google-auth-library's AuthClient we use (gaxios request). */
+/**
+ * The part of google-auth-library's AuthClient we use (gaxios request).
+ * Every request says `redirect: "manual"`: a 3xx is an error, never followed
+ * with the token or the body to wherever it points.
+ */
 export interface AuthorizedClient {
-  request<T>(opts: { url: string; method?: string; data?: unknown; headers?: Record<string, string>; timeout?: number; retry?: boolean }): Promise<{ data: T; status: number; headers?: unknown }>;
+  request<T>(opts: { url: string; method?: string; data?: unknown; headers?: Record<string, string>; timeout?: number; retry?: boolean; redirect?: "manual" }): Promise<{ data: T; status: number; headers?: unknown }>;
 }
 
 interface TrafficTarget {
@@ -93,7 +97,7 @@ export class CloudRunRouter implements Router {
   private async get(): Promise<Service> {
     return withRetry(`GET ${this.t.service}`, async () => {
       try {
-        return (await this.client.request<Service>({ url: this.base, retry: false, timeout: this.t.requestTimeoutMs ?? 15000 })).data;
+        return (await this.client.request<Service>({ url: this.base, retry: false, redirect: "manual", timeout: this.t.requestTimeoutMs ?? 15000 })).data;
       } catch (e) {
         throw classify(e, `Cloud Run services.get ${this.t.service}`);
       }
@@ -133,7 +137,7 @@ export class CloudRunRouter implements Router {
       const body = { traffic: this.traffic(current.traffic ?? [], weight), annotations: { ...(current.annotations ?? {}), [CHECKPOINT_ANNOTATION]: write.text }, etag: current.etag };
       let op: Operation;
       try {
-        op = (await this.client.request<Operation>({ url: `${this.base}?updateMask=traffic,annotations`, method: "PATCH", data: body, retry: false, timeout: this.t.requestTimeoutMs ?? 30000 })).data;
+        op = (await this.client.request<Operation>({ url: `${this.base}?updateMask=traffic,annotations`, method: "PATCH", data: body, retry: false, redirect: "manual", timeout: this.t.requestTimeoutMs ?? 30000 })).data;
       } catch (e) {
         throw classify(e, `Cloud Run services.patch ${this.t.service}`);
       }
@@ -148,7 +152,7 @@ export class CloudRunRouter implements Router {
     for (let i = 0; i < 300 && !current.done; i++) {
       await new Promise((r) => setTimeout(r, this.pollMs));
       try {
-        current = (await this.client.request<Operation>({ url: `${endpoint}/v2/${op.name}`, retry: false, timeout: 15000 })).data;
+        current = (await this.client.request<Operation>({ url: `${endpoint}/v2/${op.name}`, retry: false, redirect: "manual", timeout: 15000 })).data;
       } catch (e) {
         const err = classify(e, `Cloud Run operations.get ${op.name}`);
         if (!err.retryable) throw err;

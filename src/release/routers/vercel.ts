@@ -49,10 +49,13 @@ export class VercelFollower implements Follower {
           headers: { authorization: `Bearer ${this.t.token}`, "content-type": "application/json" },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           signal: AbortSignal.timeout(15000),
+          // The token and the body never follow a redirect, and no other origin's answer is taken for Vercel's.
+          redirect: "manual",
         });
       } catch (e) {
         throw new RouterError(`vercel ${method} ${path}: ${(e as Error).message}`, true);
       }
+      if (res.status >= 300 && res.status < 400) throw new RouterError(`vercel ${method} ${path}: HTTP ${res.status} redirect to ${res.headers.get("location") ?? "nowhere"}, not followed`, false);
       const text = await res.text();
       if (!res.ok) {
         let message = text.slice(0, 200);

@@ -75,8 +75,37 @@ describe("outbound URL rules (config)", () => {
     ["http://[fe80::1]/x", /link-local address \(fe80::\/10\)/],
     ["http://[::ffff:169.254.169.254]/x", /link-local/],
     ["ftp://files.example.com/x", /uses ftp/],
+    // Every spelling of an embedded IPv4 metadata address: compatible, mapped in hex, SIIT, NAT64.
+    ["https://[::169.254.169.254]/", /link-local/],
+    ["https://[::a9fe:a9fe]/", /link-local/],
+    ["https://[::ffff:0:a9fe:a9fe]/", /link-local/],
+    ["https://[64:ff9b::a9fe:a9fe]/", /link-local/],
+    ["https://[64:ff9b::100.100.100.200]/", /metadata address/],
+    ["https://[FE80:0:0:0:0:0:0:1]/", /link-local address \(fe80::\/10\)/],
+    ["https://[fd00:ec2:0::254]/", /metadata address/],
+    // Credential parameters by any common name, in brackets, with dashes, in any case.
+    ["https://hooks.example.com/x?client_secret=abc", /in its query \(client_secret\)/],
+    ["https://hooks.example.com/x?private_token=abc", /in its query \(private_token\)/],
+    ["https://hooks.example.com/x?access-token=abc", /in its query \(access-token\)/],
+    ["https://hooks.example.com/x?X-Amz-Signature=abc", /in its query \(X-Amz-Signature\)/],
+    ["https://hooks.example.com/x?token[]=abc", /in its query \(token\[\]\)/],
+    ["https://hooks.example.com/x#token=abc", /has a fragment/],
+    ["https://canary.discord.com/api/webhooks/1/abc", /canary\.discord\.com webhook/],
+    ["https://ptb.discord.com/api/webhooks/1/abc", /ptb\.discord\.com webhook/],
+    ["https://hooks.slack-gov.com/services/T0/B0/X", /hooks\.slack-gov\.com webhook/],
   ])("%s is refused", (url, message) => {
     expect(outboundUrlProblem(url, { httpsOnly: false })).toMatch(message);
+  });
+
+  it.each(["https://hooks.example.com/x?author=me&zipcode=1", "https://[2001:db8::a9fe:a9fe]/", "https://[::1]:8443/", "https://10.0.0.8/x"])("%s is allowed (no credential, no link-local)", (url) => {
+    expect(outboundUrlProblem(url, { httpsOnly: true })).toBeUndefined();
+  });
+
+  it("a refused URL is never echoed with its query or user info", () => {
+    const r = ReleaseConfig.safeParse({ strategy: "direct", target: "cloud-run", smokeTests: { paths: ["/health"], retries: 0, failFast: true }, webhooks: [{ name: "x", type: "post-rollout", url: "https://hooks.example.com/x?client_secret=SENTINEL_Q#frag" }] });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error!.issues)).not.toContain("SENTINEL_Q");
+    expect(r.error!.issues[0]!.message).toContain("https://hooks.example.com/x?[query]");
   });
 
   it("https only where asked, and only allowed hosts when a list is given", () => {

@@ -35,5 +35,33 @@ describe("TrafficSplit inputs (the provider's one parse)", () => {
     const release = { ...(valid().release as Record<string, unknown>), approval: { source: "http", url: "http://approvals.example.com/x", timeoutSeconds: 60 } };
     expect(problems({ ...valid(), release })).toEqual(["release.approval.url: production asks the approval endpoint over https only"]);
     expect(problems({ ...valid(), environment: "dev", release })).toEqual([]);
+    // The scheme is case-insensitive: HTTP:// is plain http.
+    const upper = { ...(valid().release as Record<string, unknown>), approval: { source: "http", url: "HTTP://approvals.example.com/x", timeoutSeconds: 60 }, webhooks: [{ name: "g", type: "confirm-rollout", url: "Http://hooks.example.com/g" }] };
+    expect(problems({ ...valid(), release: upper })).toEqual(["release.webhooks.0.url: production sends webhooks over https only", "release.approval.url: production asks the approval endpoint over https only"]);
+  });
+
+  it("a Google token goes only over https to *.googleapis.com, a Vercel token only to api.vercel.com (or a loopback test server)", () => {
+    const google = (url: string) => problems({ ...valid(), metrics: { ...valid().metrics, url, auth: "google" } });
+    expect(google("https://monitoring.googleapis.com/v1/projects/p/location/global/prometheus")).toEqual([]);
+    expect(google("http://127.0.0.1:9090")).toEqual([]);
+    expect(google("http://monitoring.googleapis.com/v1/")).toEqual(["metrics.url: http://monitoring.googleapis.com/v1/ would receive a google token: it goes only over https to *.googleapis.com (or to a loopback test server)"]);
+    expect(google("https://prometheus.example.net/")).toEqual([expect.stringContaining("would receive a google token")]);
+    expect(google("https://googleapis.com.evil.example.net/")).toEqual([expect.stringContaining("would receive a google token")]);
+    const cloudRun = (endpoint: string) => problems({ ...valid(), target: { kind: "cloud-run", project: "p", region: "europe-west1", service: "s", endpoint } });
+    expect(cloudRun("https://run.googleapis.com")).toEqual([]);
+    expect(cloudRun("https://run.example.net")).toEqual([expect.stringMatching(/^target\.endpoint: https:\/\/run\.example\.net\/ would receive a google token/)]);
+    const follower = (endpoint: string) => problems({ ...valid(), followers: [{ kind: "vercel", projectId: "prj", token: "SENTINEL_VERCEL", canaryDeploymentId: "c", stableDeploymentId: "s", endpoint }] });
+    expect(follower("https://api.vercel.com")).toEqual([]);
+    expect(follower("http://evil.example.net/")).toEqual(["followers.0.endpoint: http://evil.example.net/ would receive a vercel token: it goes only over https to api.vercel.com (or to a loopback test server)"]);
+    expect(JSON.stringify(follower("http://evil.example.net/"))).not.toContain("SENTINEL");
+  });
+
+  it("no URL of a split points at a metadata service or a link-local address, or carries credentials", () => {
+    expect(problems({ ...valid(), metrics: { ...valid().metrics, url: "http://[::ffff:a9fe:a9fe]/computeMetadata/v1/" } })).toEqual([expect.stringMatching(/^metrics\.url: .*link-local/)]);
+    expect(problems({ ...valid(), target: { ...valid().target, candidateUrl: "http://169.254.169.254/" } })).toEqual([expect.stringMatching(/^target\.candidateUrl: .*link-local/)]);
+    expect(problems({ ...valid(), target: { ...valid().target, stableUrl: "http://metadata.google.internal/" } })).toEqual([expect.stringMatching(/^target\.stableUrl: .*metadata service/)]);
+    const leaked = problems({ ...valid(), metrics: { ...valid().metrics, url: "https://u:SENTINEL_PW@prom.example.net/" } });
+    expect(leaked).toEqual([expect.stringMatching(/^metrics\.url: .*carries credentials/)]);
+    expect(JSON.stringify(leaked)).not.toContain("SENTINEL");
   });
 });
