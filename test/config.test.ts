@@ -185,6 +185,49 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(problems).toContainEqual(expect.objectContaining({ key: k("owner"), problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner" }));
   });
 
+  it("two agent services with one name: an error naming both entries", () => {
+    const problems = problemsOf("staging", (c) => {
+      const w = section(c, "workloads");
+      const services = w["services"] as Record<string, unknown>[];
+      w["services"] = [...services, { ...services[1], port: 9090 }];
+    });
+    expect(problems).toEqual([expect.objectContaining({ key: k("workloads.services[2].name"), problem: '"memory" is also the name of workloads.services[1]: each agent service needs its own name' })]);
+  });
+
+  it("a release that could never promote is refused: bake longer than the step limit, stepCriteria of the wrong type", () => {
+    const bake = problemsOf("production", (c) => {
+      c[k("release")] = { bakeSeconds: 3600, maxStepSeconds: 600 };
+    });
+    expect(bake.map((p) => [p.key, p.problem])).toEqual([[k("release.bakeSeconds"), "must not exceed release.maxStepSeconds (3600 > 600): no step could pass before its limit ends it"]]);
+    const criteria = problemsOf("production", (c) => {
+      c[k("release")] = { analysis: { stepCriteria: { "10": { errorRate: "high", p95LatencyMs: 100 }, fifty: { errorRate: 0.01, p95LatencyMs: 100 } } } };
+    });
+    expect(criteria.map((p) => p.key)).toEqual(expect.arrayContaining([k("release.analysis.stepCriteria.10.errorRate"), k("release.analysis.stepCriteria.fifty")]));
+    expect(criteria.find((p) => p.key.endsWith(".errorRate"))!.problem).toBe('expected number (found "high")');
+  });
+
+  it("a blue-green release on the HTTPRoutes needs the Gateway's hostname: without it the mandatory smoke gate could only fail", () => {
+    const problems = problemsOf("staging", (c) => void delete section(c, "workloads")["hostname"]);
+    expect(problems.map((p) => [p.key, p.problem])).toEqual([[k("workloads.hostname"), expect.stringContaining("a blue-green release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot>")]]);
+  });
+
+  it("Vercel's stages only move forward; a follower gets manual advancement by default and refuses automatic", () => {
+    const backwards = problemsOf("production", (c) => {
+      c[k("frontend")] = { ...section(c, "frontend"), rollingRelease: { advancementType: "manual-approval", stages: [{ targetPercentage: 25 }, { targetPercentage: 10 }, { targetPercentage: 100 }] } };
+    });
+    expect(backwards.map((p) => [p.key, p.problem])).toEqual([[k("frontend.rollingRelease.stages[1].targetPercentage"), "must be greater than the stage before it (10 after 25): stages only move traffic forward"]]);
+    const followerWith = (rollingRelease: Record<string, unknown> | undefined) => {
+      const file = editedStackFile("production", (c) => {
+        c[k("frontend")] = { ...section(c, "frontend"), deployments: { stable: "dpl_a", canary: "dpl_b" }, ...(rollingRelease ? { rollingRelease } : {}) };
+      });
+      return parseStackConfig(readStackFile(file, "production"));
+    };
+    const defaulted = followerWith(undefined);
+    expect(defaulted.ok && defaulted.config.frontend.rollingRelease?.advancementType).toBe("manual-approval");
+    const chosen = followerWith({ advancementType: "automatic", stages: [{ targetPercentage: 50, durationMinutes: 5 }, { targetPercentage: 100 }] });
+    expect(chosen.ok ? [] : chosen.problems.map((p) => p.key)).toEqual([k("frontend.rollingRelease.advancementType")]);
+  });
+
   it("https is checked on the parsed scheme: HTTP:// in capitals is plain http too", () => {
     const problems = problemsOf("production", (c) => {
       c[k("release")] = { manualApproval: true, approval: { source: "http", url: "HTTP://approvals.example.com/answer", timeoutSeconds: 600 }, webhooks: [{ name: "gate", type: "confirm-rollout", url: "HtTp://hooks.example.com/gate" }] };

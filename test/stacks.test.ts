@@ -206,6 +206,14 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
       { name: `${svc.name}-green`, port: svc.port, weight: svc.activeSlot === "green" ? 100 : 0 },
     ]);
     expect(at(route, "spec.parentRefs")).toEqual([{ name: at(s().one(T.gateway).inputs, "metadata.name") }]);
+    // Each slot on its own path (longest prefix wins over rule 0), rewritten to the service's own prefix.
+    expect(at<unknown[]>(route, "spec.rules").slice(1)).toEqual(
+      ["blue", "green"].map((slot) => ({
+        matches: [{ path: { type: "PathPrefix", value: `/${svc.name}/slots/${slot}` } }],
+        filters: [{ type: "URLRewrite", urlRewrite: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: `/${svc.name}` } } }],
+        backendRefs: [{ name: `${svc.name}-${slot}`, port: svc.port }],
+      })),
+    );
     // Both slot Services exist even if a slot is empty, so the backendRefs always resolve.
     const services = s().ofType(T.k8sService).map((x) => at<string>(x.inputs, "metadata.name"));
     expect(services).toEqual(expect.arrayContaining([`${svc.name}-blue`, `${svc.name}-green`]));
@@ -389,7 +397,18 @@ describe("the release engine is wired per environment", () => {
     const target = at<Record<string, unknown>>(split, "target");
     expect(isSecretValue(target) || isSecretValue(target["kubeconfig"])).toBe(true);
     const t = reveal(target) as Record<string, unknown>;
-    expect({ ...t, kubeconfig: undefined }).toEqual({ kind: "http-route", namespace: "agents-staging", name: "orchestrator", ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green", kubeconfig: undefined });
+    expect({ ...t, kubeconfig: undefined }).toEqual({
+      kind: "http-route",
+      namespace: "agents-staging",
+      name: "orchestrator",
+      ruleIndex: 0,
+      stableBackend: "orchestrator-blue",
+      candidateBackend: "orchestrator-green",
+      kubeconfig: undefined,
+      // The smoke gate (mandatory for blue-green) and health checks reach each slot at its own path.
+      candidateUrl: "http://agents.staging.internal.example.com/orchestrator/slots/green",
+      stableUrl: "http://agents.staging.internal.example.com/orchestrator/slots/blue",
+    });
     expect(at(split, "release.strategy")).toBe("blue-green");
     expect(split["candidate"]).toBe("orchestrator-green");
   });

@@ -20,6 +20,8 @@ export const ROUTE_WEIGHT_PATHS = ["spec.rules[*].backendRefs[*].weight"];
 const WORKLOAD_UID = 10001;
 
 export const slotName = (service: string, slot: Slot): string => `${service}-${slot}`;
+/** The path at which the Gateway serves one slot of a service on its own (rewritten to /<service>). */
+export const slotPath = (service: string, slot: Slot): string => `/${service}/slots/${slot}`;
 
 const appLabels = (service: string) => ({ "app.kubernetes.io/name": service, "app.kubernetes.io/part-of": "agents", "app.kubernetes.io/managed-by": "pulumi" });
 
@@ -197,10 +199,17 @@ export class AgentWorkloads extends pulumi.ComponentResource {
           parentRefs: [{ name: GATEWAY_NAME }],
           ...(w.hostname ? { hostnames: [w.hostname] } : {}),
           rules: [
+            // Rule 0 is the release's split (the engine moves its weights).
             {
               matches: [{ path: { type: "PathPrefix", value: `/${svc.name}` } }],
               backendRefs: SLOTS.map((slot) => ({ name: slotName(svc.name, slot), port: svc.port, weight: slot === svc.activeSlot ? 100 : 0 })),
             },
+            // Each slot at its own path, so the release can smoke-test and health-check the idle slot before it takes traffic.
+            ...SLOTS.map((slot) => ({
+              matches: [{ path: { type: "PathPrefix", value: slotPath(svc.name, slot) } }],
+              filters: [{ type: "URLRewrite", urlRewrite: { path: { type: "ReplacePrefixMatch", replacePrefixMatch: `/${svc.name}` } } }],
+              backendRefs: [{ name: slotName(svc.name, slot), port: svc.port }],
+            })),
           ],
         },
       },

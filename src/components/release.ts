@@ -4,7 +4,7 @@ import { describeForecast, forecast } from "../release/analysis/forecast";
 import { releaseRecord, TrafficSplit } from "../release/provider/trafficSplit";
 import type { ReleaseRecord } from "../release/record";
 import { releaseSpec } from "../release/spec";
-import { slotName } from "./agentWorkloads";
+import { slotName, slotPath } from "./agentWorkloads";
 import { revisionName } from "./websocketBackend";
 
 export interface ReleaseArgs {
@@ -97,6 +97,10 @@ export class Release extends pulumi.ComponentResource {
                 stableBackend: slotName(svc.name, svc.activeSlot),
                 candidateBackend: slotName(svc.name, idle),
                 kubeconfig,
+                // The slots' own paths on the Gateway (schema: an http-route release needs workloads.hostname).
+                ...(c.workloads.hostname
+                  ? { candidateUrl: `http://${c.workloads.hostname}${slotPath(svc.name, idle)}`, stableUrl: `http://${c.workloads.hostname}${slotPath(svc.name, svc.activeSlot)}` }
+                  : {}),
               })),
               stable: slotName(svc.name, svc.activeSlot),
               candidate: slotName(svc.name, idle),

@@ -145,7 +145,16 @@ export function setOwn(o: Record<string, unknown>, key: string, value: unknown):
 export function withDefaults(environment: Environment, stack: Record<string, unknown>): Record<string, unknown> {
   const { release: _release, ...envRest } = perEnvironment[environment];
   const base = deepMerge(common, { ...envRest, release: releaseDefaults(environment, stack["release"]), environment });
-  return deepMerge(base, stack) as Record<string, unknown>;
+  const merged = deepMerge(base, stack) as Record<string, unknown>;
+  // With frontend.deployments the engine steps Vercel's rolling release itself, which needs manual
+  // advancement; an environment's "automatic" default gives way unless the stack chose it.
+  const own = isPlainObject(stack["frontend"]) ? stack["frontend"] : {};
+  const frontend = merged["frontend"];
+  if (own["deployments"] !== undefined && isPlainObject(frontend) && isPlainObject(frontend["rollingRelease"])) {
+    const chosen = isPlainObject(own["rollingRelease"]) ? own["rollingRelease"]["advancementType"] : undefined;
+    if (chosen === undefined) setOwn(frontend, "rollingRelease", { ...frontend["rollingRelease"], advancementType: "manual-approval" });
+  }
+  return merged;
 }
 
 /** The release block's defaults for the strategy a (partial) release block asks for. */

@@ -196,8 +196,10 @@ const SmokeTests = z.strictObject({
   optionalPaths: z.array(UrlPath).default([]),
   expectStatus: z.number().int().min(100).max(599).default(200),
   maxLatencyMs: z.number().int().positive().max(60_000).default(2000),
-  /** WebSocket upgrade + echo round trip on this path (critical); omit to skip. */
-  websocketPath: UrlPath.optional(),
+  /** WebSocket upgrade + echo round trip on this path (critical); null turns the default check off. */
+  websocketPath: UrlPath.nullable()
+    .optional()
+    .transform((p) => p ?? undefined),
   retries: z.number().int().min(0).max(10),
   failFast: z.boolean(),
 });
@@ -402,6 +404,12 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
 
   const services = arr(obj(c["workloads"])["services"]).map(obj);
   const names = new Set(services.map((s) => str(s["name"])).filter((n) => n !== undefined));
+  // Resources are named after the service: a second one of the same name would silently replace the first.
+  services.forEach((s, i) => {
+    const name = str(s["name"]);
+    const first = services.findIndex((o) => str(o["name"]) === name);
+    if (name !== undefined && first < i) issues.push({ path: ["workloads", "services", i, "name"], message: `"${name}" is also the name of workloads.services[${first}]: each agent service needs its own name` });
+  });
   services.forEach((s, i) => {
     arr(s["talksTo"]).forEach((t, j) => {
       if (typeof t === "string" && !names.has(t)) issues.push({ path: ["workloads", "services", i, "talksTo", j], message: `names no agent service of this stack (${t})` });
@@ -436,8 +444,28 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
     if (hooks.length > 0 && c["releaseWebhookSecret"] === undefined) issues.push({ path: ["releaseWebhookSecret"], message: `${c["environment"]} signs its release webhooks: set a secret with \`pulumi config set --secret releaseWebhookSecret <value>\` (receivers check the x-delivery-signature header)` });
   }
 
-  const rolling = obj(obj(c["frontend"])["rollingRelease"]);
+  const workloads = obj(c["workloads"]);
+  if (release["target"] === "http-route" && release["strategy"] !== undefined && release["strategy"] !== "direct" && workloads["hostname"] === undefined && services.some((s) => s["expose"] === true)) {
+    issues.push({ path: ["workloads", "hostname"], message: `a ${String(release["strategy"])} release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot> before it takes traffic: set the hostname the Gateway serves` });
+  }
+
+  const bake = num(release["bakeSeconds"]);
+  const stepLimit = num(release["maxStepSeconds"]);
+  if (release["strategy"] === "canary" && bake !== undefined && stepLimit !== undefined && bake > stepLimit) {
+    issues.push({ path: ["release", "bakeSeconds"], message: `must not exceed release.maxStepSeconds (${bake} > ${stepLimit}): no step could pass before its limit ends it` });
+  }
+
+  const frontend = obj(c["frontend"]);
+  const rolling = obj(frontend["rollingRelease"]);
   const stages = arr(rolling["stages"]).map(obj);
+  stages.forEach((st, i) => {
+    const previous = i > 0 ? num(stages[i - 1]!["targetPercentage"]) : undefined;
+    const pct = num(st["targetPercentage"]);
+    if (previous !== undefined && pct !== undefined && pct <= previous) issues.push({ path: ["frontend", "rollingRelease", "stages", i, "targetPercentage"], message: `must be greater than the stage before it (${pct} after ${previous}): stages only move traffic forward` });
+  });
+  if (frontend["deployments"] !== undefined && rolling["advancementType"] === "automatic") {
+    issues.push({ path: ["frontend", "rollingRelease", "advancementType"], message: `with frontend.deployments the release engine steps Vercel's rolling release in lockstep with the backend, which needs "manual-approval" (with "automatic", Vercel advances on its own clock)` });
+  }
   if (stages.length > 0 && num(stages[stages.length - 1]!["targetPercentage"]) !== 100) {
     issues.push({ path: ["frontend", "rollingRelease", "stages"], message: "last stage must have targetPercentage 100" });
   }

@@ -514,7 +514,8 @@ export function evidenceMissing(spec: ReleaseSpec, state: RolloutState, criteria
   if (!criteriaShown) {
     const last = state.records.at(-1);
     const waiting = (last?.measurements ?? []).map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteria.p95LatencyMs }));
-    missing.push(...(waiting.length > 0 ? waiting : ["the step's criteria to be shown met (no latency histogram or no requests yet)"]));
+    const said = waiting.filter((w) => w.trim() !== "");
+    missing.push(...(said.length > 0 ? said : ["the step's criteria to be shown met (no latency histogram or no requests yet)"]));
   }
   if (state.evidence.step.requests < spec.minStepRequests) missing.push(`at least ${spec.minStepRequests} candidate requests in the step (has ${state.evidence.step.requests})`);
   if (elapsedSeconds < spec.bakeSeconds) missing.push(`the bake of ${spec.bakeSeconds} s (${Math.floor(elapsedSeconds)} s so far)`);

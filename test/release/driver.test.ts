@@ -116,6 +116,8 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     const records = r.state.records.map((x) => [x.weight, x.outcome]);
     expect(records).toContainEqual([25, "pass"]);
     expect(router.calls.slice(-1)).toEqual(["set 100"]);
+    // The step analysed twice (before and after the crash) counts once.
+    expect(r.message).toBe(`v2 promoted to 100% after ${spec.steps.length} step(s)`);
   });
 
   it("rolls back when metrics stay unavailable past the limit", async () => {

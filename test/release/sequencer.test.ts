@@ -113,6 +113,11 @@ describe("canary sequencing", () => {
     expect(run.state.phase).toBe("rolled-back");
     expect(run.state.failure!.gate).toBe("inconclusive");
     expect(run.state.failure!.message).toContain("no verdict after 1800 s with 0 candidate requests");
+    // Says what was missing, every item of it, never a dangling "waiting for ".
+    const waiting = run.state.failure!.message.split("still waiting for ")[1]!;
+    expect(waiting).toMatch(/^step:error-rate: candidate error rate 0\.000% vs threshold/);
+    expect(waiting).toContain(`; at least ${canary.minStepRequests} candidate requests in the step (has 0); `);
+    expect(waiting).toMatch(/; a window in which the candidate answered requests \(the last one had none\)$/);
   });
 
   it("holds instead of rolling back on an inconclusive step when configured, and moves on when approved", () => {

@@ -19,6 +19,16 @@ export interface HttpAnswer {
 
 const MAX_BODY = 64 * 1024;
 
+/**
+ * A service path on an arm's base URL, kept under the base's own path: the
+ * HTTPRoute slots are reached at https://host/<service>/slots/<slot>, so
+ * `/health` there is .../slots/<slot>/health, not https://host/health.
+ */
+export function pathOn(base: string, path: string): URL {
+  const b = new URL(base);
+  return new URL(`${b.origin}${b.pathname.replace(/\/+$/, "")}${path}`);
+}
+
 /** A lookup that fails for forbidden addresses: used for the connection itself. */
 function guardedLookup(hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {

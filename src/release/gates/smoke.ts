@@ -1,4 +1,5 @@
 import type { ReleaseConfig } from "../../config/schema";
+import { pathOn } from "./http";
 
 export type SmokeConfig = ReleaseConfig["smokeTests"];
 
@@ -22,7 +23,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function httpCheck(base: string, path: string, cfg: SmokeConfig, headers: Record<string, string>): Promise<{ ok: boolean; detail: string }> {
   const started = performance.now();
   try {
-    const res = await fetch(new URL(path, base), { headers, signal: AbortSignal.timeout(cfg.maxLatencyMs * 2), redirect: "manual" });
+    const res = await fetch(pathOn(base, path), { headers, signal: AbortSignal.timeout(cfg.maxLatencyMs * 2), redirect: "manual" });
     await res.arrayBuffer();
     const ms = Math.round(performance.now() - started);
     if (res.status !== cfg.expectStatus) return { ok: false, detail: `GET ${path}: status ${res.status}, expected ${cfg.expectStatus}` };
@@ -35,7 +36,7 @@ async function httpCheck(base: string, path: string, cfg: SmokeConfig, headers: 
 
 async function websocketCheck(base: string, path: string, cfg: SmokeConfig, headers: Record<string, string>): Promise<{ ok: boolean; detail: string }> {
   const { WebSocket } = await import("ws");
-  const url = new URL(path, base);
+  const url = pathOn(base, path);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const token = `smoke-${Math.random().toString(36).slice(2)}`;
   const started = performance.now();

@@ -1,4 +1,5 @@
 import type { ProbeCounts } from "../analysis/window";
+import { pathOn } from "../gates/http";
 
 /**
  * A synthetic WebSocket client on one arm: it keeps a session open to the
@@ -131,7 +132,7 @@ export class WebSocketProbe {
 
 /** ws(s):// URL of `path` on an arm's http(s):// base URL. */
 export function websocketUrl(base: string, path: string): string {
-  const url = new URL(path, base);
+  const url = pathOn(base, path);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   return url.toString();
 }

@@ -3,6 +3,7 @@ import { immediateSpec, releaseSpec } from "../spec";
 import { runSmokeTests } from "../gates/smoke";
 import { callWebhooks } from "../gates/webhooks";
 import { readApproval } from "../gates/approval";
+import { pathOn } from "../gates/http";
 import { PrometheusSource, TEMPLATES, type PromTemplates } from "../metrics/prometheus";
 import { WebSocketProbe, websocketUrl } from "../metrics/websocketProbe";
 import { CloudRunRouter } from "../routers/cloudRun";
@@ -115,7 +116,7 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
     const url = await router.candidateUrl();
     if (!url) return undefined;
     try {
-      const res = await fetch(new URL(i.healthPath, url), { signal: AbortSignal.timeout(5000), redirect: "manual" });
+      const res = await fetch(pathOn(url, i.healthPath), { signal: AbortSignal.timeout(5000), redirect: "manual" });
       await res.arrayBuffer();
       return { ok: res.status >= 200 && res.status < 300, detail: `GET ${i.healthPath}: ${res.status}` };
     } catch (e) {
