@@ -136,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.plan) {
     if (values.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
     else say(formatPlan(plan));
-    return plan.conclusive || values["allow-inconclusive"] ? EXIT.promoted : EXIT.error;
+    return plan.conclusive || values["allow-inconclusive"] || i.allowInconclusive ? EXIT.promoted : EXIT.error;
   }
 
   const log = (e: ProgressEvent) => say(progressLine(e));
@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (i.release.strategy !== "direct" && !i.immediate) say(describeForecast(forecast(spec, i.release.analysis.expectedRps)));
-  if (!plan.conclusive && !values["allow-inconclusive"]) {
+  if (!plan.conclusive && !values["allow-inconclusive"] && !i.allowInconclusive) {
     return usageError("rollout", `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice} (or pass --allow-inconclusive)`, "");
   }
   const router = await routerFor(i);

@@ -364,6 +364,8 @@ export const StackConfig = z
      * top-level config values over as text, hence "true"/"false".
      */
     releaseImmediately: z.stringbool().optional(),
+    /** Start production releases whose own forecast says a step cannot reach a verdict in time ("true"/"false"). */
+    releaseAllowInconclusive: z.stringbool().optional(),
   })
   .superRefine((c, ctx) => {
     for (const issue of crossFieldIssues(c)) ctx.addIssue({ code: "custom", ...issue });

@@ -58,6 +58,18 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect(ok.inputs["__provider"]).toBe(providerText);
   });
 
+  it("Check refuses a production release its own forecast says cannot conclude, says what would, and lets an explicit override through", async () => {
+    const trickle = { ...release, analysis: { ...release.analysis, expectedRps: 0.2 } };
+    const refused = await host.check(URN, {}, inputs("blue", "green", { release: trickle }));
+    expect(refused.failures).toHaveLength(1);
+    expect(refused.failures[0]!.property).toBe("release");
+    expect(refused.failures[0]!.reason).toMatch(/^step 1 \(25%\) needs \d+ candidate requests, about \d+ s at 0\.2 req\/s, but its limit is 60 s/);
+    expect(refused.failures[0]!.reason).toContain("Nothing was started: raise the first steps' weights, lengthen maxStepSeconds (or the deadline), or release when more traffic is expected");
+    expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, allowInconclusive: true }))).failures).toEqual([]);
+    expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, environment: "staging" }))).failures).toEqual([]);
+    expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, immediate: true }))).failures).toEqual([]);
+  });
+
   let created: { id: string; properties: Record<string, unknown> };
 
   it("Create promotes a healthy candidate through the steps on real traffic", async () => {

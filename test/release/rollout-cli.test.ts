@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { startLoad, type Load } from "../support/load";
 import { runToEnd, TSX, type RunResult } from "../support/processes";
 import { ProvingGround } from "../support/provingGround";
@@ -42,6 +42,7 @@ afterAll(async () => {
   load?.stop();
   await load?.done;
   await ground?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("npm run rollout (the engine outside Pulumi)", () => {
@@ -104,6 +105,26 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     const typo = await rollout("--config", configFile("check3.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), templates: { ...ground.metrics().templates, latencyBuckets: 'sample_http_request_duraton_seconds_bucket{slot="{{revision}}"}' } } }), "--check");
     expect(typo.code).toBe(1);
     expect(typo.stdout).toMatch(/^FAIL metrics \(candidate green\): .*no series for sample_http_request_duraton_seconds_bucket/m);
+    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+  });
+
+  it("the README's example file plans conclusively offline and passes --check on real HAProxy and Prometheus (only addresses changed)", async () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const example = [...readme.matchAll(/```yaml\n(.*?)```/gs)].map((m) => m[1]!).find((b) => b.includes("kind: haproxy"));
+    expect(example).toBeDefined();
+    const file = parse(example!) as Record<string, any>;
+    const plan = await rollout("--config", configFile("readme-plan.yaml", file), "--plan");
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    expect(plan.stdout).toContain("plan: every step can reach a verdict");
+    // This machine's addresses, and the sample backends' histogram name (they prefix their metrics with sample_).
+    const here = {
+      ...file,
+      target: { ...file["target"], runtimeApi: ground.target().runtimeApi, stateFile: ground.target().stateFile, candidateUrl: ground.candidateUrl("green"), stableUrl: ground.candidateUrl("blue") },
+      metrics: { ...file["metrics"], url: ground.prometheus.url, templates: { ...file["metrics"].templates, latencyBuckets: `sample_${file["metrics"].templates.latencyBuckets}` } },
+    };
+    expect(Object.keys(here).sort()).toEqual(Object.keys(file).sort());
+    const check = await rollout("--config", configFile("readme-check.yaml", here), "--check");
+    expect(check.code, check.stdout + check.stderr).toBe(0);
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
   });
 

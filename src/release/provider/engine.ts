@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { describeForecast, forecast } from "../analysis/forecast";
+import { planOf } from "../plan";
 import { decodeCheckpoint, encodeCheckpoint, releaseKeyOf } from "../checkpoint";
 import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
@@ -121,6 +122,12 @@ export async function check(_olds: Props, news: Props) {
   void __provider;
   const parsed = TrafficSplitInputs.safeParse(rest);
   if (!parsed.success) return { inputs: news, failures: parsed.error.issues.map((e) => ({ property: e.path.join(".") || "inputs", reason: e.message })) };
+  // Production does not start a release its own forecast says will end without a verdict (and so in a rollback).
+  const i = parsed.data;
+  if ((i.environment ?? "production") === "production" && i.release.strategy !== "direct" && !i.immediate && !i.allowInconclusive) {
+    const plan = planOf(i, specFor(i));
+    if (!plan.conclusive) return { inputs: news, failures: [{ property: "release", reason: `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")` }] };
+  }
   return { inputs: { ...parsed.data, __provider } as unknown as Props };
 }
 

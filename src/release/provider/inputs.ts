@@ -93,6 +93,8 @@ export const TrafficSplitInputs = z
     webhookSecret: z.string().min(16, "at least 16 characters").optional(),
     /** Emergency path: straight to 100% of the candidate, no steps or gates. */
     immediate: z.boolean().default(false),
+    /** Start in production even when the release's own forecast says a step cannot reach a verdict in time. */
+    allowInconclusive: z.boolean().default(false),
     intervalSeconds: z.number().min(1).max(300).default(15),
     /** Health checks run this often (at most intervalSeconds), so three failures take seconds, not three metric intervals. */
     healthIntervalSeconds: z.number().min(1).max(300).default(5),
