@@ -89,6 +89,14 @@ describe("the release engine under the real Pulumi CLI", () => {
     const up = await cli.ok(["up", "--yes", "--skip-preview"]);
     expect(up).toMatch(/\+ .*TrafficSplit.* created/);
     expect(up).toMatch(/promoted: green promoted to 100% after 2 step\(s\)/);
+    // Each progress event is one line, shown once and in the order it happened.
+    const lines = up.split("\n").filter((l) => l.includes("[traffic-split]")).map((l) => l.slice(l.indexOf("[traffic-split]")));
+    expect(lines.length).toBeGreaterThan(5);
+    expect(new Set(lines).size).toBe(lines.length);
+    const order = ["expected rollout", "gate smoke: passed", "step 1/2: 25%", "gate candidate-health: passed", "step 2/2: 100%", "promoted: green"].map((t) => lines.findIndex((l) => l.includes(t)));
+    expect(order.every((n) => n >= 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(up).not.toMatch(/^Diagnostics:/m);
     expect(await outputs()).toMatchObject({ phase: "promoted", stableRevision: "green", liveCandidateWeight: 100 });
     expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
     const again = await cli.run(["preview", "--expect-no-changes"]);
@@ -115,6 +123,14 @@ describe("the release engine under the real Pulumi CLI", () => {
       ["update", "failed"],
       ["update", "succeeded"],
     ]);
+    // Status shows this latest release, failed as it is, not the previous promotion the stack's outputs still carry.
+    const status = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^release: rolled-back; candidate blue carries 0%, stable is green$/m);
+    expect(status.stdout).toMatch(/^  blue rolled-back: step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate/m);
+    expect(status.stdout).toMatch(/^  step 1 at 25%: fail after \d+ s, \d+ candidate \/ \d+ stable requests \| (comparative|guardrail):error-rate \S+.* \(≤ [^)]+\)$/m);
+    const json = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir, "--json"], cli.environment, undefined, cli.transcript);
+    expect((JSON.parse(json.stdout) as Record<string, { phase: string }>)["release"]?.phase).toBe("rolled-back");
   }, 300_000);
 
   it("npm run rollback returns traffic and state to the previous good release; unconfirmed, it changes nothing", async () => {

@@ -31,10 +31,11 @@ exit codes: 0 printed, 1 error (no such stack, no release recorded)
 const RECORD_KEYS = ["phase", "stableRevision", "candidateRevision", "liveCandidateWeight", "message", "failure", "restoreMs", "startedAt", "finishedAt", "steps"] as const;
 
 /** The release records of a stack's state (pure): each TrafficSplit's outputs, named after what it releases. */
-export function releasesOf(deployment: { deployment?: { resources?: { urn: string; type: string; outputs?: Record<string, unknown> }[] } }): Record<string, ReleaseRecord> {
+export function releasesOf(deployment: { deployment?: { resources?: { urn: string; type: string; delete?: boolean; outputs?: Record<string, unknown> }[] } }): Record<string, ReleaseRecord> {
   const out: Record<string, ReleaseRecord> = {};
   for (const r of deployment.deployment?.resources ?? []) {
-    if (r.type !== TRAFFIC_SPLIT_TOKEN || !r.outputs || r.outputs["phase"] === undefined) continue;
+    // A resource marked `delete` is the one a replacement superseded (kept until its delete runs): not the latest release.
+    if (r.type !== TRAFFIC_SPLIT_TOKEN || r.delete === true || !r.outputs || r.outputs["phase"] === undefined) continue;
     const name = (r.urn.split("::").at(-1) ?? r.urn).replace(/^release-/, "");
     const o = r.outputs;
     const record = Object.fromEntries(RECORD_KEYS.map((k) => [k, o[k] ?? null])) as unknown as ReleaseRecord;

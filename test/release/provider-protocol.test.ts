@@ -100,6 +100,10 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect((await host.diff(URN, created.id, olds, await checked({ ...inputs("blue", "green"), retryToken: "2" }))).changes).toBe("some");
     const moved = await host.diff(URN, created.id, olds, await checked({ ...inputs("blue", "green"), target: { ...ground.target(), backend: "be_other" } }));
     expect(moved).toEqual({ changes: "some", replaces: ["target"] });
+    // A release to the other slot changes the URLs the split checks, not where it lives: an update, never a replacement
+    // (a replacement would leave the superseded resource, and its old record, in state until deleted).
+    const swapped = await host.diff(URN, created.id, olds, await checked(inputs("green", "blue")));
+    expect(swapped).toEqual({ changes: "some", replaces: [] });
   });
 
   it("Update with a failing candidate rolls back, fails with step, gate, value and threshold, and keeps the record in state", async () => {

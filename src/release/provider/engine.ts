@@ -10,11 +10,11 @@ import { planOf } from "../plan";
 import { decodeCheckpoint, encodeCheckpoint, releaseKeyOf } from "../checkpoint";
 import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
-import { LeaseLost, type Router } from "../routers/router";
+import { LeaseLost, targetIdOf, type Router } from "../routers/router";
 import { processGone } from "../liveness";
 import { DECIDED, start, TERMINAL, type StepRecord } from "../sequencer";
 import { describeSplit, shareOf } from "../split";
-import { containsUnknown, TrafficSplitInputs } from "./inputs";
+import { containsUnknown, Target, TrafficSplitInputs } from "./inputs";
 import { depsFor, optionsFor, routerFor, specFor } from "./wiring";
 
 type Props = Record<string, unknown>;
@@ -61,10 +61,16 @@ export function progressLine(e: ProgressEvent): string {
  * line once (in its live stream and under the resource). Without an engine
  * (tests calling the provider directly) it goes to stderr.
  */
-function progressLogger(): (e: ProgressEvent) => void {
+interface ProgressLog {
+  (e: ProgressEvent): void;
+  /** Resolves once every line sent so far has been answered by the engine. */
+  flushed(): Promise<void>;
+}
+
+function progressLogger(): ProgressLog {
   // The dynamic-provider host is started with the engine's address: log through it so `pulumi up` shows progress.
   const address = process.argv[2];
-  let send: ((msg: string) => void) | undefined;
+  let send: ((msg: string) => Promise<void>) | undefined;
   if (address && /^[\w.-]+:\d+$/.test(address)) {
     try {
       const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
@@ -75,17 +81,29 @@ function progressLogger(): (e: ProgressEvent) => void {
         const req = new engproto.LogRequest();
         req.setSeverity(engproto.LogSeverity.INFO);
         req.setMessage(msg);
-        client.log(req, () => undefined);
+        // Ephemeral: shown once, in the live stream, not again under Diagnostics (the outcome is in the outputs or the error).
+        req.setEphemeral(true);
+        // An engine that does not answer never holds the release up: at most 5 s a line.
+        return new Promise((resolve) => {
+          setTimeout(resolve, 5000).unref();
+          client.log(req, () => resolve());
+        });
       };
     } catch {
       send = undefined;
     }
   }
-  return (e) => {
-    const line = `[traffic-split] ${progressLine(e)}`;
-    if (send) send(line);
-    else process.stderr.write(`${line}\n`);
+  // One call at a time, so the lines arrive in the order the events happened.
+  let queue = Promise.resolve();
+  const log = (e: ProgressEvent) => {
+    // One event, one line: a multi-line message (the forecast) is folded.
+    const line = `[traffic-split] ${progressLine(e).replace(/:\n\s*/, ": ").replace(/\n\s*/g, "; ")}`;
+    if (send) {
+      const s = send;
+      queue = queue.then(() => s(line));
+    } else process.stderr.write(`${line}\n`);
   };
+  return Object.assign(log, { flushed: () => queue });
 }
 
 function outputs(i: TrafficSplitInputs, r: RolloutResult, provider: unknown): Props {
@@ -135,7 +153,13 @@ export async function diff(_id: string, olds: Props, news: Props) {
   const changed = RELEASE_KEYS.filter((k) => containsUnknown(news[k]) || JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
   const strategy = (o: Props) => JSON.stringify([(o["release"] as Props | undefined)?.["strategy"], (o["release"] as Props | undefined)?.["steps"], (o["release"] as Props | undefined)?.["switch"]]);
   if (containsUnknown(news["release"]) || strategy(olds) !== strategy(news)) changed.push("release" as never);
-  return { changes: changed.length > 0, replaces: changed.includes("target") ? ["target"] : [], deleteBeforeReplace: false };
+  // A new home for the split replaces the resource; a new URL, endpoint or credential for the same one does not.
+  const home = (t: unknown) => {
+    const parsed = containsUnknown(t) ? undefined : Target.safeParse(t);
+    return parsed?.success ? targetIdOf(parsed.data) : JSON.stringify(t ?? null);
+  };
+  const moved = changed.includes("target") && home(olds["target"]) !== home(news["target"]);
+  return { changes: changed.length > 0, replaces: moved ? ["target"] : [], deleteBeforeReplace: false };
 }
 
 async function rollout(props: Props): Promise<{ id: string; outs: Props }> {
@@ -145,7 +169,7 @@ async function rollout(props: Props): Promise<{ id: string; outs: Props }> {
   const spec = specFor(i);
   if (i.release.strategy !== "direct" && !i.immediate) log({ kind: "info", message: describeForecast(forecast(spec, i.release.analysis.expectedRps)) });
   const router = await routerFor(i);
-  const result = await runRollout(optionsFor(i), await depsFor(i, router, log));
+  const result = await runRollout(optionsFor(i), await depsFor(i, router, log)).finally(() => log.flushed());
   const outs = outputs(i, result, __provider);
   const id = idOf(router);
   if (result.alreadyDecided && result.phase !== "interrupted") {

@@ -1,6 +1,6 @@
 import { CHECKPOINT_ANNOTATION } from "../checkpoint";
 import type { LiveSplit } from "../split";
-import { httpError, RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
+import { httpError, RouterError, split, targetIdOf, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
 /**
@@ -91,7 +91,7 @@ export class CloudRunRouter implements Router {
     this.base = `${(t.endpoint ?? "https://run.googleapis.com").replace(/\/$/, "")}/v2/projects/${t.project}/locations/${t.region}/services/${t.service}`;
     this.tag = t.candidateTag ?? "candidate";
     this.description = `cloud run ${t.project}/${t.region}/${t.service} (stable ${stable}, candidate ${candidate})`;
-    this.target = `cloud-run:projects/${t.project}/locations/${t.region}/services/${t.service}`;
+    this.target = targetIdOf({ kind: "cloud-run", ...t });
   }
 
   private async get(): Promise<Service> {

@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { processGone } from "../liveness";
 import { fromWeights, type LiveSplit } from "../split";
-import { RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
+import { RouterError, split, targetIdOf, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
 import { withRetry, type RetryPolicy, DEFAULT_RETRY } from "./retry";
 
 export interface HaproxyTarget {
@@ -107,7 +107,7 @@ export class HaproxyRouter implements Router {
   ) {
     for (const [kind, name] of [["backend", t.backend], ["stable server", t.stableServer], ["candidate server", t.candidateServer]] as const) assertName(kind, name);
     this.description = `haproxy ${t.backend} (stable ${t.stableServer}, candidate ${t.candidateServer})`;
-    this.target = `haproxy:${t.runtimeApi}/${t.backend}`;
+    this.target = targetIdOf({ kind: "haproxy", ...t });
   }
 
   private cmd(command: string) {

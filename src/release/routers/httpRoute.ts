@@ -1,6 +1,6 @@
 import { CHECKPOINT_ANNOTATION } from "../checkpoint";
 import { fromWeights, type LiveSplit } from "../split";
-import { httpError, RouterError, split, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
+import { httpError, RouterError, split, targetIdOf, type CheckpointWrite, type DrainPlan, type RollbackResult, type Router } from "./router";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
 /**
@@ -67,7 +67,7 @@ export class HttpRouteRouter implements Router {
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {
     this.description = `httproute ${t.namespace}/${t.name} (stable ${t.stableBackend}, candidate ${t.candidateBackend})`;
-    this.target = `http-route:${t.namespace}/${t.name}#${t.ruleIndex}`;
+    this.target = targetIdOf({ kind: "http-route", ...t });
   }
 
   private async client() {

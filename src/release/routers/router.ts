@@ -90,6 +90,28 @@ export class SplitChanged extends Error {
 /** Longest server-requested pause honoured (a Retry-After of a day is a server bug, not a plan). */
 export const MAX_RETRY_AFTER_MS = 30_000;
 
+/** What a traffic split lives on, as the fields that name it (not how it is reached or checked). */
+export type TargetIdentity =
+  | { kind: "cloud-run"; project: string; region: string; service: string }
+  | { kind: "haproxy"; runtimeApi: string; backend: string }
+  | { kind: "http-route"; namespace: string; name: string; ruleIndex: number };
+
+/**
+ * The one name of a split's home: the router's `target`, the resource's id, the
+ * checkpoint's owner check, and what a change must touch to be a replacement
+ * (a new candidate URL or endpoint is not a new split).
+ */
+export function targetIdOf(t: TargetIdentity): string {
+  switch (t.kind) {
+    case "cloud-run":
+      return `cloud-run:projects/${t.project}/locations/${t.region}/services/${t.service}`;
+    case "haproxy":
+      return `haproxy:${t.runtimeApi}/${t.backend}`;
+    case "http-route":
+      return `http-route:${t.namespace}/${t.name}#${t.ruleIndex}`;
+  }
+}
+
 /**
  * One classifier for HTTP failures of every adapter: 409 (a concurrent
  * change), 429 and 5xx are worth another try, as is a request that got no
