@@ -54,6 +54,20 @@ exit codes: 0 promoted / ok, 1 bad input or error, 3 rolled back or rejected, 4 
             5 interrupted (live split or checkpoint not as expected; nothing moved)
 `;
 
+/**
+ * A parse error without the parser's excerpt of the file: the excerpt is the
+ * file's own text, and the broken line may be the one holding a token.
+ */
+function syntaxProblem(e: unknown): string {
+  const err = e as Error & { linePos?: { line: number; col: number }[]; code?: string };
+  if (err.code === "ENOENT") return "no such file";
+  if (err.code === "EACCES") return "not readable (permission denied)";
+  if (err instanceof SyntaxError) return "is not valid JSON";
+  const at = err.linePos?.[0];
+  if (at) return `is not valid YAML at line ${at.line}, column ${at.col}: ${err.message.split(/ at line \d+|:\n/)[0]}`;
+  return err.message;
+}
+
 /** Reads and validates the rollout file: every problem with its key, the value found and what is expected. */
 function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: string[] } | { problems: string[] } {
   let raw: Record<string, unknown>;
@@ -62,7 +76,7 @@ function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: str
     raw = (file.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("the file must hold a mapping (stable, candidate, release, target, metrics)");
   } catch (e) {
-    return { problems: [`${file}: ${(e as Error).message}`] };
+    return { problems: [`${file}: ${syntaxProblem(e)}`] };
   }
   const { environment: envRaw, ...rest } = raw;
   if (envRaw === undefined) return { problems: [`${file}: environment: required (dev, staging or production): it chooses the release defaults`] };

@@ -84,6 +84,15 @@ describe("a secret in the wrong place is never echoed", () => {
         expect(out).toMatch(/target\.backend: .*\(found a string of \d+ characters\)/);
         expect(out).not.toContain("SENTINEL");
       }
+      // A file that does not parse is named with the line, never quoted: the broken line may hold the token.
+      writeFileSync(join(dir, "broken.yaml"), "environment: production\nfollowers: [{ token: SENTINEL_BROKEN_1234\n");
+      writeFileSync(join(dir, "broken.json"), '{"followers": [{"token": SENTINEL_BROKEN_1234}]}');
+      for (const name of ["broken.yaml", "broken.json"]) {
+        const r = run("rollout", ["--config", join(dir, name), "--plan", "--json"]);
+        expect(r.status).toBe(1);
+        expect((JSON.parse(r.stdout) as { problems: string[] }).problems[0]).toMatch(/: is not valid (YAML at line \d+, column \d+|JSON)/);
+        expect(r.stdout + r.stderr).not.toContain("SENTINEL");
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
