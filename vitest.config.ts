@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // The run's own TMPDIR; the run fails if any test leaves something in it.
+    globalSetup: ["test/support/tempDirCheck.ts"],
     // Pulumi's runtime state is per process: one fork per file keeps stacks apart.
     pool: "forks",
     // One file at a time: the live tests judge real latency on loopback (proving ground, engine

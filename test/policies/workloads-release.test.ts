@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UNKNOWN } from "../../src/policy/analyzer";
 import { asKind, IMAGE, podWith, restrictedPodSpec } from "../support/pods";
 import { of, PackUnderTest, resource, TYPES } from "../support/policyPack";
+import { scratchDir } from "../support/scratch";
 
 let pack: PackUnderTest;
 beforeAll(async () => {
@@ -167,7 +167,7 @@ describe("gcp-standard-labels", () => {
 });
 
 describe("security-scan-report (stack policy)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "scans-"));
+  const dir = scratchDir("scans-");
   const write = (name: string, body: unknown) => {
     const f = join(dir, name);
     writeFileSync(f, typeof body === "string" ? body : JSON.stringify(body));

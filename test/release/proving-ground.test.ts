@@ -236,6 +236,8 @@ describe("proving ground, through the dynamic-provider host", () => {
       const outcome = failed(update("blue", "green", [25, 100], { target: { ...ground.target(), runtimeApi: proxy.address, candidateUrl: ground.candidateUrl("green") } }));
       await logged(/step 1\/2: 25% to the candidate/, from);
       await carries("green", 25);
+      // The move is over (its read-back included) once the step's first window is reported: the outage starts mid-step.
+      await logged(/step 1 @ 25%:/, from);
       proxy.down = true;
       await logged(/restoring stable failed \(attempt 2\)/, from);
       const weightsDuringOutage = await ground.weights();

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { freePort, startProcess, type Proc } from "./processes";
+import { scratchDir } from "./scratch";
 
 export interface Haproxy extends Proc {
   frontend: string;
@@ -15,7 +15,7 @@ export interface Haproxy extends Proc {
 /** Real HAProxy on loopback ports: one frontend, backend `be_app` with servers stable and candidate, the Prometheus exporter. */
 export async function startHaproxy(stablePort: number, candidatePort: number, candidateWeight = 0, names: [string, string] = ["stable", "candidate"]): Promise<Haproxy> {
   const [fe, rt, prom] = [await freePort(), await freePort(), await freePort()];
-  const dir = mkdtempSync(join(tmpdir(), "haproxy-"));
+  const dir = scratchDir("haproxy-");
   const cfg = join(dir, "haproxy.cfg");
   writeFileSync(
     cfg,

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startProcess, type Proc } from "./processes";
+import { scratchDir } from "./scratch";
 
 export interface Prometheus extends Proc {
   url: string;
@@ -11,7 +11,7 @@ export interface Prometheus extends Proc {
 /** Real Prometheus (Debian's package) on a loopback port, scraping `targets` every second. */
 export async function startPrometheus(targets: { job: string; address: string }[]): Promise<Prometheus> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "prometheus-"));
+  const dir = scratchDir("prometheus-");
   const cfg = join(dir, "prometheus.yml");
   const jobs = targets.map((t) => `  - job_name: ${t.job}\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n    static_configs:\n      - targets: ["${t.address}"]`).join("\n");
   writeFileSync(cfg, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs}\n`);

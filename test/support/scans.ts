@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { podTemplateImages } from "../../policies/lib/images";
 import type { DeclaredResource } from "../../src/plan/offlineCloud";
 import { ROOT } from "./stacks";
+import { scratchDir } from "./scratch";
 
 /**
  * A policy config for a stack: the committed policies/config/<stack>.json,
@@ -12,7 +12,7 @@ import { ROOT } from "./stacks";
  * step would hand to `pulumi preview`.
  */
 export function configWithCleanScans(stack: string, resources: DeclaredResource[]): string {
-  const dir = mkdtempSync(join(tmpdir(), "scans-"));
+  const dir = scratchDir("scans-");
   const images = [...new Set(resources.flatMap((r) => podTemplateImages({ type: r.type, props: r.inputs })))];
   const reports = images.map((image, i) => {
     const f = join(dir, `image-${i}.json`);

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { vi } from "vitest";
 import { parse, stringify } from "yaml";
@@ -8,6 +7,7 @@ import { evaluateStack, type StackOutputValue } from "../../src/plan/evaluate";
 import type { DeclaredResource } from "../../src/plan/offlineCloud";
 import { readStackFile } from "../../src/plan/stackFile";
 import type { StackConfig } from "../../src/config/schema";
+import { scratchDir } from "./scratch";
 
 export const ROOT = resolve(__dirname, "../..");
 export const stackFile = (stack: string) => join(ROOT, `Pulumi.${stack}.yaml`);
@@ -57,7 +57,7 @@ export const evaluateCommitted = (stack: string) => evaluateFile(stack, stackFil
 export function editedStackFile(stack: string, edit: (config: Record<string, unknown>) => void): string {
   const doc = parse(readFileSync(stackFile(stack), "utf8")) as { config: Record<string, unknown> };
   edit(doc.config);
-  const dir = mkdtempSync(join(tmpdir(), "stack-"));
+  const dir = scratchDir("stack-");
   const file = join(dir, `Pulumi.${stack}.yaml`);
   writeFileSync(file, stringify(doc));
   return file;
