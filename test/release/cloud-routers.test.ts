@@ -220,6 +220,28 @@ describe("HTTPRoute router (Kubernetes API contract, @kubernetes/client-node)", 
     expect(shareOf(await router.readSplit(), "orchestrator-canary-2")).toBeCloseTo((100 * 1) / 101, 5);
   });
 
+  it("a ref of the same name in another namespace (or of another kind) is another arm: never moved, and its traffic is drift", async () => {
+    const { api, router } = await setup();
+    const refs = rule(api).backendRefs as Record<string, unknown>[];
+    refs.push({ name: "orchestrator-green", namespace: "other-team", port: 8080, weight: 0 }, { name: "orchestrator-green", kind: "ServiceImport", group: "multicluster.x-k8s.io", weight: 0 });
+    await router.setWeight(100, write("{}"));
+    expect(refs.length).toBe(4);
+    expect(rule(api).backendRefs.map((b) => b.weight)).toEqual([0, 100, 0, 0]);
+    // Someone sends traffic to the other team's Service: the release sees a third arm, not its own candidate.
+    (rule(api).backendRefs[2] as { weight: number }).weight = 50;
+    const live = await router.readSplit();
+    expect(shareOf(live, "orchestrator-green")).toBeCloseTo((100 * 100) / 150, 5);
+    expect(shareOf(live, "core/Service/other-team/orchestrator-green:8080")).toBeCloseTo((100 * 50) / 150, 5);
+  });
+
+  it("two refs to one arm are refused: which of them the release moves would be a guess", async () => {
+    const { api, router } = await setup();
+    rule(api).backendRefs.push({ name: "orchestrator-green", weight: 0 });
+    await expect(router.readSplit()).rejects.toThrow("httproute agents/orchestrator rule 0 has 2 backendRefs to Service orchestrator-green: the release moves exactly one; remove the others");
+    await expect(router.setWeight(10, write("{}"))).rejects.toThrow(/has 2 backendRefs to Service orchestrator-green/);
+    expect(rule(api).backendRefs.map((b) => b.weight)).toEqual([100, 0, 0]);
+  });
+
   it("re-reads and retries on a 409 conflict and on 429/5xx; weights changed by another writer reach the guard", async () => {
     const { api, router } = await setup();
     api.faults.push({ status: 429 });
@@ -247,7 +269,7 @@ describe("HTTPRoute router (Kubernetes API contract, @kubernetes/client-node)", 
   it("names the missing backend and does not retry a permanent error", async () => {
     const { api } = await setup();
     const wrong = new HttpRouteRouter({ namespace: "agents", name: "orchestrator", ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "nope", kubeconfig: api.kubeconfig }, FAST);
-    await expect(wrong.readSplit()).rejects.toThrow("httproute agents/orchestrator rule 0 has no backendRef named nope");
+    await expect(wrong.readSplit()).rejects.toThrow("httproute agents/orchestrator rule 0 has no backendRef to Service nope in namespace agents");
     const missing = new HttpRouteRouter({ namespace: "agents", name: "ghost", ruleIndex: 0, stableBackend: "a", candidateBackend: "b", kubeconfig: api.kubeconfig }, FAST);
     await expect(missing.readSplit()).rejects.toThrow(/HTTP 404/);
   });

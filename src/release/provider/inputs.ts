@@ -119,6 +119,10 @@ export const TrafficSplitInputs = z
     });
     if (i.release.strategy !== "direct" && i.release.approval?.source === "http" && isPlainHttp(i.release.approval.url)) ctx.addIssue({ code: "custom", path: ["release", "approval", "url"], message: `${i.environment ?? "production"} asks the approval endpoint over https only` });
   })
+  .refine((i) => i.target.kind !== "http-route" || (i.target.stableBackend === i.stable && i.target.candidateBackend === i.candidate), {
+    message: "with an http-route target, stableBackend and candidateBackend are the Services of stable and candidate: the release moves, and checks, the backends it names",
+    path: ["target"],
+  })
   .refine((i) => i.target.kind !== "haproxy" || (HAPROXY_NAME.test(i.stable) && HAPROXY_NAME.test(i.candidate)), {
     message: "with an haproxy target, stable and candidate are server names: HAProxy identifiers (letters, digits, '-', '_', '.', ':')",
     path: ["candidate"],

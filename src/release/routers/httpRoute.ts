@@ -106,18 +106,36 @@ export class HttpRouteRouter implements Router {
     }, this.retry);
   }
 
+  /**
+   * Which release arm a backendRef is: the stable or candidate Service of the
+   * route's own namespace (core group, kind Service), or, for any other ref
+   * (another namespace, kind or group, even with the same name), a name of
+   * its own, so the drift lock counts it as a third arm and no write touches it.
+   */
+  private armOf(r: BackendRef): string {
+    const group = typeof r["group"] === "string" ? r["group"] : "";
+    const kind = typeof r["kind"] === "string" ? r["kind"] : "Service";
+    const namespace = typeof r["namespace"] === "string" ? r["namespace"] : this.t.namespace;
+    const local = group === "" && kind === "Service" && namespace === this.t.namespace;
+    return local ? r.name : `${group || "core"}/${kind}/${namespace}/${r.name}${r.port !== undefined ? `:${r.port}` : ""}`;
+  }
+
   private refs(route: HttpRoute): BackendRef[] {
     const rule = route.spec.rules?.[this.t.ruleIndex];
+    const where = `httproute ${this.t.namespace}/${this.t.name} rule ${this.t.ruleIndex}`;
     if (!rule?.backendRefs) throw new RouterError(`httproute ${this.t.namespace}/${this.t.name} has no rule ${this.t.ruleIndex} with backendRefs`, false);
     for (const b of [this.t.stableBackend, this.t.candidateBackend]) {
-      if (!rule.backendRefs.some((r) => r.name === b)) throw new RouterError(`httproute ${this.t.namespace}/${this.t.name} rule ${this.t.ruleIndex} has no backendRef named ${b}`, false);
+      const mine = rule.backendRefs.filter((r) => this.armOf(r) === b);
+      if (mine.length === 0) throw new RouterError(`${where} has no backendRef to Service ${b} in namespace ${this.t.namespace}`, false);
+      // Two refs to one arm (other ports, say): which of them the release moves would be a guess.
+      if (mine.length > 1) throw new RouterError(`${where} has ${mine.length} backendRefs to Service ${b}: the release moves exactly one; remove the others`, false);
     }
     return rule.backendRefs;
   }
 
   /** The rule's backendRefs as a split: Gateway API weights are relative, and a missing weight is 1. */
   private splitOf(route: HttpRoute): LiveSplit {
-    return fromWeights(this.refs(route).map((r) => ({ name: r.name, weight: r.weight ?? 1 })));
+    return fromWeights(this.refs(route).map((r) => ({ name: this.armOf(r), weight: r.weight ?? 1 })));
   }
 
   private async write(weight: number | null, write: CheckpointWrite): Promise<void> {
@@ -129,9 +147,10 @@ export class HttpRouteRouter implements Router {
       if (weight !== null) {
         const w = split(weight);
         // Other backendRefs keep their (zero) weight: the guard has checked that nothing else carries traffic.
-        rules[this.t.ruleIndex]!.backendRefs = rules[this.t.ruleIndex]!.backendRefs!.map((r) =>
-          r.name === this.t.candidateBackend ? { ...r, weight: w.candidate } : r.name === this.t.stableBackend ? { ...r, weight: w.stable } : r,
-        );
+        rules[this.t.ruleIndex]!.backendRefs = rules[this.t.ruleIndex]!.backendRefs!.map((r) => {
+          const arm = this.armOf(r);
+          return arm === this.t.candidateBackend ? { ...r, weight: w.candidate } : arm === this.t.stableBackend ? { ...r, weight: w.stable } : r;
+        });
       }
       // Merge patch replaces arrays whole, so send all rules; resourceVersion makes it a compare-and-swap.
       const patch = {

@@ -56,6 +56,13 @@ describe("TrafficSplit inputs (the provider's one parse)", () => {
     expect(JSON.stringify(follower("http://evil.example.net/"))).not.toContain("SENTINEL");
   });
 
+  it("an http-route target moves the Services of stable and candidate, not other names", () => {
+    const route = { kind: "http-route", namespace: "agents", name: "orchestrator", stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green" };
+    const ok = { ...valid(), stable: "orchestrator-blue", candidate: "orchestrator-green", target: route };
+    expect(problems(ok)).toEqual([]);
+    expect(problems({ ...ok, candidate: "orchestrator-canary" })).toEqual([expect.stringMatching(/^target: with an http-route target, stableBackend and candidateBackend are the Services of stable and candidate/)]);
+  });
+
   it("no URL of a split points at a metadata service or a link-local address, or carries credentials", () => {
     expect(problems({ ...valid(), metrics: { ...valid().metrics, url: "http://[::ffff:a9fe:a9fe]/computeMetadata/v1/" } })).toEqual([expect.stringMatching(/^metrics\.url: .*link-local/)]);
     expect(problems({ ...valid(), target: { ...valid().target, candidateUrl: "http://169.254.169.254/" } })).toEqual([expect.stringMatching(/^target\.candidateUrl: .*link-local/)]);
