@@ -46,7 +46,12 @@ export const securityScanReport: StackValidationPolicy = {
     if (high > cfg.maxHigh) report(`${high} high vulnerabilities (allowed ${cfg.maxHigh}) in ${where}: upgrade the affected packages or base image and rescan.`);
     // Every deployed image must be covered by a scan that names images (reports without names cannot be matched).
     const scanned = summaries.flatMap((s) => s.images);
-    if (scanned.length === 0) return;
+    if (scanned.length === 0) {
+      // An empty report (no runs, no results) or one without artifact names shows no image was scanned.
+      const deployed = args.resources.some((r) => podTemplateImages(r).length > 0);
+      if (production && deployed) report(`the scan reports (${cfg.reports.join(", ")}) name no scanned image, so they cannot show that any deployed image was scanned: produce one report per image (trivy image --format json, which records ArtifactName).`);
+      return;
+    }
     for (const resource of args.resources) {
       for (const image of podTemplateImages(resource)) {
         if (!covers(scanned, image)) report(`image ${image} is deployed but none of the scan reports covers it: scan exactly this reference (by digest).`, resource.urn);

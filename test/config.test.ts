@@ -185,6 +185,15 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(problems).toContainEqual(expect.objectContaining({ key: k("owner"), problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner" }));
   });
 
+  it("the emergency switches take exactly \"true\" or \"false\": anything else is a typo, not a yes", () => {
+    for (const value of ["yes", "1", "ON", "enabled"]) {
+      const problems = problemsOf("production", (c) => void (c[k("releaseImmediately")] = value));
+      expect(problems).toEqual([expect.objectContaining({ key: k("releaseImmediately"), problem: expect.stringContaining('expected "true" or "false"') })]);
+    }
+    const off = parseStackConfig(readStackFile(editedStackFile("production", (c) => void (c[k("releaseImmediately")] = "false")), "production"));
+    expect(off.ok && off.config.releaseImmediately).toBe(false);
+  });
+
   it("two agent services with one name: an error naming both entries", () => {
     const problems = problemsOf("staging", (c) => {
       const w = section(c, "workloads");
@@ -270,7 +279,7 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       c[k("release")] = { webhooks: [{ name: "gate", type: "confirm-rollout", url: "http://hooks.example.com/release" }] };
     });
     expect(problems.map((p) => [p.key, p.problem])).toEqual([
-      [k("release.webhooks[0].url"), "production sends webhooks over https only (found http://hooks.example.com/release)"],
+      [k("release.webhooks[0].url"), "production sends webhooks over https only (found http://hooks.example.com/…)"],
       [k("releaseWebhookSecret"), expect.stringContaining("production signs its release webhooks: set a secret with `pulumi config set --secret releaseWebhookSecret <value>`")],
     ]);
     const plain = problemsOf("production", (c) => {

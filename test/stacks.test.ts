@@ -425,6 +425,8 @@ describe("the release engine is wired per environment", () => {
     const s = await evaluateFile("production", file);
     expect(s.one(SPLIT).inputs["immediate"]).toBe(true);
     expect(at(s.one(SPLIT).inputs, "release.strategy")).toBe("canary");
+    // The plan says so, as a warning, instead of forecasting a canary that will not run.
+    expect(s.messages.filter((m) => /^release /.test(m.text)).map((m) => [m.severity, m.text.replace(/: .*?: /, ": …: ").slice(0, 40)])).toEqual([["warning", "release ws-backend: …: IMMEDIATE (releas"]]);
   });
 
   it("no split when there is nothing to shift (no stable version yet)", async () => {

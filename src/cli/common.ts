@@ -2,7 +2,7 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { z } from "zod";
-import { shownUrl } from "../config/outbound";
+import { looksLikeUrl, shownUrl } from "../config/outbound";
 
 /**
  * What every command shares: exit only after stdout and stderr have been
@@ -100,7 +100,7 @@ export function shown(path: PropertyKey[], value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? "" : "s"}`;
   if (value !== null && typeof value === "object") return `an object with keys ${Object.keys(value).join(", ") || "(none)"}`;
   if (typeof value === "string") {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && URL.canParse(value)) return shownUrl(value);
+    if (looksLikeUrl(value)) return shownUrl(value);
     return value.length <= 40 && !/\s/.test(value) && !SECRET_KEY.test(value) ? JSON.stringify(value) : `a string of ${value.length} characters`;
   }
   return String(value);

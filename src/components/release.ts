@@ -78,7 +78,7 @@ export class Release extends pulumi.ComponentResource {
           child,
         ),
       );
-      this.announce(`${c.backend.name}: ${candidate} over ${stable}`, r);
+      this.announce(`${c.backend.name}: ${candidate} over ${stable}`, r, c.releaseImmediately === true);
     }
 
     if (r.target === "http-route") {
@@ -114,7 +114,7 @@ export class Release extends pulumi.ComponentResource {
             child,
           ),
         );
-        this.announce(`${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`, r);
+        this.announce(`${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`, r, c.releaseImmediately === true);
       }
     }
     this.registerOutputs({});
@@ -126,7 +126,11 @@ export class Release extends pulumi.ComponentResource {
   }
 
   /** Shown in `pulumi preview`: how long the rollout should take and what it can detect. */
-  private announce(what: string, r: StackConfig["release"]) {
+  private announce(what: string, r: StackConfig["release"], immediately: boolean) {
+    if (immediately) {
+      pulumi.log.warn(`release ${what}: IMMEDIATE (releaseImmediately is set): 100% at once, without steps or gates; remove it after the emergency (pulumi config rm releaseImmediately)`, this);
+      return;
+    }
     if (r.strategy === "direct") {
       pulumi.log.info(`release ${what}: direct (smoke tests, then 100%)`, this);
       return;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { setOwn, withDefaults } from "./defaults";
+import { looksLikeUrl, shownUrl } from "./outbound";
 import { crossFieldIssues, ENVIRONMENTS, SECRET_KEYS, StackConfig, type Environment } from "./schema";
 
 /** The Pulumi project name, which is also the config namespace. */
@@ -53,6 +54,7 @@ function keyPath(path: readonly PropertyKey[]): string {
 
 function describe(value: unknown): string {
   if (value === undefined) return "nothing";
+  if (typeof value === "string" && looksLikeUrl(value)) return shownUrl(value);
   const text = JSON.stringify(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

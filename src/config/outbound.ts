@@ -129,9 +129,19 @@ export function tokenDestinationProblem(text: string, token: keyof typeof TOKEN_
   return undefined;
 }
 
-/** A URL as an error message may show it: no user info, query or fragment (any of them may hold a credential). */
+/**
+ * A URL as an error message may show it: scheme and host, and "/…" for a
+ * path. User info, query and fragment can hold a credential, and so can a
+ * path (Slack, Discord and bot URLs are tokens in their path).
+ */
 export function shownUrl(text: string): string {
   if (!URL.canParse(text)) return JSON.stringify(text.length > 40 ? `${text.slice(0, 37)}...` : text);
   const u = new URL(text);
-  return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?[query]" : ""}${u.hash ? "#[fragment]" : ""}`;
+  const rest = u.pathname.length > 1 || u.search || u.hash ? "/…" : u.pathname;
+  return `${u.protocol}//${u.host}${rest}`;
+}
+
+/** Text that a parser takes for a URL with credentials or a host (not "blue:green"): shown through shownUrl. */
+export function looksLikeUrl(text: string): boolean {
+  return URL.canParse(text) && (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^(https?|wss?|ftp):/i.test(text) || text.includes("@"));
 }

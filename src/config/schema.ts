@@ -337,6 +337,9 @@ export const SecretValue = z.strictObject({
 export type SecretValue = z.infer<typeof SecretValue>;
 
 /** Keys whose values must be Pulumi secrets. */
+/** A switch as Pulumi hands top-level config over (text): exactly "true" or "false"; "yes", "1" or "on" are typos here, not a yes. */
+const TextFlag = z.enum(["true", "false"], { message: 'expected "true" or "false"' }).transform((v) => v === "true");
+
 export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl", "releaseWebhookSecret"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
@@ -363,9 +366,9 @@ export const StackConfig = z
      * traffic splits move 100% at once, without steps or gates. Pulumi hands
      * top-level config values over as text, hence "true"/"false".
      */
-    releaseImmediately: z.stringbool().optional(),
+    releaseImmediately: TextFlag.optional(),
     /** Start production releases whose own forecast says a step cannot reach a verdict in time ("true"/"false"). */
-    releaseAllowInconclusive: z.stringbool().optional(),
+    releaseAllowInconclusive: TextFlag.optional(),
   })
   .superRefine((c, ctx) => {
     for (const issue of crossFieldIssues(c)) ctx.addIssue({ code: "custom", ...issue });

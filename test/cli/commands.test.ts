@@ -70,7 +70,7 @@ describe("a secret in the wrong place is never echoed", () => {
           "environment: production",
           "stable: blue",
           "candidate: green",
-          "release: { strategy: direct, target: cloud-run, smokeTests: { paths: [/health], retries: 0, failFast: true } }",
+          'release: { strategy: direct, target: cloud-run, smokeTests: { paths: [/health], retries: 0, failFast: true }, webhooks: [{ name: g, type: post-rollout, url: "https:ops:SENTINEL_PW@hooks.example.com/x" }] }',
           'target: { kind: haproxy, runtimeApi: 127.0.0.1:1, backend: "apiVersion: v1 users: - token: SENTINEL_KUBE_TOKEN", stateFile: state.json }',
           "metrics: { url: http://127.0.0.1:1, preset: haproxy, scope: be_app }",
           "followers: { kind: vercel, token: SENTINEL_VERCEL_TOKEN_1234 }",
@@ -82,6 +82,7 @@ describe("a secret in the wrong place is never echoed", () => {
         const out = r.stdout + r.stderr;
         expect(out).toMatch(/followers: .*\(found an object with keys kind, token\)/);
         expect(out).toMatch(/target\.backend: .*\(found a string of \d+ characters\)/);
+        expect(out).toMatch(/release\.webhooks\.0\.url: https:\/\/hooks\.example\.com\/… carries credentials/);
         expect(out).not.toContain("SENTINEL");
       }
       // A file that does not parse is named with the line, never quoted: the broken line may hold the token.

@@ -206,6 +206,12 @@ describe("security-scan-report (stack policy)", () => {
     expect(await gate("staging", [write("broken2.json", "{")])).toEqual([expect.stringContaining("is unusable")]);
   });
 
+  it("in production, reports that name no image (empty SARIF runs, no Trivy results or artifact) cannot pass the gate", async () => {
+    const empty = [write("empty.sarif", { version: "2.1.0", runs: [] }), write("empty.json", { SchemaVersion: 2, Results: [] })];
+    for (const f of empty) expect(await gate("production", [f])).toEqual([expect.stringContaining("name no scanned image, so they cannot show that any deployed image was scanned")]);
+    expect(await gate("staging", empty)).toEqual([]);
+  });
+
   it("an image the reports do not cover is a violation", async () => {
     const d = await gate("production", [write("other-image.json", trivy(0, 0, "europe-docker.pkg.dev/acme/other@sha256:" + "c".repeat(64)))]);
     expect(d).toEqual([expect.stringContaining(`image ${IMAGE} is deployed but none of the scan reports covers it`)]);

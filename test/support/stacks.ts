@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { vi } from "vitest";
 import { parse, stringify } from "yaml";
 import { formatProblems } from "../../src/config/load";
-import { evaluateStack, type StackOutputValue } from "../../src/plan/evaluate";
+import { evaluateStack, type ProgramMessage, type StackOutputValue } from "../../src/plan/evaluate";
 import type { DeclaredResource } from "../../src/plan/offlineCloud";
 import { readStackFile } from "../../src/plan/stackFile";
 import type { StackConfig } from "../../src/config/schema";
@@ -18,6 +18,7 @@ export class DeclaredStack {
     readonly config: StackConfig,
     readonly resources: DeclaredResource[],
     readonly outputs: Record<string, StackOutputValue>,
+    readonly messages: ProgramMessage[] = [],
   ) {}
 
   ofType(type: string): DeclaredResource[] {
@@ -48,7 +49,7 @@ export async function evaluateFile(stack: string, file: string): Promise<Declare
   vi.resetModules();
   const result = await evaluateStack(readStackFile(file, stack), () => import("../../src/index"));
   if (!result.ok) throw new Error(formatProblems(result.problems));
-  return new DeclaredStack(result.config, result.resources, result.outputs);
+  return new DeclaredStack(result.config, result.resources, result.outputs, result.messages);
 }
 
 export const evaluateCommitted = (stack: string) => evaluateFile(stack, stackFile(stack));

@@ -44,7 +44,7 @@ describe("TrafficSplit inputs (the provider's one parse)", () => {
     const google = (url: string) => problems({ ...valid(), metrics: { ...valid().metrics, url, auth: "google" } });
     expect(google("https://monitoring.googleapis.com/v1/projects/p/location/global/prometheus")).toEqual([]);
     expect(google("http://127.0.0.1:9090")).toEqual([]);
-    expect(google("http://monitoring.googleapis.com/v1/")).toEqual(["metrics.url: http://monitoring.googleapis.com/v1/ would receive a google token: it goes only over https to *.googleapis.com (or to a loopback test server)"]);
+    expect(google("http://monitoring.googleapis.com/v1/")).toEqual(["metrics.url: http://monitoring.googleapis.com/… would receive a google token: it goes only over https to *.googleapis.com (or to a loopback test server)"]);
     expect(google("https://prometheus.example.net/")).toEqual([expect.stringContaining("would receive a google token")]);
     expect(google("https://googleapis.com.evil.example.net/")).toEqual([expect.stringContaining("would receive a google token")]);
     const cloudRun = (endpoint: string) => problems({ ...valid(), target: { kind: "cloud-run", project: "p", region: "europe-west1", service: "s", endpoint } });
