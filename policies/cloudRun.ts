@@ -45,8 +45,13 @@ const IAM_TYPES: Readonly<Record<string, "name" | "service">> = {
   "gcp:cloudrun/iamPolicy:IamPolicy": "service",
 };
 
-/** Project IAM resources: a grant there reaches every Cloud Run service of the project. */
-const PROJECT_IAM_TYPES = new Set(["gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IAMBinding", "gcp:projects/iAMPolicy:IAMPolicy"]);
+/** Project, folder and organization IAM resources: a grant there reaches every Cloud Run service below it. */
+const PROJECT_IAM_TYPES = new Set(
+  ["projects", "folder", "organizations"].flatMap((scope) => ["iAMMember:IAMMember", "iAMBinding:IAMBinding", "iAMPolicy:IAMPolicy"].map((t) => `gcp:${scope}/${t}`)),
+);
+/** Cloud Run v1 services turn their invoker check off with this annotation. */
+const V1_SERVICE = "gcp:cloudrun/service:Service";
+const V1_INVOKER_IAM_DISABLED = "run.googleapis.com/invoker-iam-disabled";
 
 /** Public members an IAM resource grants on its service (or project). */
 function publicMembersOf(type: string, props: Record<string, unknown>): string[] {
@@ -72,9 +77,11 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
   validateStack: (args, report) => {
     const cfg = readConfig("cloud-run-no-public-invoker", PublicConfig, args);
     const services = args.resources.filter((r) => r.type === SERVICE);
-    for (const s of services) {
+    for (const s of args.resources.filter((r) => r.type === SERVICE || r.type === V1_SERVICE)) {
       const name = known(() => s.props["name"]);
-      if (known(() => s.props["invokerIamDisabled"]) === true && (typeof name !== "string" || !cfg.publicServices.includes(name))) {
+      const annotations = known(() => (s.props["metadata"] as { annotations?: Record<string, string> } | undefined)?.annotations) ?? {};
+      const disabled = s.type === SERVICE ? known(() => s.props["invokerIamDisabled"]) === true : annotations[V1_INVOKER_IAM_DISABLED] === "true";
+      if (disabled && (typeof name !== "string" || !cfg.publicServices.includes(name))) {
         report(`Cloud Run service ${String(name ?? s.name)} sets invokerIamDisabled, so anyone can invoke it without any IAM check, and this policy's publicServices does not list it: remove invokerIamDisabled and grant roles/run.invoker to the callers, or add the service to publicServices in the pack config of this stack.`, s.urn);
       }
     }
@@ -82,7 +89,7 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
       if (PROJECT_IAM_TYPES.has(r.type)) {
         const members = publicMembersOf(r.type, r.props);
         const role = known(() => r.props["role"]);
-        if (members.length > 0) report(`${r.name} grants ${members.join(", ")}${typeof role === "string" ? ` ${role}` : ""} on the whole project, which reaches every Cloud Run service in it (publicServices cannot allow this): grant on the service itself, or name the members (group:, serviceAccount:).`, r.urn);
+        if (members.length > 0) report(`${r.name} grants ${members.join(", ")}${typeof role === "string" ? ` ${role}` : ""} on a whole ${r.type.split(/[:/]/)[1] === "projects" ? "project" : r.type.split(/[:/]/)[1] === "folder" ? "folder" : "organization"}, which reaches every Cloud Run service in it (publicServices cannot allow this): grant on the service itself, or name the members (group:, serviceAccount:).`, r.urn);
         continue;
       }
       const key = IAM_TYPES[r.type];

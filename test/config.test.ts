@@ -288,5 +288,9 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     });
     expect(plain).toEqual([expect.objectContaining({ key: k("releaseWebhookSecret"), problem: expect.stringContaining("must be set with `pulumi config set --secret`") })]);
     expect(JSON.stringify(plain)).not.toContain("not-a-secret-value-123");
+    // Short is refused here, with the key, not later by the TrafficSplit in a preview; the value stays unshown.
+    const file = readStackFile(stackFile("production"), "production");
+    const short = parseStackConfig({ ...file, values: { ...file.values, releaseWebhookSecret: "SENTINEL-short" }, secretKeys: new Set([...file.secretKeys, "releaseWebhookSecret"]) });
+    expect(short.ok ? [] : short.problems.map((p) => [p.key, p.problem])).toEqual([[k("releaseWebhookSecret"), "must be at least 16 characters (it keys the webhooks' HMAC signature)"]]);
   });
 });

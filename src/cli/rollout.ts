@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { deepMerge, releaseDefaults } from "../config/defaults";
+import { protoKeyPaths } from "../config/load";
 import { Environment } from "../config/schema";
 import { describeForecast, forecast } from "../release/analysis/forecast";
 import { runRollout, type ProgressEvent } from "../release/driver";
@@ -78,6 +79,9 @@ function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: str
   } catch (e) {
     return { problems: [`${file}: ${syntaxProblem(e)}`] };
   }
+  // zod's records skip a `__proto__` key without a word: say so.
+  const proto = protoKeyPaths(raw);
+  if (proto.length > 0) return { problems: proto.map((p) => `${file}: ${p.join(".")}: \`__proto__\` is not a key this file can have`) };
   const { environment: envRaw, ...rest } = raw;
   if (envRaw === undefined) return { problems: [`${file}: environment: required (dev, staging or production): it chooses the release defaults`] };
   const env = Environment.safeParse(envRaw);

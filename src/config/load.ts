@@ -122,7 +122,7 @@ function problemsFromZod(error: z.ZodError, merged: Record<string, unknown>, sou
     let path = issue.path;
     const isSecret = SECRET_KEY_SET.has(String(path[0]));
     // A plaintext secret fails at `<key>.secret`; the user knows the key, not our wrapper.
-    if (isSecret && path.length === 2 && path[1] === "secret") path = path.slice(0, 1);
+    if (isSecret && path.length === 2 && (path[1] === "secret" || path[1] === "value")) path = path.slice(0, 1);
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) out.push({ ...at, key: keyPath([...path, k]), problem: "unknown key (not in the config schema; check the spelling)" });
       continue;
@@ -224,7 +224,7 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
 }
 
 /** Paths of every own `__proto__` key in a decoded JSON value. */
-function protoKeyPaths(value: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+export function protoKeyPaths(value: unknown, path: PropertyKey[] = []): PropertyKey[][] {
   if (value === null || typeof value !== "object") return [];
   return Object.keys(value).flatMap((k) => {
     const at = [...path, Array.isArray(value) ? Number(k) : k];

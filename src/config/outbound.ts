@@ -12,7 +12,7 @@ import { isIP } from "node:net";
 /** Hosts whose webhook URLs are credentials in themselves (the path is the token). */
 const CREDENTIAL_URL_HOSTS = [/^hooks\.slack(-gov)?\.com$/, /^((canary|ptb)\.)?(discord|discordapp)\.com$/, /(^|\.)webhook\.office\.com$/, /^outlook\.office\.com$/, /^hooks\.zapier\.com$/];
 /** Query parameter names that carry credentials, after lower-casing, dropping `[]` and reading `-` as `_`. */
-const CREDENTIAL_PARAMS = /(token|secret|signature|password|passwd|credential|api_?key)|(^|_)(auth|authorization|key|sig|pwd|code)s?$/;
+const CREDENTIAL_PARAMS = /(token|secret|signature|password|passwd|credential|api_?key|jwt|bearer|session)|(^|_)(auth|authorization|key|sig|pwd|pass|code)s?$/;
 const credentialParam = (name: string) => CREDENTIAL_PARAMS.test(name.toLowerCase().replace(/\[\]$/, "").replace(/-/g, "_"));
 /** Cloud metadata services by name (GCP, AWS, Azure, Alibaba, Oracle). */
 const METADATA_HOSTS = new Set(["metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal", "metadata.azure.com"]);
@@ -54,13 +54,17 @@ export function forbiddenAddress(address: string): string | undefined {
   if (kind === 4) {
     const [o1, o2] = a.split(".").map(Number);
     if (o1 === 169 && o2 === 254) return "a link-local address (169.254.0.0/16, where cloud metadata services answer)";
-    if (a === "100.100.100.200") return "a cloud metadata address";
+    // Alibaba's metadata service and Azure's wire server.
+    if (a === "100.100.100.200" || a === "168.63.129.16") return "a cloud metadata address";
   }
   if (kind === 6) {
     const g = ipv6Groups(a);
     if (!g) return undefined;
     if ((g[0]! & 0xffc0) === 0xfe80) return "a link-local address (fe80::/10)";
-    if (g.join(":") === [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254].join(":")) return "a cloud metadata address";
+    // AWS's and GCP's IPv6 metadata addresses.
+    if ([[0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], [0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254]].some((m) => m.join(":") === g.join(":"))) return "a cloud metadata address";
+    // The local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) translates its last 32 bits too.
+    if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return forbiddenAddress(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`);
     if (EMBEDS_IPV4.some((p) => p.every((x, i) => g[i] === x))) {
       return forbiddenAddress(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`);
     }

@@ -58,8 +58,12 @@ const Seconds = z.number().int().positive().max(86_400);
 
 export const Region = z.enum(GCP_REGIONS);
 
+export const ProjectId = z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, "a GCP project id (6-30 characters: lower-case letters, digits, '-')");
+/** A Kubernetes object name or namespace (RFC 1123 label): it lands in an API path, so nothing else gets through. */
+export const K8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Kubernetes name (lower-case letters, digits, '-'; at most 63)");
+
 const GcpConfig = z.strictObject({
-  project: z.string().regex(/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/, "a GCP project id (6-30 characters: lower-case letters, digits, '-')"),
+  project: ProjectId,
   region: Region,
   /** Zone of a zonal cluster; must lie in `region`. */
   zone: z.string().regex(/^[a-z]+-[a-z]+\d+-[a-f]$/, "a GCP zone such as europe-west1-b"),
@@ -336,10 +340,10 @@ export const SecretValue = z.strictObject({
 });
 export type SecretValue = z.infer<typeof SecretValue>;
 
-/** Keys whose values must be Pulumi secrets. */
 /** A switch as Pulumi hands top-level config over (text): exactly "true" or "false"; "yes", "1" or "on" are typos here, not a yes. */
 const TextFlag = z.enum(["true", "false"], { message: 'expected "true" or "false"' }).transform((v) => v === "true");
 
+/** Keys whose values must be Pulumi secrets. */
 export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl", "releaseWebhookSecret"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
@@ -360,7 +364,7 @@ export const StackConfig = z
     slackWebhookUrl: SecretValue.optional(),
     alertWebhookUrl: SecretValue.optional(),
     /** Signs every release webhook (HMAC-SHA256, header x-delivery-signature); required in staging and production when webhooks are configured. */
-    releaseWebhookSecret: SecretValue.optional(),
+    releaseWebhookSecret: SecretValue.extend({ value: z.string().min(16, "must be at least 16 characters (it keys the webhooks' HMAC signature)") }).optional(),
     /**
      * The emergency path, set by `npm run rollback -- --immediate`: the stack's
      * traffic splits move 100% at once, without steps or gates. Pulumi hands

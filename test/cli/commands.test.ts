@@ -85,6 +85,11 @@ describe("a secret in the wrong place is never echoed", () => {
         expect(out).toMatch(/release\.webhooks\.0\.url: https:\/\/hooks\.example\.com\/… carries credentials/);
         expect(out).not.toContain("SENTINEL");
       }
+      // A `__proto__` key is named, not dropped.
+      writeFileSync(join(dir, "proto.json"), '{"environment": "production", "release": {"analysis": {"stepCriteria": {"__proto__": {"errorRate": 0.5}}}}}');
+      const proto = run("rollout", ["--config", join(dir, "proto.json"), "--plan"]);
+      expect(proto.status).toBe(1);
+      expect(proto.stderr).toContain("release.analysis.stepCriteria.__proto__: `__proto__` is not a key this file can have");
       // A file that does not parse is named with the line, never quoted: the broken line may hold the token.
       writeFileSync(join(dir, "broken.yaml"), "environment: production\nfollowers: [{ token: SENTINEL_BROKEN_1234\n");
       writeFileSync(join(dir, "broken.json"), '{"followers": [{"token": SENTINEL_BROKEN_1234}]}');

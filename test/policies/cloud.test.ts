@@ -146,7 +146,18 @@ describe("Cloud Run policies", () => {
     const allowAll = { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } };
     const found = of(await pack.analyzeStack([member, binding, policy, named], allowAll), "cloud-run-no-public-invoker");
     expect(found.map((v) => v.urn).sort()).toEqual([binding.urn, member.urn, policy.urn].sort());
-    expect(found.find((v) => v.urn === member.urn)!.detail).toContain("project-member grants allUsers roles/run.invoker on the whole project");
+    expect(found.find((v) => v.urn === member.urn)!.detail).toContain("project-member grants allUsers roles/run.invoker on a whole project");
+    // Above the project, too.
+    const folder = resource("gcp:folder/iAMMember:IAMMember", { folder: "folders/1", role: "roles/run.invoker", member: "allUsers" }, { name: "folder-member" });
+    const org = resource("gcp:organizations/iAMBinding:IAMBinding", { orgId: "1", role: "roles/run.invoker", members: ["allAuthenticatedUsers"] }, { name: "org-binding" });
+    const above = of(await pack.analyzeStack([folder, org], allowAll), "cloud-run-no-public-invoker");
+    expect(above.map((v) => v.detail.split(", which")[0]).sort()).toEqual(["folder-member grants allUsers roles/run.invoker on a whole folder", "org-binding grants allAuthenticatedUsers roles/run.invoker on a whole organization"]);
+  });
+
+  it("cloud-run-no-public-invoker: a v1 service with the invoker-iam-disabled annotation is public too", async () => {
+    const v1 = (value: string) => resource("gcp:cloudrun/service:Service", { name: "ws-backend", location: "europe-west1", metadata: { annotations: { "run.googleapis.com/invoker-iam-disabled": value } } }, { name: `v1-${value}` });
+    expect(of(await pack.analyzeStack([v1("true")]), "cloud-run-no-public-invoker").map((v) => v.detail.slice(0, 63))).toEqual(["Cloud Run service ws-backend sets invokerIamDisabled, so anyone"]);
+    expect(of(await pack.analyzeStack([v1("false")]), "cloud-run-no-public-invoker")).toEqual([]);
   });
 });
 

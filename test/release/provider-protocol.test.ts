@@ -68,6 +68,12 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, allowInconclusive: true }))).failures).toEqual([]);
     expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, environment: "staging" }))).failures).toEqual([]);
     expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, immediate: true }))).failures).toEqual([]);
+    // Check passes inputs holding an unknown value through; Create asks again before anything moves.
+    const sneaky = inputs("blue", "green", { release: trickle, retryToken: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" });
+    expect((await host.check(URN, {}, sneaky)).failures).toEqual([]);
+    const before = await ground.weights();
+    await expect(host.create(URN, sneaky)).rejects.toThrow(/step 1 \(25%\) needs \d+ candidate requests.*Nothing was started/);
+    expect(await ground.weights()).toEqual(before);
   });
 
   let created: { id: string; properties: Record<string, unknown> };

@@ -133,6 +133,17 @@ const inputsOnly = (props: Props): Props => Object.fromEntries(Object.entries(pr
 
 const idOf = (router: Router) => router.target;
 
+/**
+ * Production does not start a release its own forecast says will end without
+ * a verdict (and so in a rollback). Asked in `check` and again right before a
+ * rollout: `check` passes inputs that hold an unknown value through untouched.
+ */
+function forecastRefusal(i: TrafficSplitInputs): string | undefined {
+  if ((i.environment ?? "production") !== "production" || i.release.strategy === "direct" || i.immediate || i.allowInconclusive) return undefined;
+  const plan = planOf(i, specFor(i));
+  return plan.conclusive ? undefined : `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")`;
+}
+
 export async function check(_olds: Props, news: Props) {
   // During preview any input may be the unknown sentinel; validate only what is known.
   if (containsUnknown(news)) return { inputs: news };
@@ -140,12 +151,8 @@ export async function check(_olds: Props, news: Props) {
   void __provider;
   const parsed = TrafficSplitInputs.safeParse(rest);
   if (!parsed.success) return { inputs: news, failures: parsed.error.issues.map((e) => ({ property: e.path.join(".") || "inputs", reason: e.message })) };
-  // Production does not start a release its own forecast says will end without a verdict (and so in a rollback).
-  const i = parsed.data;
-  if ((i.environment ?? "production") === "production" && i.release.strategy !== "direct" && !i.immediate && !i.allowInconclusive) {
-    const plan = planOf(i, specFor(i));
-    if (!plan.conclusive) return { inputs: news, failures: [{ property: "release", reason: `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")` }] };
-  }
+  const refusal = forecastRefusal(parsed.data);
+  if (refusal) return { inputs: news, failures: [{ property: "release", reason: refusal }] };
   return { inputs: { ...parsed.data, __provider } as unknown as Props };
 }
 
@@ -165,6 +172,8 @@ export async function diff(_id: string, olds: Props, news: Props) {
 async function rollout(props: Props): Promise<{ id: string; outs: Props }> {
   const { __provider, ...rest } = props;
   const i = TrafficSplitInputs.parse(rest);
+  const refusal = forecastRefusal(i);
+  if (refusal) throw new Error(refusal);
   const log = progressLogger();
   const spec = specFor(i);
   if (i.release.strategy !== "direct" && !i.immediate) log({ kind: "info", message: describeForecast(forecast(spec, i.release.analysis.expectedRps)) });

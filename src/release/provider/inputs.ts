@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isPlainHttp, shownUrl, tokenDestinationProblem } from "../../config/outbound";
-import { Environment, OutboundUrl, ReleaseConfig, UrlPath } from "../../config/schema";
+import { Environment, K8sName, OutboundUrl, ProjectId, Region, ReleaseConfig, UrlPath } from "../../config/schema";
 import { HAPROXY_NAME } from "../routers/haproxy";
 
 const HaproxyName = z.string().regex(HAPROXY_NAME, "an HAProxy identifier (letters, digits, '-', '_', '.', ':'; at most 64)");
@@ -9,19 +9,20 @@ const HaproxyName = z.string().regex(HAPROXY_NAME, "an HAProxy identifier (lette
 export const Target = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("cloud-run"),
-    project: z.string().min(1),
-    region: z.string().min(1),
-    service: z.string().min(1),
+    // Each lands in the Admin API's path: only what a real project, region and service can be.
+    project: ProjectId,
+    region: Region,
+    service: z.string().regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, "a Cloud Run service name (lower-case letters, digits, '-'; at most 49)"),
     endpoint: OutboundUrl.optional(),
     candidateTag: z.string().regex(/^[a-z][-a-z0-9]{0,45}$/).default("candidate"),
   }),
   z.strictObject({
     kind: z.literal("http-route"),
-    namespace: z.string().min(1),
-    name: z.string().min(1),
-    ruleIndex: z.number().int().min(0).default(0),
-    stableBackend: z.string().min(1),
-    candidateBackend: z.string().min(1),
+    namespace: K8sName,
+    name: K8sName,
+    ruleIndex: z.number().int().min(0).max(15).default(0),
+    stableBackend: K8sName,
+    candidateBackend: K8sName,
     /** Secret. Without it: $KUBECONFIG or in-cluster config. */
     kubeconfig: z.string().optional(),
     candidateUrl: OutboundUrl.optional(),

@@ -47,13 +47,23 @@ describe("TrafficSplit inputs (the provider's one parse)", () => {
     expect(google("http://monitoring.googleapis.com/v1/")).toEqual(["metrics.url: http://monitoring.googleapis.com/… would receive a google token: it goes only over https to *.googleapis.com (or to a loopback test server)"]);
     expect(google("https://prometheus.example.net/")).toEqual([expect.stringContaining("would receive a google token")]);
     expect(google("https://googleapis.com.evil.example.net/")).toEqual([expect.stringContaining("would receive a google token")]);
-    const cloudRun = (endpoint: string) => problems({ ...valid(), target: { kind: "cloud-run", project: "p", region: "europe-west1", service: "s", endpoint } });
+    const cloudRun = (endpoint: string) => problems({ ...valid(), target: { kind: "cloud-run", project: "acme-dev", region: "europe-west1", service: "s", endpoint } });
     expect(cloudRun("https://run.googleapis.com")).toEqual([]);
     expect(cloudRun("https://run.example.net")).toEqual([expect.stringMatching(/^target\.endpoint: https:\/\/run\.example\.net\/ would receive a google token/)]);
     const follower = (endpoint: string) => problems({ ...valid(), followers: [{ kind: "vercel", projectId: "prj", token: "SENTINEL_VERCEL", canaryDeploymentId: "c", stableDeploymentId: "s", endpoint }] });
     expect(follower("https://api.vercel.com")).toEqual([]);
     expect(follower("http://evil.example.net/")).toEqual(["followers.0.endpoint: http://evil.example.net/ would receive a vercel token: it goes only over https to api.vercel.com (or to a loopback test server)"]);
     expect(JSON.stringify(follower("http://evil.example.net/"))).not.toContain("SENTINEL");
+  });
+
+  it("names that land in an API path are what real names can be: no path walking into another project's service", () => {
+    const cloudRun = (t: Record<string, unknown>) => problems({ ...valid(), target: { kind: "cloud-run", project: "acme-dev", region: "europe-west1", service: "ws-backend", ...t } });
+    expect(cloudRun({})).toEqual([]);
+    expect(cloudRun({ service: "x/../../../../../acme-delivery-prod/locations/europe-west1/services/ws-backend" })).toEqual([expect.stringMatching(/^target\.service: a Cloud Run service name/)]);
+    expect(cloudRun({ project: "acme/../prod" })).toEqual([expect.stringMatching(/^target\.project: a GCP project id/)]);
+    expect(cloudRun({ region: "europe-west99" })).toEqual([expect.stringMatching(/^target\.region: /)]);
+    const route = { kind: "http-route", namespace: "agents", name: "orchestrator", stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green" };
+    expect(problems({ ...valid(), stable: "orchestrator-blue", candidate: "orchestrator-green", target: { ...route, namespace: "agents/../kube-system" } })).toEqual([expect.stringMatching(/^target\.namespace: a Kubernetes name/)]);
   });
 
   it("an http-route target moves the Services of stable and candidate, not other names", () => {
