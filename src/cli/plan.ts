@@ -34,7 +34,8 @@ export const USAGE = `usage: npm run -s plan -- --stack NAME [--config-file PATH
   -h, --help                 this text
   --version                  the tool's version
 
-exit codes: 0 ok (advisory violations only), 1 bad input or configuration error, 2 a mandatory policy violation
+exit codes: 0 ok (advisory violations only), 1 bad input, a configuration error or an error the program logs (a production
+            release its TrafficSplit would refuse), 2 a mandatory policy violation
 `;
 
 const DISCLAIMER =
@@ -92,14 +93,16 @@ async function main(argv: string[]): Promise<number> {
       throw e;
     }
   }
-  const exitCode = policies && policies.mandatory > 0 ? EXIT.policyViolation : EXIT.ok;
+  // An error the program logs (a production release its TrafficSplit would refuse) fails a preview: the plan too.
+  const programErrors = result.messages.filter((m) => m.severity === "error").length;
+  const exitCode = policies && policies.mandatory > 0 ? EXIT.policyViolation : programErrors > 0 ? EXIT.badInput : EXIT.ok;
 
   const counts = countByType(result.resources);
   if (values.json) {
     const report = {
       stack,
       origin: source.origin,
-      ok: true,
+      ok: programErrors === 0,
       offline: true,
       note: DISCLAIMER,
       environment: result.config.environment,

@@ -3,6 +3,8 @@ import type { StackConfig } from "../config/schema";
 import { describeForecast, forecast } from "../release/analysis/forecast";
 import { releaseRecord, TrafficSplit } from "../release/provider/trafficSplit";
 import type { ReleaseRecord } from "../release/record";
+import { forecastRefusal } from "../release/plan";
+import { DEFAULT_DEADLINE_SECONDS } from "../release/provider/inputs";
 import { releaseSpec } from "../release/spec";
 import { slotName, slotPath } from "./agentWorkloads";
 import { revisionName } from "./websocketBackend";
@@ -78,7 +80,7 @@ export class Release extends pulumi.ComponentResource {
           child,
         ),
       );
-      this.announce(`${c.backend.name}: ${candidate} over ${stable}`, r, c.releaseImmediately === true);
+      this.announce(`${c.backend.name}: ${candidate} over ${stable}`, c, stable, candidate);
     }
 
     if (r.target === "http-route") {
@@ -114,7 +116,7 @@ export class Release extends pulumi.ComponentResource {
             child,
           ),
         );
-        this.announce(`${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`, r, c.releaseImmediately === true);
+        this.announce(`${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`, c, slotName(svc.name, svc.activeSlot), slotName(svc.name, idle));
       }
     }
     this.registerOutputs({});
@@ -125,9 +127,14 @@ export class Release extends pulumi.ComponentResource {
     this.records[key] = releaseRecord(split);
   }
 
-  /** Shown in `pulumi preview`: how long the rollout should take and what it can detect. */
-  private announce(what: string, r: StackConfig["release"], immediately: boolean) {
-    if (immediately) {
+  /**
+   * Shown in `pulumi preview` (and the offline plan): how long the rollout
+   * should take and what it can detect; in production, an error when its
+   * TrafficSplit will refuse to start it (so a pull request's plan says so).
+   */
+  private announce(what: string, c: StackConfig, stable: string, candidate: string) {
+    const r = c.release;
+    if (c.releaseImmediately === true) {
       pulumi.log.warn(`release ${what}: IMMEDIATE (releaseImmediately is set): 100% at once, without steps or gates; remove it after the emergency (pulumi config rm releaseImmediately)`, this);
       return;
     }
@@ -135,6 +142,9 @@ export class Release extends pulumi.ComponentResource {
       pulumi.log.info(`release ${what}: direct (smoke tests, then 100%)`, this);
       return;
     }
-    pulumi.log.info(`release ${what}: ${describeForecast(forecast(releaseSpec(r), r.analysis.expectedRps))}`, this);
+    const spec = releaseSpec(r);
+    pulumi.log.info(`release ${what}: ${describeForecast(forecast(spec, r.analysis.expectedRps))}`, this);
+    const refusal = forecastRefusal({ environment: c.environment, stable, candidate, release: r, deadlineSeconds: DEFAULT_DEADLINE_SECONDS, immediate: false, allowInconclusive: c.releaseAllowInconclusive === true }, spec);
+    if (refusal) pulumi.log.error(`release ${what}: ${refusal}`, this);
   }
 }

@@ -34,7 +34,10 @@ export interface ReleasePlan {
   advice: string;
 }
 
-export function planOf(i: TrafficSplitInputs, spec: ReleaseSpec): ReleasePlan {
+/** What a plan reads of a split: the release and its deadline (a component passes its config, the CLI a rollout file). */
+export type PlanInputs = Pick<TrafficSplitInputs, "stable" | "candidate" | "release" | "deadlineSeconds">;
+
+export function planOf(i: PlanInputs, spec: ReleaseSpec): ReleasePlan {
   const rps = i.release.strategy === "direct" ? 0 : i.release.analysis.expectedRps;
   const f = forecast(spec, rps);
   const steps = f.steps.map((s, idx) => {
@@ -85,4 +88,16 @@ export function formatPlan(p: ReleasePlan): string {
     p.conclusive ? "plan: every step can reach a verdict" : `plan: ${p.inconclusive.join("; ")}; ${p.advice}`,
   ];
   return lines.join("\n");
+}
+
+/**
+ * Production does not start a release its own forecast says will end without
+ * a verdict (and so in a rollback), unless told to: the reason, or undefined.
+ * Asked by the TrafficSplit (check, and again before a rollout) and by the
+ * Release component, so the offline plan and a preview say it first.
+ */
+export function forecastRefusal(i: PlanInputs & Pick<TrafficSplitInputs, "environment" | "immediate" | "allowInconclusive">, spec: ReleaseSpec): string | undefined {
+  if ((i.environment ?? "production") !== "production" || i.release.strategy === "direct" || i.immediate || i.allowInconclusive) return undefined;
+  const plan = planOf(i, spec);
+  return plan.conclusive ? undefined : `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")`;
 }

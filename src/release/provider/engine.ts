@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { describeForecast, forecast } from "../analysis/forecast";
-import { planOf } from "../plan";
+import { forecastRefusal } from "../plan";
 import { decodeCheckpoint, encodeCheckpoint, releaseKeyOf } from "../checkpoint";
 import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
@@ -133,17 +133,6 @@ const inputsOnly = (props: Props): Props => Object.fromEntries(Object.entries(pr
 
 const idOf = (router: Router) => router.target;
 
-/**
- * Production does not start a release its own forecast says will end without
- * a verdict (and so in a rollback). Asked in `check` and again right before a
- * rollout: `check` passes inputs that hold an unknown value through untouched.
- */
-function forecastRefusal(i: TrafficSplitInputs): string | undefined {
-  if ((i.environment ?? "production") !== "production" || i.release.strategy === "direct" || i.immediate || i.allowInconclusive) return undefined;
-  const plan = planOf(i, specFor(i));
-  return plan.conclusive ? undefined : `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")`;
-}
-
 export async function check(_olds: Props, news: Props) {
   // During preview any input may be the unknown sentinel; validate only what is known.
   if (containsUnknown(news)) return { inputs: news };
@@ -151,7 +140,7 @@ export async function check(_olds: Props, news: Props) {
   void __provider;
   const parsed = TrafficSplitInputs.safeParse(rest);
   if (!parsed.success) return { inputs: news, failures: parsed.error.issues.map((e) => ({ property: e.path.join(".") || "inputs", reason: e.message })) };
-  const refusal = forecastRefusal(parsed.data);
+  const refusal = forecastRefusal(parsed.data, specFor(parsed.data));
   if (refusal) return { inputs: news, failures: [{ property: "release", reason: refusal }] };
   return { inputs: { ...parsed.data, __provider } as unknown as Props };
 }
@@ -172,7 +161,7 @@ export async function diff(_id: string, olds: Props, news: Props) {
 async function rollout(props: Props): Promise<{ id: string; outs: Props }> {
   const { __provider, ...rest } = props;
   const i = TrafficSplitInputs.parse(rest);
-  const refusal = forecastRefusal(i);
+  const refusal = forecastRefusal(i, specFor(i));
   if (refusal) throw new Error(refusal);
   const log = progressLogger();
   const spec = specFor(i);

@@ -5,6 +5,9 @@ import { HAPROXY_NAME } from "../routers/haproxy";
 
 const HaproxyName = z.string().regex(HAPROXY_NAME, "an HAProxy identifier (letters, digits, '-', '_', '.', ':'; at most 64)");
 
+/** A release's own deadline when its inputs name none: at it, the release rolls back. */
+export const DEFAULT_DEADLINE_SECONDS = 3600;
+
 /** Where the traffic split lives. One variant per router adapter. */
 export const Target = z.discriminatedUnion("kind", [
   z.strictObject({
@@ -99,7 +102,7 @@ export const TrafficSplitInputs = z
     intervalSeconds: z.number().min(1).max(300).default(15),
     /** Health checks run this often (at most intervalSeconds), so three failures take seconds, not three metric intervals. */
     healthIntervalSeconds: z.number().min(1).max(300).default(5),
-    deadlineSeconds: z.number().int().positive().max(86_400).default(3600),
+    deadlineSeconds: z.number().int().positive().max(86_400).default(DEFAULT_DEADLINE_SECONDS),
     /** Health endpoint polled for the consecutive-failure guardrail and at promotion (on the candidate's own URL). */
     healthPath: UrlPath.default("/health"),
   })
