@@ -233,8 +233,14 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     };
     const defaulted = followerWith(undefined);
     expect(defaulted.ok && defaulted.config.frontend.rollingRelease?.advancementType).toBe("manual-approval");
-    const chosen = followerWith({ advancementType: "automatic", stages: [{ targetPercentage: 50, durationMinutes: 5 }, { targetPercentage: 100 }] });
+    const chosen = followerWith({ advancementType: "automatic", stages: [{ targetPercentage: 5, durationMinutes: 5 }, { targetPercentage: 100 }] });
     expect(chosen.ok ? [] : chosen.problems.map((p) => p.key)).toEqual([k("frontend.rollingRelease.advancementType")]);
+    // Vercel serves its first stage as soon as it starts: never ahead of the backend's first step (5%).
+    const leading = followerWith({ advancementType: "manual-approval", stages: [{ targetPercentage: 50 }, { targetPercentage: 100 }] });
+    expect(leading.ok ? [] : leading.problems.map((p) => [p.key, p.problem])).toEqual([[k("frontend.rollingRelease.stages[0].targetPercentage"), "50% is more than the backend's first step (5%): the frontend would lead the backend; start Vercel's stages at 5% or less"]]);
+    // Where no follower is wired (staging's blue-green on the HTTPRoutes), deployments would be ignored: refused.
+    const ignored = problemsOf("staging", (c) => void (c[k("frontend")] = { ...section(c, "frontend"), deployments: { stable: "dpl_a", canary: "dpl_b" } }));
+    expect(ignored.map((p) => p.key)).toContain(k("frontend.deployments"));
   });
 
   it("https is checked on the parsed scheme: HTTP:// in capitals is plain http too", () => {

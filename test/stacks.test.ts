@@ -411,6 +411,10 @@ describe("the release engine is wired per environment", () => {
     });
     expect(at(split, "release.strategy")).toBe("blue-green");
     expect(split["candidate"]).toBe("orchestrator-green");
+    // The candidate slot's image digest keys the release: a new image in the idle slot is a new release.
+    const green = s.config.workloads.services.find((x) => x.name === "orchestrator")!.images.green!;
+    expect(split["retryToken"]).toBe(green.split("@")[1]);
+    expect(split["retryToken"]).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
   it("dev: direct release on Cloud Run", () => {

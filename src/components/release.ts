@@ -107,6 +107,9 @@ export class Release extends pulumi.ComponentResource {
               })),
               stable: slotName(svc.name, svc.activeSlot),
               candidate: slotName(svc.name, idle),
+              // Slot names repeat every release: the idle slot's image is what makes one release differ from the next
+              // (a fixed image after a rejection is a new attempt, not "no changes").
+              retryToken: svc.images[idle]!.split("@")[1] ?? svc.images[idle]!,
               release: r,
               ...(c.releaseImmediately ? { immediate: true } : {}),
               ...(c.releaseAllowInconclusive ? { allowInconclusive: true } : {}),

@@ -472,6 +472,19 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
     const pct = num(st["targetPercentage"]);
     if (previous !== undefined && pct !== undefined && pct <= previous) issues.push({ path: ["frontend", "rollingRelease", "stages", i, "targetPercentage"], message: `must be greater than the stage before it (${pct} after ${previous}): stages only move traffic forward` });
   });
+  if (frontend["deployments"] !== undefined) {
+    // The follower is stepped by the backend's Cloud Run release; anywhere else it would be silently left out.
+    if (release["target"] !== "cloud-run" || release["strategy"] === "direct" || release["strategy"] === undefined) {
+      issues.push({ path: ["frontend", "deployments"], message: `steps Vercel's rolling release with a canary or blue-green release of the backend on Cloud Run (release.target cloud-run); this stack's release is ${String(release["strategy"])} on ${String(release["target"])}, so it would be ignored: remove it` });
+    }
+    // Starting Vercel's release serves its first stage at once: never more than the backend's first step.
+    const steps = release["strategy"] === "canary" ? arr(release["steps"]) : obj(release["switch"])["mode"] === "gradual" ? arr(obj(release["switch"])["steps"]) : [100];
+    const firstStep = num(steps[0]);
+    const firstStage = num(stages[0]?.["targetPercentage"]);
+    if (firstStep !== undefined && firstStage !== undefined && firstStage > firstStep) {
+      issues.push({ path: ["frontend", "rollingRelease", "stages", 0, "targetPercentage"], message: `${firstStage}% is more than the backend's first step (${firstStep}%): the frontend would lead the backend; start Vercel's stages at ${firstStep}% or less` });
+    }
+  }
   if (frontend["deployments"] !== undefined && rolling["advancementType"] === "automatic") {
     issues.push({ path: ["frontend", "rollingRelease", "advancementType"], message: `with frontend.deployments the release engine steps Vercel's rolling release in lockstep with the backend, which needs "manual-approval" (with "automatic", Vercel advances on its own clock)` });
   }

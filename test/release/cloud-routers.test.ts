@@ -339,6 +339,17 @@ describe("Vercel rolling-release follower (REST contract)", () => {
     expect(api.requests.every((r) => r.path.includes("teamId=team_9"))).toBe(true);
   });
 
+  it("never starts over another rolling release that is in progress", async () => {
+    const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
+    servers.push(api);
+    const other = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_someone_else", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
+    await other.setWeight(5);
+    const posts = api.requests.filter((r) => r.method === "POST").length;
+    const f = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
+    await expect(f.setWeight(5)).rejects.toThrow("vercel project prj_1: another rolling release is active (canary dpl_someone_else); complete or abort it before this release");
+    expect(api.requests.filter((r) => r.method === "POST").length).toBe(posts);
+  });
+
   it("reports Vercel's error message on a rejected call", async () => {
     const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
     servers.push(api);

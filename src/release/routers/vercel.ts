@@ -83,6 +83,8 @@ export class VercelFollower implements Follower {
     let rr = await this.status();
     if (!rr || rr.state !== "ACTIVE" || rr.canaryDeployment?.id !== this.t.canaryDeploymentId) {
       if (weight === 0) return;
+      // Someone else's rolling release is in progress: starting ours would take its traffic over.
+      if (rr?.state === "ACTIVE") throw new RouterError(`vercel project ${this.t.projectId}: another rolling release is active (canary ${rr.canaryDeployment?.id ?? "unknown"}); complete or abort it before this release`, false);
       await this.call("POST", `${this.project()}/rolling-release/start`, { canaryDeploymentId: this.t.canaryDeploymentId });
       rr = await this.status();
     }
