@@ -157,6 +157,17 @@ describe("Cloud Run router (Admin API v2 contract, google-auth-library)", () => 
     expect(api.requests.filter((r) => r.method === "PATCH").length).toBe(patches + 2);
   });
 
+  it("requests to the service's own URLs carry an ID token whose audience is the service's run.app URL", async () => {
+    const { api } = await setup();
+    const audiences: string[] = [];
+    const router = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url }, V8, V9, authClient(), FAST, 5, async (aud) => (audiences.push(aud), "id-token-for-test"));
+    expect(await router.callerHeaders()).toEqual({ authorization: "Bearer id-token-for-test" });
+    expect(audiences).toEqual(["https://ws-backend-abc123-ew.a.run.app"]);
+    // Without a token source (tests, public services), no header.
+    const { router: plain } = await setup();
+    expect(await plain.callerHeaders()).toEqual({});
+  });
+
   it("fails clearly, without retrying, on a 400 from the API and on bad credentials", async () => {
     const { api } = await setup();
     const ghost = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url }, V8, "ws-backend-v9-9-9", authClient(), FAST, 5);

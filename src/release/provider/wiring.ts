@@ -27,6 +27,13 @@ async function googleClient() {
   return new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
 }
 
+/** ID tokens from Application Default Credentials (a service account, or one impersonated through Workload Identity Federation). */
+async function googleIdToken(audience: string): Promise<string> {
+  const { GoogleAuth } = await import("google-auth-library");
+  const client = await new GoogleAuth().getIdTokenClient(audience);
+  return client.idTokenProvider.fetchIdToken(audience);
+}
+
 /**
  * Retries of one rollout's calls: never a sleep past its end (the deadline,
  * plus the time a rollback at the deadline may take to restore stable).
@@ -41,7 +48,7 @@ export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
     case "haproxy":
       return new HaproxyRouter({ runtimeApi: t.runtimeApi, backend: t.backend, stableServer: i.stable, candidateServer: i.candidate, stateFile: t.stateFile, ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}), ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}) }, retry);
     case "cloud-run":
-      return new CloudRunRouter({ project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) }, i.stable, i.candidate, await googleClient(), retry);
+      return new CloudRunRouter({ project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) }, i.stable, i.candidate, await googleClient(), retry, undefined, googleIdToken);
     case "http-route":
       return new HttpRouteRouter({
         namespace: t.namespace,
@@ -111,12 +118,13 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
   const hooks = i.release.webhooks;
   const approval = approvalOf(i);
   const payload = (weight: number) => ({ stable: i.stable, candidate: i.candidate, weight, metadata: { target: router.description } });
+  const callerHeaders = async () => (router.callerHeaders ? await router.callerHeaders() : {});
   /** undefined: the candidate has no URL of its own, so there is nothing to check. */
   const health = async (): Promise<{ ok: boolean; detail: string } | undefined> => {
     const url = await router.candidateUrl();
     if (!url) return undefined;
     try {
-      const res = await fetch(pathOn(url, i.healthPath), { signal: AbortSignal.timeout(5000), redirect: "manual" });
+      const res = await fetch(pathOn(url, i.healthPath), { headers: await callerHeaders(), signal: AbortSignal.timeout(5000), redirect: "manual" });
       await res.arrayBuffer();
       return { ok: res.status >= 200 && res.status < 300, detail: `GET ${i.healthPath}: ${res.status}` };
     } catch (e) {
@@ -133,7 +141,7 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
         case "smoke": {
           const url = await router.candidateUrl();
           if (!url) return { passed: false, detail: `${router.description} gives the candidate no URL of its own to smoke-test` };
-          const r = await runSmokeTests(url, i.release.smokeTests);
+          const r = await runSmokeTests(url, i.release.smokeTests, { headers: await callerHeaders() });
           return { passed: r.passed, detail: r.summary };
         }
         case "candidate-health": {
@@ -160,7 +168,8 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
         log({ kind: "info", message: `websocket probe: ${router.description} gives the candidate no URL of its own; no probe` });
         return undefined;
       }
-      const make = (base: string) => new WebSocketProbe({ url: websocketUrl(base, p.path), messagesPerSecond: p.messagesPerSecond, timeoutMs: p.timeoutMs });
+      const headers = await callerHeaders();
+      const make = (base: string) => new WebSocketProbe({ url: websocketUrl(base, p.path), messagesPerSecond: p.messagesPerSecond, timeoutMs: p.timeoutMs, headers });
       const candidate = make(c);
       const stable = s ? make(s) : undefined;
       candidate.start();

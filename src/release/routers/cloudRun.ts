@@ -87,6 +87,8 @@ export class CloudRunRouter implements Router {
     private readonly client: AuthorizedClient,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
     private readonly pollMs = 1000,
+    /** An ID token for an audience (google-auth-library's ID token client); without it, requests to the service go unauthenticated. */
+    private readonly idToken?: (audience: string) => Promise<string>,
   ) {
     this.base = `${(t.endpoint ?? "https://run.googleapis.com").replace(/\/$/, "")}/v2/projects/${t.project}/locations/${t.region}/services/${t.service}`;
     this.tag = t.candidateTag ?? "candidate";
@@ -200,5 +202,18 @@ export class CloudRunRouter implements Router {
 
   stableUrl(): Promise<string | undefined> {
     return this.urlOf(STABLE_TAG);
+  }
+
+  /**
+   * A private service (no allUsers invoker: dev and staging by default)
+   * answers 403 without an ID token, so smoke tests, health checks and the
+   * probe carry one, its audience the service's own run.app URL (which the
+   * tag URLs accept too).
+   */
+  async callerHeaders(): Promise<Record<string, string>> {
+    if (!this.idToken) return {};
+    const audience = (await this.get()).uri;
+    if (!audience) return {};
+    return { authorization: `Bearer ${await this.idToken(audience)}` };
   }
 }

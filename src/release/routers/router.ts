@@ -26,6 +26,8 @@ export interface Router {
   candidateUrl(): Promise<string | undefined>;
   /** A URL that reaches only stable (the WebSocket probe's comparison arm), if the target has one. */
   stableUrl(): Promise<string | undefined>;
+  /** Headers a request to those URLs carries (Cloud Run: an ID token for the service, which may be private). */
+  callerHeaders?(): Promise<Record<string, string>>;
 }
 
 /**
