@@ -8,12 +8,15 @@ import { join } from "node:path";
  * TMPDIR. Whatever is left in it at the end was not cleaned up by the test
  * that made it: the run fails, naming the entries (then removes them).
  */
+const TOOL_CACHES = /^(tsx-\d+|node-compile-cache|ts-node-[0-9a-f]{64})$/;
+
 export default function setup(): () => void {
   const dir = mkdtempSync(join(tmpdir(), "pd-tests-"));
   process.env["TMPDIR"] = dir;
   return () => {
-    // tsx keeps its compile cache in TMPDIR (tsx-<uid>): a tool's cache, shared by every run, not a test's leftover.
-    const left = readdirSync(dir).filter((e) => !/^tsx-\d+$/.test(e));
+    // Compile caches the tools keep in TMPDIR (tsx's tsx-<uid>, Node's node-compile-cache, ts-node's
+    // ts-node-<hash> under the Pulumi language host): shared by every run, not a test's leftover.
+    const left = readdirSync(dir).filter((e) => !TOOL_CACHES.test(e));
     rmSync(dir, { recursive: true, force: true });
     if (left.length === 0) return;
     // vitest reports an error thrown here but keeps exit code 0: set it, so the test command fails.
