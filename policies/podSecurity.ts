@@ -26,15 +26,23 @@ const SAFE_SYSCTLS = new Set([
   "net.ipv4.tcp_fin_timeout",
   "net.ipv4.tcp_keepalive_intvl",
   "net.ipv4.tcp_keepalive_probes",
+  // Added in 1.32 and 1.37 (k8s.io/pod-security-admission check_sysctls.go).
+  "net.ipv4.tcp_rmem",
+  "net.ipv4.tcp_wmem",
+  "net.ipv4.tcp_slow_start_after_idle",
+  "net.ipv4.tcp_notsent_lowat",
 ]);
 const SELINUX_TYPES = new Set(["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]);
-const RESTRICTED_VOLUME_TYPES = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]);
+/** The volume sources "restricted" allows (image volumes since the library added them). */
+const RESTRICTED_VOLUME_TYPES = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"]);
 const APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/";
 
 type Control = { name: string; check: (pod: PodTemplate) => string[] };
 
 const sc = (pod: PodTemplate) => known(() => pod.spec.securityContext) ?? {};
 const isWindows = (pod: PodTemplate) => known(() => pod.spec.os?.name) === "windows";
+/** A pod in its own user namespace (hostUsers: false): since 1.35 its root is not the node's, so the root checks relax. */
+const ownUserNamespace = (pod: PodTemplate) => known(() => pod.spec.hostUsers) === false;
 const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
 /** `container "a"` or `containers "a", "b"`, as the admission controller words it. */
 const plural = (noun: string, names: string[]) => `${noun}${names.length === 1 ? "" : "s"} ${quoted(names)}`;
@@ -126,8 +134,10 @@ export const CONTROLS: Control[] = [
       const out: string[] = [];
       for (const v of (known(() => pod.spec.volumes) ?? []) as Record<string, unknown>[]) {
         const types = Object.keys(v).filter((k) => k !== "name" && v[k] !== undefined && v[k] !== null);
-        const bad = types.filter((t) => !RESTRICTED_VOLUME_TYPES.has(t));
-        if (bad.length) out.push(`restricted volume types (volume "${String(v["name"])}" uses restricted volume type ${quoted(bad)})`);
+        // As the library decides: one allowed source admits the volume; a volume with none is "unknown" (the
+        // library runs on the spec as given, before the API server would default it to emptyDir).
+        if (types.some((t) => RESTRICTED_VOLUME_TYPES.has(t))) continue;
+        out.push(`restricted volume types (volume "${String(v["name"])}" uses restricted volume type ${quoted(types.length ? types : ["unknown"])})`);
       }
       return out;
     },
@@ -141,8 +151,30 @@ export const CONTROLS: Control[] = [
     },
   },
   {
+    name: "Host Probes / Lifecycle Hooks",
+    check: (pod) => {
+      type Handler = { httpGet?: { host?: string }; tcpSocket?: { host?: string } } | undefined;
+      const hostsOf = (h: Handler) => [known(() => h?.httpGet?.host), known(() => h?.tcpSocket?.host)].filter((x): x is string => typeof x === "string" && x !== "");
+      const bad = new Set<string>();
+      const hosts = new Set<string>();
+      for (const { name, c } of allContainers(pod.spec)) {
+        const handlers = [known(() => c.livenessProbe), known(() => c.readinessProbe), known(() => c.startupProbe), known(() => c.lifecycle?.postStart), known(() => c.lifecycle?.preStop)] as Handler[];
+        const found = handlers.flatMap(hostsOf);
+        if (found.length) {
+          bad.add(name);
+          for (const h of found) hosts.add(h);
+        }
+      }
+      if (bad.size === 0) return [];
+      const names = [...bad].sort();
+      const list = [...hosts].sort();
+      return [`probe or lifecycle host (${plural("container", names)} ${names.length === 1 ? "uses" : "use"} ${plural("probe or lifecycle host", list)})`];
+    },
+  },
+  {
     name: "Running as Non-root",
     check: (pod) => {
+      if (ownUserNamespace(pod)) return [];
       const podValue = known(() => sc(pod).runAsNonRoot);
       const out: string[] = [];
       if (podValue === false) out.push("runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)");
@@ -161,6 +193,7 @@ export const CONTROLS: Control[] = [
   {
     name: "Running as Non-root user",
     check: (pod) => {
+      if (ownUserNamespace(pod)) return [];
       const out: string[] = [];
       if (known(() => sc(pod).runAsUser) === 0) out.push("runAsUser=0 (pod must not set runAsUser=0)");
       const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.runAsUser) === 0).map((x) => x.name);

@@ -27,7 +27,7 @@ const containerSc = fc.record(
     allowPrivilegeEscalation: opt(true, false),
     runAsNonRoot: opt(true, false),
     runAsUser: opt(0, 1000),
-    capabilities: fc.record({ drop: opt(["ALL"], ["NET_RAW"], ["all"]), add: opt(["NET_BIND_SERVICE"], ["CHOWN"], ["SYS_ADMIN"], ["NET_BIND_SERVICE", "KILL"]) }, { requiredKeys: [] }),
+    capabilities: fc.record({ drop: opt(["ALL"], ["NET_RAW"], ["all"], ["ALL", "NET_RAW"]), add: opt(["NET_BIND_SERVICE"], ["CHOWN"], ["SYS_ADMIN"], ["NET_BIND_SERVICE", "KILL"], ["AUDIT_WRITE"], ["SYS_TIME", "NET_ADMIN"]) }, { requiredKeys: [] }),
     seccompProfile: seccomp,
     appArmorProfile: appArmor,
     seLinuxOptions: seLinux,
@@ -37,13 +37,19 @@ const containerSc = fc.record(
   },
   { requiredKeys: [] },
 );
+/** Probe and lifecycle handlers, with and without a host (the hostProbesAndHostLifecycle check). */
+const probe = opt({ httpGet: { port: 8080, host: "10.0.0.1" } }, { tcpSocket: { port: 8080, host: "metadata.google.internal" } }, { httpGet: { port: 8080 } }, { httpGet: { port: 8080, host: "" } }, { exec: { command: ["true"] } });
+const lifecycle = opt({ postStart: { httpGet: { port: 80, host: "10.0.0.2" } } }, { preStop: { tcpSocket: { port: 80, host: "peer" } } }, { preStop: { exec: { command: ["true"] } } }, { postStart: { httpGet: { port: 80 } }, preStop: { httpGet: { port: 80, host: "x" } } });
 const container = (name: string) =>
-  fc.record({ securityContext: fc.option(containerSc, { nil: undefined }), hostPort: opt(0, 8080) }).map(({ securityContext, hostPort }) => ({
-    name,
-    image: "registry.example/app:1.0",
-    ...(hostPort !== undefined ? { ports: [{ containerPort: 8080, hostPort }] } : {}),
-    ...(securityContext ? { securityContext: strip(securityContext) } : {}),
-  }));
+  fc
+    .record({ securityContext: fc.option(containerSc, { nil: undefined }), hostPort: opt(0, 8080), livenessProbe: probe, readinessProbe: probe, startupProbe: probe, lifecycle })
+    .map(({ securityContext, hostPort, ...handlers }) => ({
+      name,
+      image: "registry.example/app:1.0",
+      ...(hostPort !== undefined ? { ports: [{ containerPort: 8080, hostPort }] } : {}),
+      ...(securityContext ? { securityContext: strip(securityContext) } : {}),
+      ...strip(handlers),
+    }));
 
 const VOLUMES: Record<string, Record<string, unknown>> = {
   emptyDir: { emptyDir: {} },
@@ -54,23 +60,56 @@ const VOLUMES: Record<string, Record<string, unknown>> = {
   hostPath: { hostPath: { path: "/var/run" } },
   nfs: { nfs: { server: "nfs.example", path: "/x" } },
   gitRepo: { gitRepo: { repository: "https://example/repo.git" } },
+  csi: { csi: { driver: "secrets-store.csi.k8s.io" } },
+  ephemeral: { ephemeral: { volumeClaimTemplate: { spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } } } },
+  downwardAPI: { downwardAPI: { items: [] } },
+  image: { image: { reference: "registry.example/data:1" } },
+  iscsi: { iscsi: { targetPortal: "10.0.0.9:3260", iqn: "iqn.2001-04.com.example:storage", lun: 0 } },
+  gcePersistentDisk: { gcePersistentDisk: { pdName: "disk" } },
+  cephfs: { cephfs: { monitors: ["10.0.0.10:6789"] } },
+  noSource: {},
 };
 
 const podArb = fc
   .record({
-    sc: fc.record({ runAsNonRoot: opt(true, false), runAsUser: opt(0, 1000), seccompProfile: seccomp, seLinuxOptions: seLinux, appArmorProfile: appArmor, sysctls: opt([{ name: "net.ipv4.tcp_syncookies", value: "1" }], [{ name: "kernel.msgmax", value: "1" }], [{ name: "net.ipv4.tcp_keepalive_time", value: "60" }]), windowsOptions: opt({ hostProcess: true }) }, { requiredKeys: [] }),
-    host: fc.record({ hostNetwork: opt(true, false), hostPID: opt(true), hostIPC: opt(true) }, { requiredKeys: [] }),
+    sc: fc.record(
+      {
+        runAsNonRoot: opt(true, false),
+        runAsUser: opt(0, 1000),
+        seccompProfile: seccomp,
+        seLinuxOptions: seLinux,
+        appArmorProfile: appArmor,
+        sysctls: opt(
+          [{ name: "net.ipv4.tcp_syncookies", value: "1" }],
+          [{ name: "kernel.msgmax", value: "1" }],
+          [{ name: "net.ipv4.tcp_keepalive_time", value: "60" }],
+          [{ name: "net.ipv4.tcp_rmem", value: "4096 87380 6291456" }, { name: "net.ipv4.tcp_wmem", value: "4096 16384 4194304" }],
+          [{ name: "net.ipv4.tcp_notsent_lowat", value: "16384" }, { name: "net.ipv4.tcp_slow_start_after_idle", value: "0" }],
+          [{ name: "net.core.somaxconn", value: "1024" }, { name: "kernel.shm_rmid_forced", value: "1" }],
+        ),
+        windowsOptions: opt({ hostProcess: true }, { hostProcess: false }),
+      },
+      { requiredKeys: [] },
+    ),
+    // hostUsers: false relaxes the root checks since 1.35 (a user namespace), never procMount at restricted.
+    host: fc.record({ hostNetwork: opt(true, false), hostPID: opt(true, false), hostIPC: opt(true), hostUsers: opt(true, false) }, { requiredKeys: [] }),
     os: opt("linux", "windows"),
     containers: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }),
     init: fc.boolean(),
+    ephemeral: fc.boolean(),
     volumes: fc.subarray(Object.keys(VOLUMES)),
     annotation: opt("runtime/default", "localhost/p", "unconfined"),
   })
   .chain((p) =>
-    fc.tuple(fc.constant(p), fc.tuple(...p.containers.map((_, i) => container(`c${i}`))), p.init ? container("init").map((c) => [c]) : fc.constant([])),
+    fc.tuple(
+      fc.constant(p),
+      fc.tuple(...p.containers.map((_, i) => container(`c${i}`))),
+      p.init ? container("init").map((c) => [c]) : fc.constant([]),
+      p.ephemeral ? container("debug").map((c) => [c]) : fc.constant([]),
+    ),
   )
-  .map(([p, containers, initContainers]) => {
-    const spec: Record<string, unknown> = { ...strip(p.host), containers, ...(initContainers.length ? { initContainers } : {}), securityContext: strip(p.sc) };
+  .map(([p, containers, initContainers, ephemeralContainers]) => {
+    const spec: Record<string, unknown> = { ...strip(p.host), containers, ...(initContainers.length ? { initContainers } : {}), ...(ephemeralContainers.length ? { ephemeralContainers } : {}), securityContext: strip(p.sc) };
     if (p.os) spec["os"] = { name: p.os };
     if (p.volumes.length) spec["volumes"] = p.volumes.map((v) => ({ name: v.toLowerCase(), ...VOLUMES[v] }));
     const metadata: Record<string, unknown> = { name: "p" };
@@ -125,6 +164,17 @@ const EDITS: Record<string, (p: Pod) => void> = {
   initContainer: (p) => (p.spec["initContainers"] = [{ name: "init", image: "busybox:1.36", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }]),
   bareInitContainer: (p) => (p.spec["initContainers"] = [{ name: "init", image: "busybox:1.36" }]),
   secondContainer: (p) => p.spec["containers"].push({ name: "c1", image: "x:1", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }),
+  probeHost: (p) => (c0(p).livenessProbe = { httpGet: { port: 8080, host: "169.254.169.254" } }),
+  probeNoHost: (p) => (c0(p).readinessProbe = { httpGet: { port: 8080, path: "/ready" } }),
+  startupTcpHost: (p) => (c0(p).startupProbe = { tcpSocket: { port: 8080, host: "db" } }),
+  preStopHost: (p) => (c0(p).lifecycle = { preStop: { httpGet: { port: 8080, host: "peer" } } }),
+  userNamespace: (p) => (p.spec["hostUsers"] = false),
+  hostUsersTrue: (p) => (p.spec["hostUsers"] = true),
+  newSysctls: (p) => (p.spec["securityContext"].sysctls = [{ name: "net.ipv4.tcp_rmem", value: "4096 87380 6291456" }, { name: "net.ipv4.tcp_slow_start_after_idle", value: "0" }]),
+  imageVolume: (p) => (p.spec["volumes"] = [{ name: "data", image: { reference: "registry.example/data:1" } }]),
+  sourcelessVolume: (p) => (p.spec["volumes"] = [{ name: "nothing" }]),
+  ephemeralContainer: (p) => (p.spec["ephemeralContainers"] = [{ name: "debug", image: "busybox:1.36", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }]),
+  bareEphemeralContainer: (p) => (p.spec["ephemeralContainers"] = [{ name: "debug", image: "busybox:1.36", ports: [{ containerPort: 1, hostPort: 9 }] }]),
 };
 const compliantPod = (): Pod => ({
   metadata: { name: "p" },
@@ -138,6 +188,16 @@ const editedPodArb = fc.subarray(Object.keys(EDITS), { maxLength: 3 }).chain((na
   for (const n of names) EDITS[n]!(p);
   return p;
 });
+
+/**
+ * The reasons of every check k8s.io/pod-security-admission v0.37.2 runs at
+ * restricted:latest (policy/check_*.go; the baseline capability and hostPath
+ * checks are overridden there by their restricted versions).
+ */
+const UPSTREAM_REASONS = [
+  "hostProcess", "host namespaces", "privileged", "hostPort", "forbidden AppArmor profile", "seLinuxOptions", "procMount", "forbidden sysctls",
+  "restricted volume types", "allowPrivilegeEscalation != false", "runAsNonRoot != true", "runAsUser=0", "seccompProfile", "unrestricted capabilities", "probe or lifecycle host",
+];
 
 /** "privileged (container ...)" → "privileged"; upstream says "profiles" for several AppArmor findings. */
 const controlOf = (reason: string) => reason.split(" (")[0]!.replace("forbidden AppArmor profiles", "forbidden AppArmor profile");
@@ -159,6 +219,14 @@ describe("Pod Security verdicts match the upstream admission library", () => {
       if (JSON.stringify(ours) !== JSON.stringify(theirs) || (ours.length === 0) !== u.allowed) mismatches.push(`${JSON.stringify(pod)}\n    ours:     ${ours.join(" | ")}\n    upstream: ${theirs.join(" | ")}`);
     });
     expect(mismatches.slice(0, 5).join("\n")).toBe("");
+    // Every check the library runs at "restricted" (latest) fires on some pods and not on others.
+    const fired = new Map<string, number>();
+    for (const u of upstream) for (const r of new Set(u.reasons.map(controlOf))) fired.set(r, (fired.get(r) ?? 0) + 1);
+    expect([...fired.keys()].sort()).toEqual([...UPSTREAM_REASONS].sort());
+    for (const [reason, n] of fired) {
+      expect(n, `${reason} fires`).toBeGreaterThanOrEqual(5);
+      expect(pods.length - n, `${reason} passes`).toBeGreaterThanOrEqual(5);
+    }
     // The corpus must exercise both outcomes, or the comparison proves little.
     expect(denied).toBeGreaterThan(300);
     expect(pods.length - denied).toBeGreaterThan(100);
