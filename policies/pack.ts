@@ -3,6 +3,7 @@ import { cloudRunPolicies } from "./cloudRun";
 import { environmentBinding } from "./environmentBinding";
 import { gkePolicies } from "./gke";
 import { gcpStandardLabels } from "./labels";
+import { cheapNotApplicable } from "./lib/notApplicable";
 import { podSecurityRestricted } from "./podSecurity";
 import { releasePolicies } from "./release";
 import { securityScanReport } from "./securityGate";
@@ -25,4 +26,4 @@ export const policies: Policies = [
   securityScanReport,
   gcpStandardLabels,
   environmentBinding,
-];
+].map(cheapNotApplicable);

@@ -17,11 +17,13 @@ interface Release {
 }
 
 function onRelease(check: (r: Release, args: ResourceValidationArgs, report: ReportViolation) => void): ResourceValidationPolicy["validateResource"] {
-  return (args, report) => {
+  const validate = (args: ResourceValidationArgs, report: ReportViolation) => {
     if (args.type !== TRAFFIC_SPLIT) return args.notApplicable(`only applies to ${TRAFFIC_SPLIT}`);
     const r = known(() => args.props["release"] as Release | undefined);
     if (r) check(r, args, report);
   };
+  // The type the SDK reads to skip other resources without calling (and without an error per resource).
+  return Object.assign(validate, { __pulumiType: TRAFFIC_SPLIT });
 }
 
 export const releaseProductionCanary: ResourceValidationPolicy = {

@@ -12,18 +12,12 @@
  *
  *   npm run bench:rollback [-- --runs 20] [--json]
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { HaproxyRouter } from "../../src/release/routers/haproxy";
 import type { CheckpointWrite, DrainPlan } from "../../src/release/routers/router";
 import { ProvingGround } from "../../test/support/provingGround";
-
-const ROOT = join(__dirname, "..", "..");
-const FILE = join(ROOT, "BENCHMARKS.md");
-const BEGIN = "<!-- rollback-benchmark:begin -->";
-const END = "<!-- rollback-benchmark:end -->";
+import { BENCHMARKS_FILE, machine, writeSection } from "../benchmarksFile";
 
 interface Sample {
   sentAt: number;
@@ -125,7 +119,7 @@ async function main() {
   const section = [
     "## Rollback wall time on the proving ground",
     "",
-    `Run on ${new Date().toISOString().slice(0, 10)} (${cpus().length}× ${cpus()[0]?.model.trim() ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${readFileSync("/proc/version", "utf8").split(" ").slice(0, 3).join(" ")}) with \`npm run bench:rollback -- --runs ${runs}\`: real HAProxy from Debian's package, backends answering in ~40 ms, candidate at 50%, a probe at 200 req/s on loopback, ${runs} rollbacks on each path, alternating.`,
+    `Run on ${new Date().toISOString().slice(0, 10)} (${machine()}) with \`npm run bench:rollback -- --runs ${runs}\`: real HAProxy from Debian's package, backends answering in ~40 ms, candidate at 50%, a probe at 200 req/s on loopback, ${runs} rollbacks on each path, alternating.`,
     "",
     "- **immediate** (guardrail rollbacks: error rate or p95 over the guardrails, failed health checks, smoke failures, a failed move): both weights set and read back, then the candidate's sessions shut at once.",
     `- **drain** (statistical rollbacks: a comparative regression within the guardrails, an inconclusive step, the deadline): the same weights, then the candidate's open sessions get up to ${drainMs / 1000} s (\`drainSeconds\`; 30 s by default) to end on their own before what is left is shut.`,
@@ -138,10 +132,8 @@ async function main() {
     `On the drain path the router call includes the drain: it returns when the candidate has no open session left (polled every 250 ms, hence the ~250 ms), and new requests go to stable from the first command. Requests cut on the immediate path were in flight on the candidate when its sessions were shut (the price of closing a bad candidate's connections at once). The engine adds at most one metrics interval between the data that fails a gate and the decision (1 s on the proving ground, 15 s by default).`,
     "",
   ].join("\n");
-  const current = existsSync(FILE) ? readFileSync(FILE, "utf8") : "# Benchmarks\n";
-  const block = `${BEGIN}\n${section}\n${END}`;
-  writeFileSync(FILE, current.includes(BEGIN) ? current.replace(new RegExp(`${BEGIN}[\\s\\S]*${END}`), block) : `${current.trimEnd()}\n\n${block}\n`);
-  process.stderr.write(`bench:rollback: wrote ${FILE}\n`);
+  writeSection("rollback-benchmark", section);
+  process.stderr.write(`bench:rollback: wrote ${BENCHMARKS_FILE}\n`);
 }
 
 main().then(

@@ -26,7 +26,7 @@ type Check = (pod: PodTemplate, args: ResourceValidationArgs, report: ReportViol
  * matches by its type token (validateResourceOfType), so every other
  * resource is "not applicable" rather than silently passed.
  */
-export function onPodTemplates(check: Check): ResourceValidation[] {
+export function onPodTemplates(check: Check): ResourceValidation {
   const templated = (tmpl: () => { metadata?: unknown; spec?: unknown } | undefined, replicas?: () => number | undefined) =>
     (args: ResourceValidationArgs, report: ReportViolation) => {
       const t = known(tmpl);
@@ -34,7 +34,7 @@ export function onPodTemplates(check: Check): ResourceValidation[] {
       if (!spec) return; // computed during preview, or absent (the API server would reject it)
       check({ path: POD_SPEC_PATH[args.type]!.join("."), metadata: known(() => t.metadata) as PodMeta | undefined, spec: spec as PodSpec, replicas: replicas ? known(replicas) : undefined }, args, report);
     };
-  return [
+  const byType = [
     validateResourceOfType(k8s.core.v1.Pod, (p, args, report) => templated(() => ({ metadata: p.metadata, spec: p.spec }))(args, report)),
     validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) => templated(() => d.spec?.template, () => d.spec?.replicas)(args, report)),
     validateResourceOfType(k8s.apps.v1.StatefulSet, (s, args, report) => templated(() => s.spec?.template, () => s.spec?.replicas)(args, report)),
@@ -43,6 +43,13 @@ export function onPodTemplates(check: Check): ResourceValidation[] {
     validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => templated(() => j.spec?.template)(args, report)),
     validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => templated(() => c.spec?.jobTemplate?.spec?.template)(args, report)),
   ];
+  // One dispatch by type (one "not applicable" for any other resource, instead of one per kind: the SDK throws for each).
+  const validations = new Map(byType.map((v) => [(v as { __pulumiType?: string }).__pulumiType!, v]));
+  return (args, report) => {
+    const v = validations.get(args.type);
+    if (!v) return args.notApplicable(`only applies to ${[...validations.keys()].join(", ")}`);
+    return v(args, report);
+  };
 }
 
 export type ContainerKind = "containers" | "initContainers" | "ephemeralContainers";

@@ -127,33 +127,19 @@ export class AnalyzerSession {
   }
 
   async analyze(r: AnalyzedResource): Promise<AnalyzeResult> {
-    const req = new analyzerPb.AnalyzeRequest();
-    req.setUrn(r.urn).setType(r.type).setName(r.name).setProperties(Struct.fromJavaScript(r.properties as never));
-    const opts = new analyzerPb.AnalyzerResourceOptions();
-    if (r.parent) opts.setParent(r.parent);
-    req.setOptions(opts);
-    return this.result(await this.call(this.client.analyze, req), r.urn);
+    return this.send(analyzeRequest(r));
   }
 
   async analyzeStack(resources: AnalyzedResource[]): Promise<AnalyzeResult> {
-    const req = new analyzerPb.AnalyzeStackRequest();
-    req.setResourcesList(
-      resources.map((r) => {
-        const ar = new analyzerPb.AnalyzerResource();
-        ar.setUrn(r.urn).setType(r.type).setName(r.name).setProperties(Struct.fromJavaScript(r.properties as never));
-        if (r.parent) ar.setParent(r.parent);
-        ar.setDependenciesList(r.dependencies ?? []);
-        for (const [prop, urns] of Object.entries(r.propertyDependencies ?? {})) {
-          const deps = new analyzerPb.AnalyzerPropertyDependencies();
-          deps.setUrnsList(urns);
-          ar.getPropertydependenciesMap().set(prop, deps);
-        }
-        const opts = new analyzerPb.AnalyzerResourceOptions();
-        if (r.parent) opts.setParent(r.parent);
-        ar.setOptions(opts);
-        return ar;
-      }),
-    );
+    return this.sendStack(analyzeStackRequest(resources));
+  }
+
+  /** A request built beforehand (the policy benchmark times the pack, not this client's serialization). */
+  async send(req: analyzerPb.AnalyzeRequest): Promise<AnalyzeResult> {
+    return this.result(await this.call(this.client.analyze, req), req.getUrn());
+  }
+
+  async sendStack(req: analyzerPb.AnalyzeStackRequest): Promise<AnalyzeResult> {
     return this.result(await this.call(this.client.analyzeStack, req), "");
   }
 
@@ -180,4 +166,37 @@ export class AnalyzerSession {
   close(): void {
     this.client.close();
   }
+}
+
+/** The engine's Analyze request for one resource (its inputs). */
+export function analyzeRequest(r: AnalyzedResource): analyzerPb.AnalyzeRequest {
+  const req = new analyzerPb.AnalyzeRequest();
+  req.setUrn(r.urn).setType(r.type).setName(r.name).setProperties(Struct.fromJavaScript(r.properties as never));
+  const opts = new analyzerPb.AnalyzerResourceOptions();
+  if (r.parent) opts.setParent(r.parent);
+  req.setOptions(opts);
+  return req;
+}
+
+/** The engine's AnalyzeStack request: every resource (its outputs) with its dependencies. */
+export function analyzeStackRequest(resources: AnalyzedResource[]): analyzerPb.AnalyzeStackRequest {
+  const req = new analyzerPb.AnalyzeStackRequest();
+  req.setResourcesList(
+    resources.map((r) => {
+      const ar = new analyzerPb.AnalyzerResource();
+      ar.setUrn(r.urn).setType(r.type).setName(r.name).setProperties(Struct.fromJavaScript(r.properties as never));
+      if (r.parent) ar.setParent(r.parent);
+      ar.setDependenciesList(r.dependencies ?? []);
+      for (const [prop, urns] of Object.entries(r.propertyDependencies ?? {})) {
+        const deps = new analyzerPb.AnalyzerPropertyDependencies();
+        deps.setUrnsList(urns);
+        ar.getPropertydependenciesMap().set(prop, deps);
+      }
+      const opts = new analyzerPb.AnalyzerResourceOptions();
+      if (r.parent) opts.setParent(r.parent);
+      ar.setOptions(opts);
+      return ar;
+    }),
+  );
+  return req;
 }

@@ -1,7 +1,7 @@
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startProcess, type Proc } from "./processes";
-import { scratchDir } from "./scratch";
 
 export interface Prometheus extends Proc {
   url: string;
@@ -11,16 +11,24 @@ export interface Prometheus extends Proc {
 /** Real Prometheus (Debian's package) on a loopback port, scraping `targets` every second. */
 export async function startPrometheus(targets: { job: string; address: string }[]): Promise<Prometheus> {
   const port = await freePort();
-  const dir = scratchDir("prometheus-");
+  const dir = mkdtempSync(join(tmpdir(), "prometheus-"));
   const cfg = join(dir, "prometheus.yml");
   const jobs = targets.map((t) => `  - job_name: ${t.job}\n    scrape_interval: 1s\n    scrape_timeout: 900ms\n    static_configs:\n      - targets: ["${t.address}"]`).join("\n");
   writeFileSync(cfg, `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n${jobs}\n`);
-  const p = await startProcess("prometheus", [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], {});
+  const started = await startProcess("prometheus", [`--config.file=${cfg}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], {}).catch((e: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
+  // Stopping it removes its dir too (config, TSDB).
+  const p = { ...started, stop: async () => (await started.stop(), rmSync(dir, { recursive: true, force: true })) };
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     const ok = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(500) }).then((r) => r.ok, () => false);
     if (ok) break;
-    if (i === 199 || p.child.exitCode !== null) throw new Error(`prometheus did not become ready:\n${p.output()}`);
+    if (i === 199 || p.child.exitCode !== null) {
+      await p.stop();
+      throw new Error(`prometheus did not become ready:\n${p.output()}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { ...p, url, dir };
