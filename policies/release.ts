@@ -1,9 +1,10 @@
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { strictEnvironmentOf } from "./lib/environment";
 import { known } from "./lib/policy";
+import { TRAFFIC_SPLIT_TOKEN } from "../src/release/provider/token";
 
-/** The release engine's dynamic resource (see src/release/provider/trafficSplit.ts). */
-export const TRAFFIC_SPLIT = "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit";
+/** The release engine's dynamic resource (src/release/provider/token.ts is its one home). */
+export const TRAFFIC_SPLIT = TRAFFIC_SPLIT_TOKEN;
 
 interface Release {
   strategy?: "direct" | "blue-green" | "canary";

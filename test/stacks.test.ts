@@ -4,6 +4,7 @@ import { ROUTE_WEIGHT_PATHS } from "../src/components/agentWorkloads";
 import { TRAFFIC_PATHS } from "../src/components/websocketBackend";
 import { isSecretValue, type DeclaredResource } from "../src/plan/offlineCloud";
 import { at, editedStackFile, evaluateCommitted, evaluateFile, type DeclaredStack } from "./support/stacks";
+import { TRAFFIC_SPLIT_TOKEN } from "../src/release/provider/token";
 
 const T = {
   cluster: "gcp:container/cluster:Cluster",
@@ -375,7 +376,7 @@ describe("config changes reach the declared resources", () => {
 });
 
 describe("the release engine is wired per environment", () => {
-  const SPLIT = "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit";
+  const SPLIT = TRAFFIC_SPLIT_TOKEN;
 
   it("production: canary on the Cloud Run service, stable → candidate revisions, Managed Prometheus", () => {
     const s = stacks["production"]!;

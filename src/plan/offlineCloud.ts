@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { TRAFFIC_SPLIT_TOKEN } from "../release/provider/token";
 
 /** What the program asked for, as the mock engine saw it. */
 export interface DeclaredResource {
@@ -127,7 +128,7 @@ const COMPUTED: Record<string, Fabricate> = {
   "kubernetes:gateway.networking.k8s.io/v1:Gateway": () => ({}),
   "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": () => ({}),
   // The release engine's resource: offline, nothing runs; it reports what it would roll out.
-  "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit": (_n, i) => ({ phase: "planned", stableRevision: i["stable"], candidateRevision: i["candidate"], liveCandidateWeight: 0, steps: [] }),
+  [TRAFFIC_SPLIT_TOKEN]: (_n, i) => ({ phase: "planned", stableRevision: i["stable"], candidateRevision: i["candidate"], liveCandidateWeight: 0, steps: [] }),
 };
 
 /** Component types have no cloud state; they only group children. */

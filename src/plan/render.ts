@@ -1,5 +1,6 @@
 import { redactSecrets, type DeclaredResource } from "./offlineCloud";
 import type { StackOutputValue } from "./evaluate";
+import { TRAFFIC_SPLIT_TOKEN } from "../release/provider/token";
 
 /** The few inputs per type a reviewer looks at first (dotted paths into the inputs). */
 const KEY_PROPERTIES: Record<string, string[]> = {
@@ -26,7 +27,7 @@ const KEY_PROPERTIES: Record<string, string[]> = {
   "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": ["spec.minReplicas", "spec.maxReplicas"],
   "kubernetes:policy/v1:PodDisruptionBudget": ["spec.maxUnavailable"],
   "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ["metadata.name", "spec.rules.0.backendRefs"],
-  "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit": ["target.kind", "stable", "candidate", "release.strategy", "release.steps"],
+  [TRAFFIC_SPLIT_TOKEN]: ["target.kind", "stable", "candidate", "release.strategy", "release.steps"],
 };
 
 function at(obj: unknown, path: string): unknown {

@@ -1,6 +1,7 @@
 import { AnalyzerSession, type AnalyzeResult, type AnalyzedResource, type Diagnostic, type PolicyConfigEntry } from "../../src/policy/analyzer";
 import { reconcilePolicyConfig } from "../../src/policy/packConfig";
 import { startPack, type RunningPack } from "../../src/policy/packProcess";
+import { TRAFFIC_SPLIT_TOKEN } from "../../src/release/provider/token";
 
 /**
  * The real policy pack process, called over the analyzer protocol the way
@@ -80,7 +81,7 @@ export const TYPES = {
   vercelEnv: "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
   vercelEnvs: "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables",
   vercelShared: "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable",
-  trafficSplit: "pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit",
+  trafficSplit: TRAFFIC_SPLIT_TOKEN,
   secret: "gcp:secretmanager/secret:Secret",
   network: "gcp:compute/network:Network",
 } as const;

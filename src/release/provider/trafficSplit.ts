@@ -19,10 +19,8 @@ import type { Metrics, Target } from "./inputs";
  *    the current engine rather than stale code kept in state.
  */
 
-/** The module/type pair gives the resource its own token: pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit. */
-export const TRAFFIC_SPLIT_MODULE = "progressive-delivery";
-export const TRAFFIC_SPLIT_TYPE = "TrafficSplit";
-export const TRAFFIC_SPLIT_TOKEN = `pulumi-nodejs:dynamic/${TRAFFIC_SPLIT_MODULE}:${TRAFFIC_SPLIT_TYPE}`;
+import { TRAFFIC_SPLIT_MODULE, TRAFFIC_SPLIT_TYPE } from "./token";
+export { TRAFFIC_SPLIT_MODULE, TRAFFIC_SPLIT_TOKEN, TRAFFIC_SPLIT_TYPE } from "./token";
 
 const ENGINE_FILE = path.resolve(__dirname, "engine.ts");
 const ENGINE_RELATIVE = "src/release/provider/engine.ts";
