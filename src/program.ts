@@ -1,8 +1,10 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import * as vercel from "@pulumiverse/vercel";
-import type { StackConfig } from "./config/schema";
-import { AgentWorkloads } from "./components/agentWorkloads";
+import * as k8s from "@pulumi/kubernetes";
+import type { GkeClusterSettings, StackConfig } from "./config/schema";
+import { AgentWorkloads, HEALTH_CHECK_RANGES } from "./components/agentWorkloads";
+import { ExistingCluster } from "./components/existingCluster";
 import { GkeCluster } from "./components/gkeCluster";
 import { ImagePolicy, repositoriesOf } from "./components/imagePolicy";
 import { standardLabels } from "./components/labels";
@@ -25,6 +27,24 @@ export interface StackOutputs {
   releases: pulumi.Output<Record<string, ReleaseRecord>>;
 }
 
+/** Where the stack's Kubernetes resources go: the provider, its kubeconfig, and what the outputs say about the cluster. */
+interface ClusterAccess {
+  provider: k8s.Provider;
+  kubeconfig: pulumi.Output<string>;
+  name: pulumi.Output<string>;
+  endpoint: pulumi.Output<string>;
+}
+
+/** The stack's GKE cluster (declared by `gke`), or the existing cluster its kubeconfig reaches. */
+function clusterOf(config: StackConfig, gke: () => GkeCluster): ClusterAccess {
+  if (config.cluster.mode === "existing") {
+    const existing = new ExistingCluster("cluster", { kubeconfig: pulumi.secret(config.kubeconfig!.value), ...(config.cluster.context ? { context: config.cluster.context } : {}) });
+    return { provider: existing.provider, kubeconfig: existing.kubeconfig, name: existing.name, endpoint: existing.endpoint };
+  }
+  const c = gke();
+  return { provider: c.provider, kubeconfig: c.kubeconfig, name: c.cluster.name, endpoint: pulumi.secret(c.cluster.endpoint) };
+}
+
 /** Declares every resource of one stack from its validated configuration. */
 export function declareStack(config: StackConfig): StackOutputs {
   const { project, region, zone } = config.gcp;
@@ -45,16 +65,18 @@ export function declareStack(config: StackConfig): StackOutputs {
   const agentImages = config.workloads.services.flatMap((s) => [s.images.blue, s.images.green].filter((i): i is string => i !== undefined));
   // Enforced by the cluster and the Cloud Run service: only the stack's own repositories' images run.
   const imagePolicy = new ImagePolicy("images", { project, images: [...agentImages, config.backend.image] }, afterApis);
-  const cluster = new GkeCluster(
-    "gke",
-    { project, region, zone, cluster: config.cluster, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels, imageRepositories: repositoriesOf(agentImages) },
-    // Private nodes pull images through Cloud NAT.
-    { ...onGcp, dependsOn: [...apis.services, network.nat, imagePolicy.policy] },
+  const cluster = clusterOf(config, () =>
+    new GkeCluster(
+      "gke",
+      { project, region, zone, cluster: config.cluster as GkeClusterSettings, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels, imageRepositories: repositoriesOf(agentImages) },
+      // Private nodes pull images through Cloud NAT.
+      { ...onGcp, dependsOn: [...apis.services, network.nat, imagePolicy.policy] },
+    ),
   );
-  const workloads = new AgentWorkloads("agents", {
+  new AgentWorkloads("agents", {
     environment: config.environment,
     workloads: config.workloads,
-    proxyCidr: config.network.proxyCidr,
+    gatewaySources: config.cluster.mode === "gke" ? [config.network.proxyCidr, ...HEALTH_CHECK_RANGES] : config.cluster.gatewaySourceCidrs,
     provider: cluster.provider,
   });
   const backend = new WebSocketBackend(
@@ -96,8 +118,8 @@ export function declareStack(config: StackConfig): StackOutputs {
   return {
     backendUrl: backend.url,
     frontendUrl: frontend.url,
-    clusterName: cluster.cluster.name,
-    clusterEndpoint: pulumi.secret(cluster.cluster.endpoint),
+    clusterName: cluster.name,
+    clusterEndpoint: cluster.endpoint,
     kubeconfig: cluster.kubeconfig,
     revisions: {
       backend: backend.revision,

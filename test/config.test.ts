@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseStackConfig, PROJECT, type ConfigProblem } from "../src/config/load";
 import { readStackFile } from "../src/plan/stackFile";
-import { editedStackFile, stackFile } from "./support/stacks";
+import { editedStackFile, gkeOf, stackFile } from "./support/stacks";
 
 type Config = Record<string, unknown>;
 const k = (key: string) => `${PROJECT}:${key}`;
@@ -34,7 +34,7 @@ describe("committed stack files", () => {
     expect([dev.workloads.replicas, dev.workloads.resources]).toEqual([1, { cpu: "500m", memory: "1Gi" }]);
     expect(staging.workloads.resources).toEqual({ cpu: "1000m", memory: "2Gi" });
     expect(prod.workloads.resources).toEqual({ cpu: "2000m", memory: "4Gi" });
-    expect([dev.cluster.regional, staging.cluster.regional, prod.cluster.regional]).toEqual([false, false, true]);
+    expect([gkeOf(dev).regional, gkeOf(staging).regional, gkeOf(prod).regional]).toEqual([false, false, true]);
     expect([dev.monitoring.level, staging.monitoring.level, prod.monitoring.level]).toEqual(["minimal", "standard", "comprehensive"]);
     expect([dev.release.strategy, staging.release.strategy, prod.release.strategy]).toEqual(["direct", "blue-green", "canary"]);
     expect(prod.release.strategy === "canary" && prod.release.steps).toEqual([5, 10, 25, 50, 100]);
@@ -194,6 +194,28 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(off.ok && off.config.releaseImmediately).toBe(false);
   });
 
+  it("cluster.mode existing: takes no GKE defaults, needs its kubeconfig (a secret), a GatewayClass of its own and the Gateway's source ranges", () => {
+    const existing = (cluster: Record<string, unknown>, extra: (c: Config) => void = () => {}) =>
+      problemsOf("staging", (c) => {
+        c[k("cluster")] = cluster;
+        extra(c);
+      });
+    const bare = existing({ mode: "existing" });
+    expect(bare.map((p) => p.key).sort()).toEqual([k("cluster.gatewaySourceCidrs"), k("kubeconfig"), k("workloads.gatewayClassName")].sort());
+    expect(bare.find((p) => p.key === k("kubeconfig"))!.problem).toContain("pulumi config set --secret kubeconfig");
+    // GKE settings do not belong to an existing cluster.
+    expect(existing({ mode: "existing", regional: true })).toContainEqual(expect.objectContaining({ key: k("cluster.regional"), problem: expect.stringContaining("unknown key") }));
+    const file = editedStackFile("staging", (c) => {
+      c[k("cluster")] = { mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24"] };
+      c[k("kubeconfig")] = { secure: "v1:AAAA" };
+      c[k("workloads")] = { ...section(c, "workloads"), gatewayClassName: "istio" };
+    });
+    const ok = parseStackConfig(readStackFile(file, "staging"));
+    expect(ok.ok ? ok.config.cluster : ok.problems).toEqual({ mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24"] });
+    // A GKE stack has no kubeconfig of its own to set.
+    expect(problemsOf("staging", (c) => void (c[k("kubeconfig")] = { secure: "v1:AAAA" }))).toEqual([expect.objectContaining({ key: k("kubeconfig"), problem: expect.stringContaining("only for cluster.mode existing") })]);
+  });
+
   it("two agent services with one name: an error naming both entries", () => {
     const problems = problemsOf("staging", (c) => {
       const w = section(c, "workloads");
@@ -258,7 +280,7 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(source.ok).toBe(false);
     if (source.ok) return;
     expect(source.problems.map((p) => p.key)).toEqual([k("backend"), k("release")]);
-    expect(source.problems[0]!.problem).toMatch(/^is set as a secret, but this program keeps only vercelApiToken, .*releaseWebhookSecret secret; .* plaintext/);
+    expect(source.problems[0]!.problem).toMatch(/^is set as a secret, but this program keeps only vercelApiToken, .*releaseWebhookSecret, kubeconfig secret; .* plaintext/);
     expect(JSON.stringify(source.problems)).not.toMatch(/SENTINEL/);
   });
 

@@ -1,9 +1,11 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { NODE_ROLES } from "../src/components/gkeCluster";
 import { ROUTE_WEIGHT_PATHS } from "../src/components/agentWorkloads";
 import { TRAFFIC_PATHS } from "../src/components/websocketBackend";
 import { isSecretValue, type DeclaredResource } from "../src/plan/offlineCloud";
-import { at, editedStackFile, evaluateCommitted, evaluateFile, type DeclaredStack } from "./support/stacks";
+import { evaluateStack } from "../src/plan/evaluate";
+import { readStackFile } from "../src/plan/stackFile";
+import { at, DeclaredStack, editedStackFile, evaluateCommitted, evaluateFile, gkeOf } from "./support/stacks";
 import { TRAFFIC_SPLIT_TOKEN } from "../src/release/provider/token";
 
 const T = {
@@ -60,8 +62,8 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(c["enableLegacyAbac"]).toBe(false);
     expect(c["datapathProvider"]).toBe("ADVANCED_DATAPATH");
     expect(at(c, "masterAuth.clientCertificateConfig.issueClientCertificate")).toBe(false);
-    expect(at(c, "releaseChannel.channel")).toBe(s().config.cluster.releaseChannel);
-    expect(at<unknown[]>(c, "masterAuthorizedNetworksConfig.cidrBlocks")).toEqual(s().config.cluster.authorizedNetworks.map((n) => ({ cidrBlock: n.cidr, displayName: n.name })));
+    expect(at(c, "releaseChannel.channel")).toBe(gkeOf(s().config).releaseChannel);
+    expect(at<unknown[]>(c, "masterAuthorizedNetworksConfig.cidrBlocks")).toEqual(gkeOf(s().config).authorizedNetworks.map((n) => ({ cidrBlock: n.cidr, displayName: n.name })));
     expect(c["removeDefaultNodePool"]).toBe(true);
 
     const pool = s().one(T.nodePool).inputs;
@@ -70,7 +72,7 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(at(pool, "nodeConfig.workloadMetadataConfig.mode")).toBe("GKE_METADATA");
     expect(at(pool, "nodeConfig.shieldedInstanceConfig")).toEqual({ enableSecureBoot: true, enableIntegrityMonitoring: true });
     expect(at(pool, "management")).toEqual({ autoRepair: true, autoUpgrade: true });
-    expect(at(pool, "autoscaling")).toEqual({ minNodeCount: s().config.cluster.minNodes, maxNodeCount: s().config.cluster.maxNodes });
+    expect(at(pool, "autoscaling")).toEqual({ minNodeCount: gkeOf(s().config).minNodes, maxNodeCount: gkeOf(s().config).maxNodes });
 
     // The node account gets exactly the logging/metrics/pull roles, nothing broader.
     const nodeRoles = s()
@@ -266,7 +268,7 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(s().outputs["kubeconfig"]?.secret).toBe(true);
     expect(s().outputs["clusterEndpoint"]?.secret).toBe(true);
     expect(s().outputs["backendUrl"]?.secret).toBe(false);
-    expect(s().output("clusterName")).toBe(s().config.cluster.name);
+    expect(s().output("clusterName")).toBe(gkeOf(s().config).name);
     const kubeconfig = JSON.parse(s().output<string>("kubeconfig")) as { users: { user: { exec: { command: string } } }[] };
     expect(kubeconfig.users[0]!.user.exec.command).toBe("gke-gcloud-auth-plugin");
     expect(s().output("revisions")).toMatchObject({ backend: at(s().one(T.run).inputs, "template.revision") });
@@ -438,5 +440,49 @@ describe("the release engine is wired per environment", () => {
     const file = editedStackFile("production", (c) => void delete (c["progressive-delivery:backend"] as Record<string, unknown>)["stableVersion"]);
     const s = await evaluateFile("production", file);
     expect(s.ofType(SPLIT)).toHaveLength(0);
+  });
+});
+
+describe("cluster.mode existing: the Kubernetes half on a cluster the team already runs", () => {
+  const KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: platform\ncontexts: [{ name: platform, context: { cluster: c1, user: u1 } }]\nclusters: [{ name: c1, cluster: { server: 'https://k8s.example.internal:6443' } }]\nusers: [{ name: u1, user: { token: SENTINEL_KUBE_TOKEN } }]\n";
+  let s: DeclaredStack;
+  beforeAll(async () => {
+    const file = editedStackFile("staging", (c) => {
+      c["progressive-delivery:cluster"] = { mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24"] };
+      c["progressive-delivery:workloads"] = { ...(c["progressive-delivery:workloads"] as object), gatewayClassName: "istio" };
+    });
+    // The kubeconfig as `pulumi config set --secret` holds it (a real value, as the engine would decrypt it).
+    vi.resetModules();
+    const source = readStackFile(file, "staging");
+    const result = await evaluateStack({ ...source, values: { ...source.values, kubeconfig: KUBECONFIG }, secretKeys: new Set([...source.secretKeys, "kubeconfig"]) }, () => import("../src/index"));
+    if (!result.ok) throw new Error(JSON.stringify(result.problems));
+    s = new DeclaredStack(result.config, result.resources, result.outputs, result.messages);
+  });
+
+  it("declares no GKE cluster, node pool or node account; every Kubernetes object goes through one provider pinned to the kubeconfig and context", () => {
+    expect(s.ofType(T.cluster)).toEqual([]);
+    expect(s.ofType(T.nodePool)).toEqual([]);
+    const provider = s.one(T.k8sProvider);
+    expect(isSecretValue(provider.inputs["kubeconfig"])).toBe(true);
+    expect(reveal(provider.inputs["kubeconfig"])).toBe(KUBECONFIG);
+    expect(provider.inputs["context"]).toBe("platform");
+    const k8sObjects = s.resources.filter((x) => x.type.startsWith("kubernetes:"));
+    expect(k8sObjects.length).toBeGreaterThan(20);
+    for (const r of k8sObjects) expect(r.provider?.startsWith(`${provider.urn}::`), `${r.type} ${r.name}`).toBe(true);
+  });
+
+  it("the Gateway uses the configured class, exposed services admit only its source ranges, the release still runs on the HTTPRoutes", () => {
+    expect(at(s.one(T.gateway).inputs, "spec.gatewayClassName")).toBe("istio");
+    const ingress = s.ofType(T.netpol).find((p) => at<string>(p.inputs, "metadata.name") === "orchestrator-ingress")!;
+    expect(at<unknown[]>(ingress.inputs, "spec.ingress.0.from")).toContainEqual({ ipBlock: { cidr: "10.0.0.0/24" } });
+    expect(JSON.stringify(ingress.inputs)).not.toContain("35.191.0.0/16");
+    const split = s.one(TRAFFIC_SPLIT_TOKEN).inputs;
+    expect((reveal(at(split, "target")) as { kind: string; kubeconfig: string }).kubeconfig).toBe(KUBECONFIG);
+  });
+
+  it("outputs name the context and keep the server secret; the kubeconfig's token is in no plain output", () => {
+    expect(s.outputs["clusterName"]?.value).toBe("platform");
+    expect(s.outputs["clusterEndpoint"]).toMatchObject({ secret: true, value: "https://k8s.example.internal:6443" });
+    for (const [name, o] of Object.entries(s.outputs)) if (!o.secret) expect(JSON.stringify(o.value), name).not.toContain("SENTINEL_KUBE_TOKEN");
   });
 });

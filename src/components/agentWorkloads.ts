@@ -5,8 +5,8 @@ import type { AgentService, Slot, StackConfig } from "../config/schema";
 export interface AgentWorkloadsArgs {
   environment: StackConfig["environment"];
   workloads: StackConfig["workloads"];
-  /** Source ranges of the Gateway's proxies (proxy-only subnet). */
-  proxyCidr: string;
+  /** Where the Gateway's data plane connects from (GKE: the proxy-only subnet and Google's health checkers). */
+  gatewaySources: readonly string[];
   provider: k8s.Provider;
 }
 
@@ -80,7 +80,7 @@ export class AgentWorkloads extends pulumi.ComponentResource {
         if (!image) continue;
         this.deployments[id] = this.declareSlot(name, svc, slot, image, labels, sa.metadata.name, args, inNs);
       }
-      this.declareServicePolicies(name, ns, svc, w.services, args.proxyCidr, inNs);
+      this.declareServicePolicies(name, ns, svc, w.services, args.gatewaySources, inNs);
       if (svc.expose) this.routes[svc.name] = this.declareRoute(name, svc, w, inNs);
     }
 
@@ -247,10 +247,10 @@ export class AgentWorkloads extends pulumi.ComponentResource {
     });
   }
 
-  private declareServicePolicies(name: string, ns: string, svc: AgentService, all: AgentService[], proxyCidr: string, opts: pulumi.CustomResourceOptions) {
+  private declareServicePolicies(name: string, ns: string, svc: AgentService, all: AgentService[], gatewaySources: readonly string[], opts: pulumi.CustomResourceOptions) {
     const callers = all.filter((s) => s.talksTo.includes(svc.name));
     const from: k8s.types.input.networking.v1.NetworkPolicyPeer[] = callers.map((c) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": c.name } } }));
-    if (svc.expose) from.push({ ipBlock: { cidr: proxyCidr } }, ...HEALTH_CHECK_RANGES.map((cidr) => ({ ipBlock: { cidr } })));
+    if (svc.expose) from.push(...gatewaySources.map((cidr) => ({ ipBlock: { cidr } })));
     if (from.length > 0) {
       new k8s.networking.v1.NetworkPolicy(
         `${name}-${svc.name}-ingress`,

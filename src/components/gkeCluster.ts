@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config/schema";
+import type { GkeClusterSettings, StackConfig } from "../config/schema";
 import type { ImageRepository } from "./imagePolicy";
 import { PODS_RANGE, SERVICES_RANGE } from "./privateNetwork";
 
@@ -9,7 +9,7 @@ export interface GkeClusterArgs {
   project: string;
   region: string;
   zone: string;
-  cluster: StackConfig["cluster"];
+  cluster: GkeClusterSettings;
   network: StackConfig["network"];
   vpcId: pulumi.Input<string>;
   subnetId: pulumi.Input<string>;

@@ -59,6 +59,7 @@ const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
 const common: ConfigLayer = {
   network: { subnetCidr: "10.10.0.0/20", podsCidr: "10.20.0.0/14", servicesCidr: "10.24.0.0/20", masterCidr: "172.16.0.0/28", proxyCidr: "10.129.0.0/23" },
   cluster: {
+    mode: "gke",
     name: "delivery",
     releaseChannel: "REGULAR",
     machineType: "e2-standard-4",
@@ -144,7 +145,9 @@ export function setOwn(o: Record<string, unknown>, key: string, value: unknown):
  */
 export function withDefaults(environment: Environment, stack: Record<string, unknown>): Record<string, unknown> {
   const { release: _release, ...envRest } = perEnvironment[environment];
-  const base = deepMerge(common, { ...envRest, release: releaseDefaults(environment, stack["release"]), environment });
+  const base = deepMerge(common, { ...envRest, release: releaseDefaults(environment, stack["release"]), environment }) as Record<string, unknown>;
+  // An existing cluster takes none of the GKE cluster's defaults (as a release takes only its strategy's).
+  if (isPlainObject(stack["cluster"]) && stack["cluster"]["mode"] === "existing") setOwn(base, "cluster", { mode: "existing" });
   const merged = deepMerge(base, stack) as Record<string, unknown>;
   // With frontend.deployments the engine steps Vercel's rolling release itself, which needs manual
   // advancement; an environment's "automatic" default gives way unless the stack chose it.

@@ -81,7 +81,9 @@ const NetworkConfig = z.strictObject({
 
 const AuthorizedNetwork = z.strictObject({ name: z.string().min(1), cidr: Cidr });
 
-const ClusterConfig = z.strictObject({
+const GkeClusterConfig = z.strictObject({
+  /** A private GKE Standard cluster this stack declares (and its node pool, IAM, Binary Authorization). */
+  mode: z.literal("gke"),
   name: DnsLabel,
   /** Regional clusters replicate the control plane and nodes across zones. */
   regional: z.boolean(),
@@ -94,6 +96,17 @@ const ClusterConfig = z.strictObject({
   deletionProtection: z.boolean(),
 });
 
+/** A conformant cluster the team already runs: the stack deploys its Kubernetes part there (kubeconfig: the `kubeconfig` secret). */
+const ExistingClusterConfig = z.strictObject({
+  mode: z.literal("existing"),
+  /** A context of that kubeconfig; default: its current-context. */
+  context: z.string().min(1).optional(),
+  /** Where the Gateway's data plane connects from (its proxies' ranges): the only sources exposed services accept. */
+  gatewaySourceCidrs: z.array(Cidr).default([]),
+});
+
+const ClusterConfig = z.discriminatedUnion("mode", [GkeClusterConfig, ExistingClusterConfig]);
+export type GkeClusterSettings = z.infer<typeof GkeClusterConfig>;
 const Resources = z.strictObject({ cpu: CpuQuantity, memory: MemoryQuantity });
 
 const Slot = z.enum(["blue", "green"]);
@@ -344,7 +357,7 @@ export type SecretValue = z.infer<typeof SecretValue>;
 const TextFlag = z.enum(["true", "false"], { message: 'expected "true" or "false"' }).transform((v) => v === "true");
 
 /** Keys whose values must be Pulumi secrets. */
-export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl", "releaseWebhookSecret"] as const;
+export const SECRET_KEYS = ["vercelApiToken", "firebaseCredentials", "slackWebhookUrl", "alertWebhookUrl", "releaseWebhookSecret", "kubeconfig"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
 export const StackConfig = z
@@ -364,6 +377,8 @@ export const StackConfig = z
     slackWebhookUrl: SecretValue.optional(),
     alertWebhookUrl: SecretValue.optional(),
     /** Signs every release webhook (HMAC-SHA256, header x-delivery-signature); required in staging and production when webhooks are configured. */
+    /** cluster.mode existing: the cluster's kubeconfig (YAML or JSON). */
+    kubeconfig: SecretValue.optional(),
     releaseWebhookSecret: SecretValue.extend({ value: z.string().min(16, "must be at least 16 characters (it keys the webhooks' HMAC signature)") }).optional(),
     /**
      * The emergency path, set by `npm run rollback -- --immediate`: the stack's
@@ -454,6 +469,17 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   }
 
   const workloads = obj(c["workloads"]);
+  const cluster = obj(c["cluster"]);
+  if (cluster["mode"] === "existing") {
+    if (c["kubeconfig"] === undefined) issues.push({ path: ["kubeconfig"], message: 'cluster.mode existing deploys to the cluster this kubeconfig reaches: set it with `pulumi config set --secret kubeconfig "$(cat your-kubeconfig)"`' });
+    const gatewayClass = str(workloads["gatewayClassName"]);
+    if (gatewayClass?.startsWith("gke-")) issues.push({ path: ["workloads", "gatewayClassName"], message: `"${gatewayClass}" is a GKE GatewayClass: with cluster.mode existing, name a GatewayClass your cluster has (kubectl get gatewayclass)` });
+    if (services.some((s) => s["expose"] === true) && arr(cluster["gatewaySourceCidrs"]).length === 0) {
+      issues.push({ path: ["cluster", "gatewaySourceCidrs"], message: "exposed agent services accept traffic only from the Gateway's data plane: list the ranges its proxies connect from" });
+    }
+  } else if (c["kubeconfig"] !== undefined) {
+    issues.push({ path: ["kubeconfig"], message: "is only for cluster.mode existing (a GKE cluster's kubeconfig is made from the cluster itself): remove it" });
+  }
   if (release["target"] === "http-route" && release["strategy"] !== undefined && release["strategy"] !== "direct" && workloads["hostname"] === undefined && services.some((s) => s["expose"] === true)) {
     issues.push({ path: ["workloads", "hostname"], message: `a ${String(release["strategy"])} release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot> before it takes traffic: set the hostname the Gateway serves` });
   }

@@ -6,7 +6,7 @@ import { formatProblems } from "../../src/config/load";
 import { evaluateStack, type ProgramMessage, type StackOutputValue } from "../../src/plan/evaluate";
 import type { DeclaredResource } from "../../src/plan/offlineCloud";
 import { readStackFile } from "../../src/plan/stackFile";
-import type { StackConfig } from "../../src/config/schema";
+import type { GkeClusterSettings, StackConfig } from "../../src/config/schema";
 import { scratchDir } from "./scratch";
 
 export const ROOT = resolve(__dirname, "../..");
@@ -72,4 +72,10 @@ export function at<T = unknown>(obj: unknown, path: string): T {
     v = (v as Record<string, unknown>)[p];
   }
   return v as T;
+}
+
+/** The GKE cluster settings of a config that has them (every committed stack). */
+export function gkeOf(config: StackConfig): GkeClusterSettings {
+  if (config.cluster.mode !== "gke") throw new Error(`cluster.mode is ${config.cluster.mode}, not gke`);
+  return config.cluster;
 }

@@ -1,0 +1,59 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+export interface ExistingClusterArgs {
+  /** The cluster's kubeconfig (YAML or JSON), a secret. */
+  kubeconfig: pulumi.Output<string>;
+  /** Which of its contexts; default: its current-context. */
+  context?: string;
+}
+
+/**
+ * A cluster the team already runs (cluster.mode existing): no cloud
+ * resources, only the Kubernetes provider every Kubernetes resource of the
+ * stack goes through, pinned to that kubeconfig and context (never the
+ * machine's own $KUBECONFIG), and what the outputs say about it.
+ */
+export class ExistingCluster extends pulumi.ComponentResource {
+  readonly provider: k8s.Provider;
+  readonly kubeconfig: pulumi.Output<string>;
+  /** The context deployed to. */
+  readonly name: pulumi.Output<string>;
+  /** The API server's URL (a secret, like the GKE cluster's endpoint). */
+  readonly endpoint: pulumi.Output<string>;
+
+  constructor(name: string, args: ExistingClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("delivery:k8s:ExistingCluster", name, {}, opts);
+    this.kubeconfig = pulumi.secret(args.kubeconfig);
+    const target = this.kubeconfig.apply((text) => targetOf(text, args.context));
+    this.name = pulumi.unsecret(target.apply((t) => t.context));
+    this.endpoint = pulumi.secret(target.apply((t) => t.server));
+    this.provider = new k8s.Provider(
+      name,
+      { kubeconfig: this.kubeconfig, ...(args.context ? { context: args.context } : {}), enableServerSideApply: true, deleteUnreachable: false },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}
+
+interface Kubeconfig {
+  "current-context"?: string;
+  contexts?: { name: string; context?: { cluster?: string } }[];
+  clusters?: { name: string; cluster?: { server?: string } }[];
+}
+
+/** The context a kubeconfig deploys to and its server (undecryptable offline: a placeholder stays a placeholder). */
+export function targetOf(text: string, context: string | undefined): { context: string; server: string } {
+  let doc: Kubeconfig | undefined;
+  try {
+    doc = parse(text) as Kubeconfig;
+  } catch {
+    doc = undefined;
+  }
+  const name = context ?? doc?.["current-context"] ?? "(current-context)";
+  const cluster = doc?.contexts?.find((c) => c.name === name)?.context?.cluster;
+  const server = doc?.clusters?.find((c) => c.name === cluster)?.cluster?.server ?? "(unknown)";
+  return { context: name, server };
+}
