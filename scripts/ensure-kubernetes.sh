@@ -72,7 +72,7 @@ fi
 
 if [ ! -x "$DIR/bin/kwok" ] || [ ! -x "$DIR/bin/kwokctl" ]; then
   log "building kwok and kwokctl $KWOK_VERSION"
-  GOBIN="$work/kwok-bin" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  GOBIN="$work/kwok-bin" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION" 2>&1 | { grep -v "^go: downloading" || true; } >&2
   mv "$work/kwok-bin/kwok" "$work/kwok-bin/kwokctl" "$DIR/bin/"
 fi
 

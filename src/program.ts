@@ -35,12 +35,29 @@ interface ClusterAccess {
   endpoint: pulumi.Output<string>;
 }
 
+/**
+ * The Kubernetes half of a stack: the cluster (GKE, declared by `gke`, or the
+ * existing one the kubeconfig reaches) and the agents' workloads on it. The
+ * engine tests run this alone against a real control plane.
+ */
+export function declareKubernetes(config: StackConfig, gke?: () => GkeCluster): { cluster: ClusterAccess; workloads: AgentWorkloads } {
+  const cluster = clusterOf(config, gke);
+  const workloads = new AgentWorkloads("agents", {
+    environment: config.environment,
+    workloads: config.workloads,
+    gatewaySources: config.cluster.mode === "gke" ? [config.network.proxyCidr, ...HEALTH_CHECK_RANGES] : config.cluster.gatewaySourceCidrs,
+    provider: cluster.provider,
+  });
+  return { cluster, workloads };
+}
+
 /** The stack's GKE cluster (declared by `gke`), or the existing cluster its kubeconfig reaches. */
-function clusterOf(config: StackConfig, gke: () => GkeCluster): ClusterAccess {
+function clusterOf(config: StackConfig, gke: (() => GkeCluster) | undefined): ClusterAccess {
   if (config.cluster.mode === "existing") {
     const existing = new ExistingCluster("cluster", { kubeconfig: pulumi.secret(config.kubeconfig!.value), ...(config.cluster.context ? { context: config.cluster.context } : {}) });
     return { provider: existing.provider, kubeconfig: existing.kubeconfig, name: existing.name, endpoint: existing.endpoint };
   }
+  if (!gke) throw new Error("cluster.mode gke needs the GKE cluster's declaration");
   const c = gke();
   return { provider: c.provider, kubeconfig: c.kubeconfig, name: c.cluster.name, endpoint: pulumi.secret(c.cluster.endpoint) };
 }
@@ -65,7 +82,7 @@ export function declareStack(config: StackConfig): StackOutputs {
   const agentImages = config.workloads.services.flatMap((s) => [s.images.blue, s.images.green].filter((i): i is string => i !== undefined));
   // Enforced by the cluster and the Cloud Run service: only the stack's own repositories' images run.
   const imagePolicy = new ImagePolicy("images", { project, images: [...agentImages, config.backend.image] }, afterApis);
-  const cluster = clusterOf(config, () =>
+  const { cluster } = declareKubernetes(config, () =>
     new GkeCluster(
       "gke",
       { project, region, zone, cluster: config.cluster as GkeClusterSettings, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels, imageRepositories: repositoriesOf(agentImages) },
@@ -73,12 +90,6 @@ export function declareStack(config: StackConfig): StackOutputs {
       { ...onGcp, dependsOn: [...apis.services, network.nat, imagePolicy.policy] },
     ),
   );
-  new AgentWorkloads("agents", {
-    environment: config.environment,
-    workloads: config.workloads,
-    gatewaySources: config.cluster.mode === "gke" ? [config.network.proxyCidr, ...HEALTH_CHECK_RANGES] : config.cluster.gatewaySourceCidrs,
-    provider: cluster.provider,
-  });
   const backend = new WebSocketBackend(
     "backend",
     { project, region, environment: config.environment, backend: config.backend, firebaseCredentials, vpcId: network.vpc.id, subnetId: network.subnet.id, labels },

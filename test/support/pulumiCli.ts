@@ -25,13 +25,18 @@ export class PulumiCli {
   constructor(
     readonly projectDir: string,
     readonly stack: string,
+    /** More directories for PATH, before the system's (plugins such as pulumi-resource-kubernetes). */
+    morePath: string[] = [],
   ) {
     mkdirSync(join(this.dir, "state"));
+    // The CLI, its plugins and the providers keep their temp files (the Kubernetes provider's kubeconfig copies, say) in here, removed with it.
+    mkdirSync(join(this.dir, "tmp"));
     this.configFile = join(projectDir, `Pulumi.${stack}.yaml`);
     this.env = {
       ...process.env,
-      PATH: `${pulumiCliDir()}${delimiter}${process.env["PATH"] ?? ""}`,
+      PATH: [pulumiCliDir(), ...morePath, process.env["PATH"] ?? ""].join(delimiter),
       PULUMI_HOME: join(this.dir, "home"),
+      TMPDIR: join(this.dir, "tmp"),
       PULUMI_BACKEND_URL: `file://${join(this.dir, "state")}`,
       PULUMI_CONFIG_PASSPHRASE: "engine-tests",
       PULUMI_SKIP_UPDATE_CHECK: "true",
