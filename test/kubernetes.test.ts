@@ -11,9 +11,11 @@ import { HttpRouteRouter } from "../src/release/routers/httpRoute";
 import { MetricsUnavailable, type MetricsSource } from "../src/release/metrics/source";
 import type { CheckpointWrite } from "../src/release/routers/router";
 import { shareOf } from "../src/release/split";
+import { FakeClock, SyntheticMetrics } from "./support/fakes";
 import { LocalCluster } from "./support/kubernetes";
 import { PulumiCli } from "./support/pulumiCli";
 import { specFor } from "./support/specs";
+import { HEALTHY, type ArmModel } from "./support/synthetic";
 import { ROOT } from "./support/stacks";
 
 /**
@@ -145,6 +147,52 @@ describe("HTTPRoute releases through the real API server", () => {
     expect((await route(ROUTE)).metadata.annotations).toMatchObject({ [CHECKPOINT_ANNOTATION]: '{"step":2}', "example.com/touched": "yes" });
     await r.rollback(accept('{"phase":"rolled-back"}'), { mode: "immediate" });
     expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 100, "orchestrator-green": 0 });
+  });
+
+  /**
+   * A whole blue-green release through the driver on the real route: the real router and API server,
+   * synthetic traffic judged on a fake clock (the Gateway has no data plane here; the traffic model follows
+   * the weights the router last wrote), every gate passing.
+   */
+  async function release(candidateModel: ArmModel, releaseKey: string) {
+    await patchRoute(ROUTE, { metadata: { annotations: { [CHECKPOINT_ANNOTATION]: null } } });
+    const real = router();
+    const arms = { stable: "orchestrator-blue", candidate: "orchestrator-green", weight: 0 };
+    const observed = new Proxy(real, {
+      get: (target, key) => {
+        const v = Reflect.get(target, key) as unknown;
+        if (typeof v !== "function") return v;
+        return async (...args: unknown[]) => {
+          const out = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (key === "setWeight") arms.weight = args[0] as number;
+          if (key === "rollback") arms.weight = 0;
+          return out;
+        };
+      },
+    });
+    const clock = new FakeClock();
+    const spec = specFor("staging", { strategy: "blue-green", switch: { mode: "gradual", steps: [50, 100] }, bakeSeconds: 30, analysis: { stepCriteria: { "0": { errorRate: 0.02, p95LatencyMs: 1000 } } } }, { maxStepSeconds: 600 });
+    const deps: RolloutDeps = {
+      router: observed,
+      metrics: new SyntheticMetrics(arms as never, candidateModel, 200),
+      clock,
+      runGate: async () => ({ passed: true, detail: "ok" }),
+      log: () => undefined,
+    };
+    return { result: await runRollout({ spec, stable: arms.stable, candidate: arms.candidate, releaseKey, intervalMs: 10_000, deadlineMs: 3_600_000 }, deps) };
+  }
+
+  it("a blue-green release of the slot through the real API: healthy, it is promoted and the route carries the candidate; failing, the route is back on stable", async () => {
+    const good = await release(HEALTHY, "orchestrator-blue->orchestrator-green#good");
+    expect(good.result.phase).toBe("promoted");
+    expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 0, "orchestrator-green": 100 });
+    expect(JSON.parse((await route(ROUTE)).metadata.annotations![CHECKPOINT_ANNOTATION]!)).toMatchObject({ state: { phase: "promoted" } });
+    // Back to blue by hand for the next release, as flipping activeSlot and redeploying would.
+    await patchRoute(ROUTE, { spec: { rules: (await route(ROUTE)).spec.rules.map((rule, i) => (i === 0 ? { ...rule, backendRefs: rule.backendRefs.map((b) => ({ ...b, weight: b.name === "orchestrator-blue" ? 100 : 0 })) } : rule)) } });
+    const bad = await release({ ...HEALTHY, errorRate: 0.2 }, "orchestrator-blue->orchestrator-green#bad");
+    expect(bad.result.phase).toBe("rolled-back");
+    expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 100, "orchestrator-green": 0 });
+    expect(JSON.parse((await route(ROUTE)).metadata.annotations![CHECKPOINT_ANNOTATION]!)).toMatchObject({ state: { phase: "rolled-back" } });
   });
 
   it("the drift lock: weights changed by another client before a release moves anything stop it, and nothing is moved", async () => {
