@@ -21,7 +21,7 @@ export interface StackOutputs {
   frontendUrl: string;
   clusterName: pulumi.Output<string>;
   clusterEndpoint: pulumi.Output<string>;
-  kubeconfig: pulumi.Output<string>;
+  kubeconfig: pulumi.Output<string | undefined>;
   revisions: { backend: string; workloads: Record<string, string> };
   /** The release record of each traffic split (`npm run status` reads it). */
   releases: pulumi.Output<Record<string, ReleaseRecord>>;
@@ -30,7 +30,9 @@ export interface StackOutputs {
 /** Where the stack's Kubernetes resources go: the provider, its kubeconfig, and what the outputs say about the cluster. */
 interface ClusterAccess {
   provider: k8s.Provider;
-  kubeconfig: pulumi.Output<string>;
+  /** undefined: the deploying machine's own kubeconfig, at `context`. */
+  kubeconfig: pulumi.Output<string | undefined>;
+  context?: string;
   name: pulumi.Output<string>;
   endpoint: pulumi.Output<string>;
 }
@@ -54,8 +56,9 @@ export function declareKubernetes(config: StackConfig, gke?: () => GkeCluster): 
 /** The stack's GKE cluster (declared by `gke`), or the existing cluster its kubeconfig reaches. */
 function clusterOf(config: StackConfig, gke: (() => GkeCluster) | undefined): ClusterAccess {
   if (config.cluster.mode === "existing") {
-    const existing = new ExistingCluster("cluster", { kubeconfig: pulumi.secret(config.kubeconfig!.value), ...(config.cluster.context ? { context: config.cluster.context } : {}) });
-    return { provider: existing.provider, kubeconfig: existing.kubeconfig, name: existing.name, endpoint: existing.endpoint };
+    const context = config.cluster.context;
+    const existing = new ExistingCluster("cluster", { ...(config.kubeconfig ? { kubeconfig: pulumi.secret(config.kubeconfig.value) } : {}), ...(context ? { context } : {}) });
+    return { provider: existing.provider, kubeconfig: existing.kubeconfig, ...(context ? { context } : {}), name: existing.name, endpoint: existing.endpoint };
   }
   if (!gke) throw new Error("cluster.mode gke needs the GKE cluster's declaration");
   const c = gke();
@@ -106,6 +109,7 @@ export function declareStack(config: StackConfig): StackOutputs {
     config,
     serviceName: backend.service.name,
     kubeconfig: cluster.kubeconfig,
+    ...(cluster.context ? { kubeContext: cluster.context } : {}),
     vercelToken: pulumi.secret(config.vercelApiToken.value),
     vercelProjectId: frontend.project.id,
     ...(config.releaseWebhookSecret ? { webhookSecret: pulumi.secret(config.releaseWebhookSecret.value) } : {}),

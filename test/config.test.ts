@@ -212,6 +212,17 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     });
     const ok = parseStackConfig(readStackFile(file, "staging"));
     expect(ok.ok ? ok.config.cluster : ok.problems).toEqual({ mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24"] });
+    // Or a context of the deploying machine's own kubeconfig, without a kubeconfig secret.
+    const contextOnly = parseStackConfig(
+      readStackFile(
+        editedStackFile("staging", (c) => {
+          c[k("cluster")] = { mode: "existing", context: "ci-cluster", gatewaySourceCidrs: ["10.0.0.0/24"] };
+          c[k("workloads")] = { ...section(c, "workloads"), gatewayClassName: "istio" };
+        }),
+        "staging",
+      ),
+    );
+    expect(contextOnly.ok ? contextOnly.config.cluster : contextOnly.problems).toEqual({ mode: "existing", context: "ci-cluster", gatewaySourceCidrs: ["10.0.0.0/24"] });
     // A GKE stack has no kubeconfig of its own to set.
     expect(problemsOf("staging", (c) => void (c[k("kubeconfig")] = { secure: "v1:AAAA" }))).toEqual([expect.objectContaining({ key: k("kubeconfig"), problem: expect.stringContaining("only for cluster.mode existing") })]);
   });

@@ -122,7 +122,8 @@ describe("the stacks' Kubernetes half on a real API server (cluster.mode existin
 
 describe("HTTPRoute releases through the real API server", () => {
   const ROUTE = "orchestrator";
-  const router = () => new HttpRouteRouter({ namespace: NAMESPACE, name: ROUTE, ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green", kubeconfig: cluster.kubeconfig });
+  // The context named explicitly, as cluster.context passes it through to the release.
+  const router = () => new HttpRouteRouter({ namespace: NAMESPACE, name: ROUTE, ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green", kubeconfig: cluster.kubeconfig, context: (parse(cluster.kubeconfig) as { "current-context": string })["current-context"] });
   const accept = (text: string): CheckpointWrite => ({ text, guard: () => undefined });
 
   it("weights read back after each move, the checkpoint sits on the route, a concurrent writer's change (409) is re-read and re-checked, a rollback puts it back on stable", async () => {

@@ -480,6 +480,20 @@ describe("cluster.mode existing: the Kubernetes half on a cluster the team alrea
     expect((reveal(at(split, "target")) as { kind: string; kubeconfig: string }).kubeconfig).toBe(KUBECONFIG);
   });
 
+  it("with a context alone (no kubeconfig secret) the provider and the release use the deploying machine's own kubeconfig at that context", async () => {
+    const file = editedStackFile("staging", (c) => {
+      c["progressive-delivery:cluster"] = { mode: "existing", context: "ci-cluster", gatewaySourceCidrs: ["10.0.0.0/24"] };
+      c["progressive-delivery:workloads"] = { ...(c["progressive-delivery:workloads"] as object), gatewayClassName: "istio" };
+    });
+    const ctx = await evaluateFile("staging", file);
+    const provider = ctx.one(T.k8sProvider).inputs;
+    expect(provider["kubeconfig"]).toBeUndefined();
+    expect(provider["context"]).toBe("ci-cluster");
+    const target = reveal(at(ctx.one(TRAFFIC_SPLIT_TOKEN).inputs, "target")) as Record<string, unknown>;
+    expect([target["kubeconfig"], target["context"]]).toEqual([undefined, "ci-cluster"]);
+    expect(ctx.outputs["clusterName"]?.value).toBe("ci-cluster");
+  });
+
   it("outputs name the context and keep the server secret; the kubeconfig's token is in no plain output", () => {
     expect(s.outputs["clusterName"]?.value).toBe("platform");
     expect(s.outputs["clusterEndpoint"]).toMatchObject({ secret: true, value: "https://k8s.example.internal:6443" });

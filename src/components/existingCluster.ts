@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 
 export interface ExistingClusterArgs {
-  /** The cluster's kubeconfig (YAML or JSON), a secret. */
-  kubeconfig: pulumi.Output<string>;
-  /** Which of its contexts; default: its current-context. */
+  /** The cluster's kubeconfig (YAML or JSON), a secret; without it, the deploying machine's own, at `context`. */
+  kubeconfig?: pulumi.Output<string>;
+  /** Which of its contexts; default: its current-context (required without a kubeconfig). */
   context?: string;
 }
 
@@ -17,7 +17,8 @@ export interface ExistingClusterArgs {
  */
 export class ExistingCluster extends pulumi.ComponentResource {
   readonly provider: k8s.Provider;
-  readonly kubeconfig: pulumi.Output<string>;
+  /** The kubeconfig given (secret); undefined when the machine's own is used. */
+  readonly kubeconfig: pulumi.Output<string | undefined>;
   /** The context deployed to. */
   readonly name: pulumi.Output<string>;
   /** The API server's URL (a secret, like the GKE cluster's endpoint). */
@@ -25,13 +26,15 @@ export class ExistingCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: ExistingClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("delivery:k8s:ExistingCluster", name, {}, opts);
-    this.kubeconfig = pulumi.secret(args.kubeconfig);
-    const target = this.kubeconfig.apply((text) => targetOf(text, args.context));
+    const given = args.kubeconfig ? pulumi.secret(args.kubeconfig) : undefined;
+    this.kubeconfig = given ?? pulumi.output(undefined);
+    // Without a kubeconfig the provider reads the machine's own ($KUBECONFIG or ~/.kube/config), pinned to the context.
+    const target = given ? given.apply((text) => targetOf(text, args.context)) : pulumi.output({ context: args.context ?? "(current-context)", server: "(the deploying machine's kubeconfig)" });
     this.name = pulumi.unsecret(target.apply((t) => t.context));
     this.endpoint = pulumi.secret(target.apply((t) => t.server));
     this.provider = new k8s.Provider(
       name,
-      { kubeconfig: this.kubeconfig, ...(args.context ? { context: args.context } : {}), enableServerSideApply: true, deleteUnreachable: false },
+      { ...(given ? { kubeconfig: given } : {}), ...(args.context ? { context: args.context } : {}), enableServerSideApply: true, deleteUnreachable: false },
       { parent: this },
     );
     this.registerOutputs({});

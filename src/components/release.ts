@@ -13,7 +13,9 @@ export interface ReleaseArgs {
   config: StackConfig;
   /** The Cloud Run service (its name is the data dependency that orders the split after the new revision). */
   serviceName: pulumi.Output<string>;
-  kubeconfig: pulumi.Output<string>;
+  /** The cluster's kubeconfig; undefined: the machine's own, at `kubeContext` (cluster.mode existing with a context only). */
+  kubeconfig: pulumi.Output<string | undefined>;
+  kubeContext?: string;
   vercelToken: pulumi.Output<string>;
   vercelProjectId: pulumi.Output<string>;
   /** Signs the release's webhooks (secret). */
@@ -99,7 +101,8 @@ export class Release extends pulumi.ComponentResource {
                 ruleIndex: 0,
                 stableBackend: slotName(svc.name, svc.activeSlot),
                 candidateBackend: slotName(svc.name, idle),
-                kubeconfig,
+                ...(kubeconfig ? { kubeconfig } : {}),
+                ...(args.kubeContext ? { context: args.kubeContext } : {}),
                 // The slots' own paths on the Gateway (schema: an http-route release needs workloads.hostname).
                 ...(c.workloads.hostname
                   ? { candidateUrl: `http://${c.workloads.hostname}${slotPath(svc.name, idle)}`, stableUrl: `http://${c.workloads.hostname}${slotPath(svc.name, svc.activeSlot)}` }

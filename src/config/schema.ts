@@ -471,7 +471,9 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   const workloads = obj(c["workloads"]);
   const cluster = obj(c["cluster"]);
   if (cluster["mode"] === "existing") {
-    if (c["kubeconfig"] === undefined) issues.push({ path: ["kubeconfig"], message: 'cluster.mode existing deploys to the cluster this kubeconfig reaches: set it with `pulumi config set --secret kubeconfig "$(cat your-kubeconfig)"`' });
+    if (c["kubeconfig"] === undefined && cluster["context"] === undefined) {
+      issues.push({ path: ["kubeconfig"], message: 'cluster.mode existing deploys to the cluster a kubeconfig reaches: set it with `pulumi config set --secret kubeconfig "$(cat your-kubeconfig)"`, or set cluster.context to a context of the deploying machine\'s own kubeconfig' });
+    }
     const gatewayClass = str(workloads["gatewayClassName"]);
     if (gatewayClass?.startsWith("gke-")) issues.push({ path: ["workloads", "gatewayClassName"], message: `"${gatewayClass}" is a GKE GatewayClass: with cluster.mode existing, name a GatewayClass your cluster has (kubectl get gatewayclass)` });
     if (services.some((s) => s["expose"] === true) && arr(cluster["gatewaySourceCidrs"]).length === 0) {

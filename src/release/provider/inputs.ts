@@ -28,6 +28,8 @@ export const Target = z.discriminatedUnion("kind", [
     candidateBackend: K8sName,
     /** Secret. Without it: $KUBECONFIG or in-cluster config. */
     kubeconfig: z.string().optional(),
+    /** A context of the kubeconfig; default: its current-context. */
+    context: z.string().min(1).optional(),
     candidateUrl: OutboundUrl.optional(),
     stableUrl: OutboundUrl.optional(),
   }),

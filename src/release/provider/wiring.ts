@@ -57,6 +57,7 @@ export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
         stableBackend: t.stableBackend,
         candidateBackend: t.candidateBackend,
         ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}),
+        ...(t.context ? { context: t.context } : {}),
         ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}),
         ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}),
       }, retry);

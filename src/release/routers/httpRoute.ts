@@ -20,6 +20,8 @@ export interface HttpRouteTarget {
   candidateBackend: string;
   /** A kubeconfig (YAML or JSON); without it, the default loading rules ($KUBECONFIG, in-cluster). */
   kubeconfig?: string;
+  /** A context of that kubeconfig (or of the default one); default: its current-context. */
+  context?: string;
   /** A URL that reaches only the candidate Service (e.g. a preview listener), for smoke tests. */
   candidateUrl?: string;
   /** A URL that reaches only the stable Service, for the WebSocket probe's comparison arm. */
@@ -77,6 +79,7 @@ export class HttpRouteRouter implements Router {
       const kc = new k8s.KubeConfig();
       if (this.t.kubeconfig) kc.loadFromString(this.t.kubeconfig);
       else kc.loadFromDefault();
+      if (this.t.context) kc.setCurrentContext(this.t.context);
       this.api = { k8s, client: kc.makeApiClient(k8s.CustomObjectsApi) };
     }
     return this.api;
