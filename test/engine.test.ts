@@ -105,7 +105,7 @@ describe("the release engine under the real Pulumi CLI", () => {
     const status = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^release: promoted; candidate green carries 100%, stable is green$/m);
-    expect(status.stdout).toMatch(/^  step 1 at 25%: pass after \d+ s, \d+ candidate \/ \d+ stable requests \| .*step:error-rate/m);
+    expect(status.stdout).toMatch(/^ {2}step 1 at 25%: pass after \d+ s, \d+ candidate \/ \d+ stable requests \| .*step:error-rate/m);
     const missing = await runCommand("status", ["--stack", "no-such-stack", "--project-dir", cli.projectDir], cli.environment);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^status: cannot select stack no-such-stack in .*: .*no-such-stack/m);
@@ -127,8 +127,8 @@ describe("the release engine under the real Pulumi CLI", () => {
     const status = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^release: rolled-back; candidate blue carries 0%, stable is green$/m);
-    expect(status.stdout).toMatch(/^  blue rolled-back: step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate/m);
-    expect(status.stdout).toMatch(/^  step 1 at 25%: fail after \d+ s, \d+ candidate \/ \d+ stable requests \| (comparative|guardrail):error-rate \S+.* \(≤ [^)]+\)$/m);
+    expect(status.stdout).toMatch(/^ {2}blue rolled-back: step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate/m);
+    expect(status.stdout).toMatch(/^ {2}step 1 at 25%: fail after \d+ s, \d+ candidate \/ \d+ stable requests \| (comparative|guardrail):error-rate \S+.* \(≤ [^)]+\)$/m);
     const json = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir, "--json"], cli.environment, undefined, cli.transcript);
     expect((JSON.parse(json.stdout) as Record<string, { phase: string }>)["release"]?.phase).toBe("rolled-back");
   }, 300_000);

@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { restrictedViolations } from "../policies/podSecurity";
-import type { PodMeta, PodSpec } from "../policies/lib/podSpec";
 import { CHECKPOINT_ANNOTATION } from "../src/release/checkpoint";
 import { runRollout, type RolloutDeps } from "../src/release/driver";
 import { HttpRouteRouter } from "../src/release/routers/httpRoute";
@@ -108,14 +107,14 @@ describe("the stacks' Kubernetes half on a real API server (cluster.mode existin
     const pod = { metadata: { name: "intruder", namespace: NAMESPACE }, spec: { hostNetwork: true, containers: [{ name: "c", image: "busybox:1.36", securityContext: { privileged: true } }] } };
     const refused = await api.kc
       .makeApiClient(api.k8s.CoreV1Api)
-      .createNamespacedPod({ namespace: NAMESPACE, body: pod as never })
+      .createNamespacedPod({ namespace: NAMESPACE, body: pod })
       .then(() => undefined, (e: { code?: number; body?: string }) => e);
     expect(refused?.code).toBe(403);
     const message = (JSON.parse(refused!.body!) as { message: string }).message;
     expect(message).toMatch(/violates PodSecurity "restricted:latest": /);
     // The same controls from the pack's policy (the API server is a second oracle for it).
     const upstream = message.replace(/^.*violates PodSecurity "restricted:latest": /, "").split(/, (?=[a-zA-Z][^,(]* \()|, (?=[a-z]+(?:[A-Z][a-z]+)*[!=]= )/).map((r) => r.split(" (")[0]!.trim());
-    const ours = restrictedViolations({ path: "spec", metadata: pod.metadata as PodMeta, spec: pod.spec as PodSpec }).map((r) => r.split(" (")[0]!);
+    const ours = restrictedViolations({ path: "spec", metadata: pod.metadata, spec: pod.spec }).map((r) => r.split(" (")[0]!);
     expect([...new Set(ours)].sort()).toEqual([...new Set(upstream)].sort());
   });
 });

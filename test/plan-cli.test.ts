@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { editedStackFile, ROOT } from "./support/stacks";
+import { writeFileSync } from "node:fs";
 
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 
@@ -98,7 +99,7 @@ describe("npm run plan (offline plan, as a child process)", () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no stack file for "qa": Pulumi.qa.yaml does not exist');
     const bad = editedStackFile("dev", () => {});
-    require("node:fs").writeFileSync(bad, "config:\n  progressive-delivery:owner: [unclosed\n");
+    writeFileSync(bad, "config:\n  progressive-delivery:owner: [unclosed\n");
     const yaml = plan("--stack", "dev", "--config-file", bad);
     expect(yaml.code).toBe(1);
     expect(yaml.stderr).toMatch(/Pulumi\.dev\.yaml: is not valid YAML/);

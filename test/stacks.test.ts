@@ -68,7 +68,7 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
 
     const pool = s().one(T.nodePool).inputs;
     const nodeSa = s().one(T.account, "gke-nodes");
-    expect(at(pool, "nodeConfig.serviceAccount")).toBe(`${nodeSa.inputs["accountId"]}@${s().config.gcp.project}.iam.gserviceaccount.com`);
+    expect(at(pool, "nodeConfig.serviceAccount")).toBe(`${String(nodeSa.inputs["accountId"])}@${s().config.gcp.project}.iam.gserviceaccount.com`);
     expect(at(pool, "nodeConfig.workloadMetadataConfig.mode")).toBe("GKE_METADATA");
     expect(at(pool, "nodeConfig.shieldedInstanceConfig")).toEqual({ enableSecureBoot: true, enableIntegrityMonitoring: true });
     expect(at(pool, "management")).toEqual({ autoRepair: true, autoUpgrade: true });

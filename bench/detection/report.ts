@@ -1,4 +1,4 @@
-import type { BenchResult, ScenarioResult, Stat } from "./grid";
+import type { BenchResult, ScenarioResult } from "./grid";
 import { REGRESSIONS, STEP_SECONDS, WINDOW_SECONDS } from "./grid";
 
 export interface GoalCheck {

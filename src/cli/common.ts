@@ -15,7 +15,7 @@ const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => s
 
 /** Runs a command's main and exits with its code once everything written has left the process. */
 export function runMain(name: string, main: (argv: string[]) => Promise<number>): void {
-  main(process.argv.slice(2))
+  void main(process.argv.slice(2))
     .catch((e: unknown) => {
       const message = e instanceof Error ? e.message : String(e);
       process.stderr.write(`${name}: ${/ENOENT.*\bpulumi\b|spawn pulumi ENOENT|code: -2/.test(message) ? PULUMI_MISSING : message}\n`);
@@ -82,7 +82,7 @@ const SECRET_KEY = /token|secret|password|kubeconfig|credential|webhookurl|autho
 function valueAt(input: unknown, path: PropertyKey[]): { found: boolean; value?: unknown } {
   let v: unknown = input;
   for (const k of path) {
-    if (typeof v !== "object" || v === null || !(String(k) in (v as object))) return { found: false };
+    if (typeof v !== "object" || v === null || !(String(k) in (v))) return { found: false };
     v = (v as Record<string, unknown>)[String(k)];
   }
   return { found: true, value: v };

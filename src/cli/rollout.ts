@@ -14,7 +14,6 @@
  * allow it; nothing moved), 1 bad input or error.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { deepMerge, releaseDefaults } from "../config/defaults";
 import { protoKeyPaths } from "../config/load";

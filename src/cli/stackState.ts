@@ -26,7 +26,7 @@ export async function trafficSplitsOf(stackName: string, projectDir?: string): P
   if ("problem" in selected) return selected;
   let deployment: { deployment?: { resources?: { urn: string; type: string; inputs?: Record<string, unknown> }[] } };
   try {
-    deployment = (await selected.stack.exportStack()) as typeof deployment;
+    deployment = (await selected.stack.exportStack());
   } catch (e) {
     return { problem: `cannot read the state of stack ${stackName}: ${firstErrorLine(e)}` };
   }

@@ -112,7 +112,7 @@ export class Release extends pulumi.ComponentResource {
               candidate: slotName(svc.name, idle),
               // Slot names repeat every release: the idle slot's image is what makes one release differ from the next
               // (a fixed image after a rejection is a new attempt, not "no changes").
-              retryToken: svc.images[idle]!.split("@")[1] ?? svc.images[idle]!,
+              retryToken: svc.images[idle].split("@")[1] ?? svc.images[idle],
               release: r,
               ...(c.releaseImmediately ? { immediate: true } : {}),
               ...(c.releaseAllowInconclusive ? { allowInconclusive: true } : {}),
@@ -141,16 +141,16 @@ export class Release extends pulumi.ComponentResource {
   private announce(what: string, c: StackConfig, stable: string, candidate: string) {
     const r = c.release;
     if (c.releaseImmediately === true) {
-      pulumi.log.warn(`release ${what}: IMMEDIATE (releaseImmediately is set): 100% at once, without steps or gates; remove it after the emergency (pulumi config rm releaseImmediately)`, this);
+      void pulumi.log.warn(`release ${what}: IMMEDIATE (releaseImmediately is set): 100% at once, without steps or gates; remove it after the emergency (pulumi config rm releaseImmediately)`, this);
       return;
     }
     if (r.strategy === "direct") {
-      pulumi.log.info(`release ${what}: direct (smoke tests, then 100%)`, this);
+      void pulumi.log.info(`release ${what}: direct (smoke tests, then 100%)`, this);
       return;
     }
     const spec = releaseSpec(r);
-    pulumi.log.info(`release ${what}: ${describeForecast(forecast(spec, r.analysis.expectedRps))}`, this);
+    void pulumi.log.info(`release ${what}: ${describeForecast(forecast(spec, r.analysis.expectedRps))}`, this);
     const refusal = forecastRefusal({ environment: c.environment, stable, candidate, release: r, deadlineSeconds: DEFAULT_DEADLINE_SECONDS, immediate: false, allowInconclusive: c.releaseAllowInconclusive === true }, spec);
-    if (refusal) pulumi.log.error(`release ${what}: ${refusal}`, this);
+    if (refusal) void pulumi.log.error(`release ${what}: ${refusal}`, this);
   }
 }

@@ -461,7 +461,7 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   if (c["environment"] === "staging" || c["environment"] === "production") {
     hooks.forEach((h, i) => {
       const url = str(h["url"]);
-      if (url !== undefined && isPlainHttp(url)) issues.push({ path: ["release", "webhooks", i, "url"], message: `${c["environment"]} sends webhooks over https only (found ${shownUrl(url)})` });
+      if (url !== undefined && isPlainHttp(url)) issues.push({ path: ["release", "webhooks", i, "url"], message: `${String(c["environment"])} sends webhooks over https only (found ${shownUrl(url)})` });
     });
     const approvalUrl = str(obj(release["approval"])["url"]);
     if (approvalUrl !== undefined && isPlainHttp(approvalUrl)) issues.push({ path: ["release", "approval", "url"], message: `${c["environment"]} asks the approval endpoint over https only` });
@@ -483,7 +483,7 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
     issues.push({ path: ["kubeconfig"], message: "is only for cluster.mode existing (a GKE cluster's kubeconfig is made from the cluster itself): remove it" });
   }
   if (release["target"] === "http-route" && release["strategy"] !== undefined && release["strategy"] !== "direct" && workloads["hostname"] === undefined && services.some((s) => s["expose"] === true)) {
-    issues.push({ path: ["workloads", "hostname"], message: `a ${String(release["strategy"])} release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot> before it takes traffic: set the hostname the Gateway serves` });
+    issues.push({ path: ["workloads", "hostname"], message: `a ${str(release["strategy"]) ?? ""} release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot> before it takes traffic: set the hostname the Gateway serves` });
   }
 
   const bake = num(release["bakeSeconds"]);

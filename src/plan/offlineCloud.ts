@@ -60,7 +60,9 @@ export function redactSecrets(v: unknown): unknown {
 type State = Record<string, unknown>;
 type Fabricate = (name: string, inputs: State) => State;
 
-const projectOf = (i: State) => String(i["project"] ?? "offline-project");
+/** A declared value as text when it is a scalar (an object or an unknown stays out of ids and names). */
+const text = (v: unknown, otherwise: string) => (typeof v === "string" || typeof v === "number" ? String(v) : otherwise);
+const projectOf = (i: State) => text(i["project"], "offline-project");
 
 /** Cloud Run's region code in *.run.app host names (from Cloud Run's URL docs): a stable stand-in. */
 const runUrl = (service: string, region: string) => `https://${service}-${shortHash(service + region, 10)}-${region.replace(/[^a-z]/g, "").slice(0, 2)}.a.run.app`;
@@ -138,9 +140,9 @@ export const KNOWN_TYPES: readonly string[] = Object.keys(COMPUTED);
 
 function idFor(type: string, name: string, inputs: State): string {
   const meta = inputs["metadata"] as State | undefined;
-  if (type.startsWith("kubernetes:")) return meta?.["namespace"] ? `${String(meta["namespace"])}/${String(meta["name"])}` : String(meta?.["name"] ?? name);
+  if (type.startsWith("kubernetes:")) return meta?.["namespace"] ? `${text(meta["namespace"], "default")}/${text(meta["name"], name)}` : text(meta?.["name"], name);
   if (type === "vercel:index/project:Project") return `prj_${shortHash(name, 24)}`;
-  return String(inputs["name"] ?? inputs["secretId"] ?? inputs["accountId"] ?? `${name}-${shortHash(type + name, 8)}`);
+  return text(inputs["name"] ?? inputs["secretId"] ?? inputs["accountId"], `${name}-${shortHash(type + name, 8)}`);
 }
 
 /**

@@ -90,7 +90,7 @@ export class AnalyzerSession {
   }
 
   async info(): Promise<PackInfo> {
-    const res = await this.call<Empty, analyzerPb.AnalyzerInfo>(this.client.getAnalyzerInfo, new Empty());
+    const res = await this.call<Empty, analyzerPb.AnalyzerInfo>(this.client.getAnalyzerInfo.bind(this.client), new Empty());
     return {
       name: res.getName(),
       version: res.getVersion(),
@@ -101,7 +101,7 @@ export class AnalyzerSession {
           description: p.getDescription(),
           enforcementLevel: LEVELS[p.getEnforcementlevel()]!,
           severity: p.getSeverity(),
-          ...(schema ? { configSchema: { properties: (schema.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>, required: schema.getRequiredList() } } : {}),
+          ...(schema ? { configSchema: { properties: (schema.getProperties()?.toJavaScript() ?? {}), required: schema.getRequiredList() } } : {}),
         };
       }),
     };
@@ -116,14 +116,14 @@ export class AnalyzerSession {
       pc.setProperties(Struct.fromJavaScript((entry.properties ?? {}) as never));
       req.getPolicyconfigMap().set(name, pc);
     }
-    await this.call(this.client.configure, req);
+    await this.call(this.client.configure.bind(this.client), req);
   }
 
   async configureStack(stack: { stack: string; project: string; organization?: string; dryRun: boolean; tags?: Record<string, string> }): Promise<void> {
     const req = new analyzerPb.AnalyzerStackConfigureRequest();
     req.setStack(stack.stack).setProject(stack.project).setOrganization(stack.organization ?? "organization").setDryRun(stack.dryRun);
     for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
-    await this.call(this.client.configureStack, req);
+    await this.call(this.client.configureStack.bind(this.client), req);
   }
 
   async analyze(r: AnalyzedResource): Promise<AnalyzeResult> {
@@ -136,11 +136,11 @@ export class AnalyzerSession {
 
   /** A request built beforehand (the policy benchmark times the pack, not this client's serialization). */
   async send(req: analyzerPb.AnalyzeRequest): Promise<AnalyzeResult> {
-    return this.result(await this.call(this.client.analyze, req), req.getUrn());
+    return this.result(await this.call(this.client.analyze.bind(this.client), req), req.getUrn());
   }
 
   async sendStack(req: analyzerPb.AnalyzeStackRequest): Promise<AnalyzeResult> {
-    return this.result(await this.call(this.client.analyzeStack, req), "");
+    return this.result(await this.call(this.client.analyzeStack.bind(this.client), req), "");
   }
 
   private result(res: analyzerPb.AnalyzeResponse, urn: string): AnalyzeResult {

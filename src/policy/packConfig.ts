@@ -56,7 +56,7 @@ export function reconcilePolicyConfig(info: PackInfo, given: Record<string, Poli
   for (const p of info.policies) {
     const defaults: Record<string, unknown> = {};
     for (const [k, schema] of Object.entries(p.configSchema?.properties ?? {})) {
-      if (typeof schema === "object" && schema !== null && "default" in schema) defaults[k] = (schema as { default: unknown }).default;
+      if (typeof schema === "object" && schema !== null && "default" in schema) defaults[k] = (schema).default;
     }
     result[p.name] = { enforcementLevel: p.enforcementLevel, properties: defaults };
   }
@@ -64,8 +64,8 @@ export function reconcilePolicyConfig(info: PackInfo, given: Record<string, Poli
   if (all) for (const entry of Object.values(result)) entry.enforcementLevel = all;
   for (const [name, entry] of Object.entries(given)) {
     if (name === "all" || !result[name]) continue;
-    if (entry.enforcementLevel) result[name]!.enforcementLevel = entry.enforcementLevel;
-    result[name]!.properties = { ...result[name]!.properties, ...entry.properties };
+    if (entry.enforcementLevel) result[name].enforcementLevel = entry.enforcementLevel;
+    result[name].properties = { ...result[name].properties, ...entry.properties };
   }
   const ajv = new Ajv({ allErrors: true, strict: false });
   for (const p of info.policies) {

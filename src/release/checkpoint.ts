@@ -121,7 +121,7 @@ export function decodeCheckpoint(text: string | null, context: { target: string;
   if (format !== FORMAT) return { kind: "malformed", problem: `unknown format ${JSON.stringify(format)} (expected ${FORMAT})` };
   const v2 = CheckpointV2.safeParse(raw);
   if (!v2.success) return { kind: "malformed", problem: issues(v2.error) };
-  return { kind: "ok", checkpoint: v2.data as Checkpoint };
+  return { kind: "ok", checkpoint: v2.data };
 }
 
 /**

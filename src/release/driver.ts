@@ -233,7 +233,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         ? `rollout held at ${st.weight}%: waiting for approval${st.failure ? ` (${st.failure.message})` : ""}`
         : st.phase === "interrupted"
           ? st.failure?.message ?? "interrupted"
-          : `${o.candidate} ${st.phase}: ${st.failure?.message ?? "no reason recorded"}${restoreMs !== null ? `; traffic restored to ${o.stable} in ${restoreMs} ms` : ""}`;
+          : `${o.candidate} ${String(st.phase)}: ${st.failure?.message ?? "no reason recorded"}${restoreMs !== null ? `; traffic restored to ${o.stable} in ${String(restoreMs)} ms` : ""}`;
   return result(st, message, { resumed });
 
   /**
@@ -333,7 +333,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         return await router.rollback(writeFor(state), plan);
       } catch (e) {
         if (e instanceof SplitChanged || e instanceof LeaseLost) throw e;
-        if (clock.now() >= giveUp) throw new Error(`could not restore 100% stable on ${router.description} within ${RESTORE_PATIENCE_MS / 1000} s: ${(e as Error).message}`);
+        if (clock.now() >= giveUp) throw new Error(`could not restore 100% stable on ${router.description} within ${RESTORE_PATIENCE_MS / 1000} s: ${(e as Error).message}`, { cause: e });
         log({ kind: "info", message: `restoring stable failed (attempt ${attempt}): ${(e as Error).message}; retrying in ${Math.round(o.intervalMs / 1000)} s` });
         await clock.sleep(o.intervalMs);
       }

@@ -8,7 +8,7 @@ import { withRetry } from "../../src/release/routers/retry";
 import { httpError, MAX_RETRY_AFTER_MS, RouterError, SplitChanged, type CheckpointWrite } from "../../src/release/routers/router";
 import { VercelFollower } from "../../src/release/routers/vercel";
 import { describeSplit, shareOf, type LiveSplit } from "../../src/release/split";
-import { fakeCloudRun, fakeKubernetes, fakeVercel, type FakeServer } from "../support/fakeApis";
+import { fakeCloudRun, fakeKubernetes, fakeVercel } from "../support/fakeApis";
 
 const FAST = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
 const servers: { close(): Promise<void> }[] = [];

@@ -329,7 +329,10 @@ describe("holds, health and progress", () => {
     let failedAt = 0;
     router.setWeight = async (w, c) => {
       await setWeight(w, c);
-      if (w === 5) ((failing = true), (failedAt = clock.now()));
+      if (w === 5) {
+        failing = true;
+        failedAt = clock.now();
+      }
     };
     const r = await runRollout({ ...opts, intervalMs: 15_000, healthIntervalMs: 3_000 }, { ...deps, health: async () => (failing ? { ok: false, detail: "connection refused" } : { ok: true, detail: "200" }) });
     expect(r.phase).toBe("rolled-back");

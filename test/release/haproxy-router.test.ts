@@ -7,6 +7,7 @@ import { describeSplit, shareOf, type LiveSplit } from "../../src/release/split"
 import { startFaultProxy } from "../support/faultProxy";
 import { startHaproxy, type Haproxy } from "../support/haproxy";
 import { startSampleBackend, type Proc } from "../support/processes";
+import { messageText } from "../../src/release/metrics/websocketProbe";
 
 let stable: Proc & { url: string; port: number };
 let candidate: Proc & { url: string; port: number };
@@ -131,7 +132,7 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
     // New requests already go to stable while the drain runs.
     expect(await sample(10)).toEqual({ v1: 10 });
     // One client ends its session on its own (e.g. reconnecting): it is not cut.
-    const echo = new Promise<string>((r) => leaving.once("message", (d) => r(d.toString())));
+    const echo = new Promise<string>((r) => leaving.once("message", (d) => r(messageText(d))));
     leaving.send("still here");
     expect(await echo).toBe("still here");
     leaving.close(1000);

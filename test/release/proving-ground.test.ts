@@ -4,6 +4,7 @@ import { startFaultProxy, type FaultProxy } from "../support/faultProxy";
 import { startLoad, type Load } from "../support/load";
 import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
 import { ProvingGround, provingGroundRelease, type Slot } from "../support/provingGround";
+import { messageText } from "../../src/release/metrics/websocketProbe";
 
 /**
  * The proving-ground scenarios, each driven through the SDK's
@@ -94,7 +95,7 @@ describe("proving ground, through the dynamic-provider host", () => {
     // Established sessions stay on the server they started on (HAProxy keeps existing connections when
     // weights change; only a rollback shuts the candidate's sessions down).
     for (const [i, ws] of sockets.entries()) {
-      const echo = new Promise<string>((r) => ws.once("message", (d) => r(d.toString())));
+      const echo = new Promise<string>((r) => ws.once("message", (d) => r(messageText(d))));
       ws.send(`after-switch-${i}`);
       expect(await echo).toBe(`after-switch-${i}`);
     }

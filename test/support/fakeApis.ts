@@ -38,7 +38,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 async function serve(handler: (req: IncomingMessage, body: unknown, res: ServerResponse) => void | Promise<void>): Promise<FakeServer> {
   const fake = { requests: [], faults: [] } as unknown as FakeServer;
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => void (async () => {
     const body = await readBody(req);
     fake.requests.push({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body });
     const i = fake.faults.findIndex((f) => f.method === undefined || f.method === req.method);
@@ -49,7 +49,7 @@ async function serve(handler: (req: IncomingMessage, body: unknown, res: ServerR
       return send(res, fault.status, fault.body ?? { error: { code: fault.status, message: `injected ${fault.status}` } }, fault.headers);
     }
     await handler(req, body, res);
-  });
+  })());
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   fake.server = server;
   fake.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

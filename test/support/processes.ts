@@ -76,7 +76,11 @@ export function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number) => {
-    for (const [child, pp] of parent) if (pp === p) (out.push(child), walk(child));
+    for (const [child, pp] of parent) {
+      if (pp !== p) continue;
+      out.push(child);
+      walk(child);
+    }
   };
   walk(pid);
   return out;
@@ -146,8 +150,8 @@ export function startProcess(cmd: string, args: string[], opts: { ready?: RegExp
         resolve(proc);
       }
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     child.on("exit", (code) => {
       clearTimeout(timer);
       if (opts.ready && !opts.ready.test(out)) reject(new Error(`${cmd} exited with ${code} before it was ready:\n${out}`));

@@ -24,7 +24,8 @@ function parse(text: string, where: string, attempt: string): ApprovalAnswer | u
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${where} is not JSON: ${(e as Error).message}`);
+    // Not the parser's message: it quotes the text, which is not ours to print.
+    throw new Error(`${where} is not JSON`, { cause: e });
   }
   const a = Answer.safeParse(raw);
   if (!a.success) throw new Error(`${where}: ${a.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")} (expected {"release", "decision": "approve"|"reject", "by"})`);
@@ -41,7 +42,7 @@ export async function readApproval(source: Approval, attempt: string): Promise<A
       text = await readFile(source.path, "utf8");
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw new Error(`approval file ${source.path}: ${(e as Error).message}`);
+      throw new Error(`approval file ${source.path}: ${(e as Error).message}`, { cause: e });
     }
     return parse(text, `approval file ${source.path}`, attempt);
   }

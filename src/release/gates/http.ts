@@ -33,7 +33,7 @@ export function pathOn(base: string, path: string): URL {
 function guardedLookup(hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
-    const list = addresses as LookupAddress[];
+    const list = addresses;
     const bad = list.map((a) => ({ a, why: forbiddenAddress(a.address) })).find((x) => x.why);
     if (bad) return callback(Object.assign(new Error(`${hostname} resolves to ${bad.a.address}, ${bad.why}: refused`), { code: "EFORBIDDEN" }), []);
     const all = (options as { all?: boolean }).all;

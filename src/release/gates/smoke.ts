@@ -1,4 +1,5 @@
 import type { ReleaseConfig } from "../../config/schema";
+import { messageText } from "../metrics/websocketProbe";
 import { pathOn } from "./http";
 
 export type SmokeConfig = ReleaseConfig["smokeTests"];
@@ -51,8 +52,9 @@ async function websocketCheck(base: string, path: string, cfg: SmokeConfig, head
     ws.on("open", () => ws.send(token));
     ws.on("message", (data) => {
       const ms = Math.round(performance.now() - started);
-      if (data.toString() === token) done(true, `WS ${path}: upgrade + echo in ${ms} ms`);
-      else done(false, `WS ${path}: echoed ${JSON.stringify(data.toString().slice(0, 40))} instead of the token`);
+      const echoed = messageText(data);
+      if (echoed === token) done(true, `WS ${path}: upgrade + echo in ${ms} ms`);
+      else done(false, `WS ${path}: echoed ${JSON.stringify(echoed.slice(0, 40))} instead of the token`);
     });
     ws.on("unexpected-response", (_req, res) => done(false, `WS ${path}: upgrade refused with HTTP ${res.statusCode}`));
     ws.on("error", (e) => done(false, `WS ${path}: ${e.message}`));

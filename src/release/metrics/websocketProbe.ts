@@ -88,7 +88,7 @@ export class WebSocketProbe {
     this.sentInSession = 0;
     ws.on("open", () => (this.open = true));
     ws.on("message", (data) => {
-      const token = data.toString();
+      const token = messageText(data);
       const sentAt = this.pending.get(token);
       if (sentAt === undefined) return;
       this.pending.delete(token);
@@ -128,6 +128,11 @@ export class WebSocketProbe {
     this.sentInSession++;
     this.ws.send(token);
   }
+}
+
+/** A WebSocket message as text, whatever form `ws` hands it over in (a Buffer, fragments, an ArrayBuffer). */
+export function messageText(data: Buffer | ArrayBuffer | Buffer[]): string {
+  return Buffer.isBuffer(data) ? data.toString() : Array.isArray(data) ? Buffer.concat(data).toString() : Buffer.from(data).toString();
 }
 
 /** ws(s):// URL of `path` on an arm's http(s):// base URL. */

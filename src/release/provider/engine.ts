@@ -12,7 +12,7 @@ import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
 import { LeaseLost, targetIdOf, type Router } from "../routers/router";
 import { processGone } from "../liveness";
-import { DECIDED, start, TERMINAL, type StepRecord } from "../sequencer";
+import { start, TERMINAL, type StepRecord } from "../sequencer";
 import { describeSplit, shareOf } from "../split";
 import { containsUnknown, Target, TrafficSplitInputs } from "./inputs";
 import { depsFor, optionsFor, routerFor, specFor } from "./wiring";
@@ -73,9 +73,12 @@ function progressLogger(): ProgressLog {
   let send: ((msg: string) => Promise<void>) | undefined;
   if (address && /^[\w.-]+:\d+$/.test(address)) {
     try {
+      // Loaded here, not at module scope: only the provider host (which has an engine to log to) needs them.
+      /* eslint-disable @typescript-eslint/no-require-imports */
       const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
-      const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
-      const engproto = require("@pulumi/pulumi/proto/engine_pb");
+      const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb") as typeof import("@pulumi/pulumi/proto/engine_grpc_pb");
+      const engproto = require("@pulumi/pulumi/proto/engine_pb") as typeof import("@pulumi/pulumi/proto/engine_pb");
+      /* eslint-enable @typescript-eslint/no-require-imports */
       const client = new engrpc.EngineClient(address, grpc.credentials.createInsecure());
       send = (msg) => {
         const req = new engproto.LogRequest();

@@ -27,7 +27,7 @@ const ENGINE_RELATIVE = "src/release/provider/engine.ts";
 
 /** Loads the engine in whatever process runs the provider. Self-contained: it is serialized. */
 function loadEngine(): typeof import("./engine") {
-  const req = process.mainModule?.require.bind(process.mainModule) ?? eval("require");
+  const req: (id: string) => unknown = process.mainModule?.require.bind(process.mainModule) ?? (eval("require") as (id: string) => unknown);
   const fs = req("fs") as typeof import("fs");
   const p = req("path") as typeof import("path");
   // The host runs in the Pulumi project's directory; fall back to where the program was when it serialized us.
@@ -39,13 +39,15 @@ function loadEngine(): typeof import("./engine") {
   return tsx.require(file, file) as typeof import("./engine");
 }
 
+// The SDK types a dynamic provider's properties as `any`; the engine's first step (check) parses them.
+type Props = Record<string, unknown>;
 export const trafficSplitProvider: pulumi.dynamic.ResourceProvider = {
-  check: (olds, news) => loadEngine().check(olds, news),
-  diff: (id, olds, news) => loadEngine().diff(id, olds, news),
-  create: (inputs) => loadEngine().create(inputs),
-  update: (id, olds, news) => loadEngine().update(id, olds, news),
-  read: (id, props) => loadEngine().read(id, props),
-  delete: (id, props) => loadEngine().remove(id, props),
+  check: (olds: Props, news: Props) => loadEngine().check(olds, news),
+  diff: (id: string, olds: Props, news: Props) => loadEngine().diff(id, olds, news),
+  create: (inputs: Props) => loadEngine().create(inputs),
+  update: (id: string, olds: Props, news: Props) => loadEngine().update(id, olds, news),
+  read: (id: string, props: Props) => loadEngine().read(id, props),
+  delete: (id: string, props: Props) => loadEngine().remove(id, props),
 };
 
 export interface TrafficSplitArgs {

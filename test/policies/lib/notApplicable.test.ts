@@ -25,7 +25,7 @@ describe("resource validations run without stack capture, and a real failure kee
     const reports: string[] = [];
     const p = cheapNotApplicable(policy((_a, report) => {
       report("found");
-      (undefined as unknown as { x: number }).x;
+      if ((undefined as unknown as { x: number }).x > 0) report("unreachable");
     }));
     let caught: Error | undefined;
     try {

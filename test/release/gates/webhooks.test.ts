@@ -11,14 +11,14 @@ afterEach(async () => {
 });
 async function receiver(answer: (req: IncomingMessage, body: string) => { status: number; headers?: Record<string, string> }) {
   const seen: { headers: IncomingMessage["headers"]; body: string }[] = [];
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => void (async () => {
     let body = "";
     for await (const c of req) body += c;
     seen.push({ headers: req.headers, body });
     const a = answer(req, body);
     res.writeHead(a.status, a.headers ?? {});
     res.end();
-  });
+  })());
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen };
