@@ -53,16 +53,19 @@ export class Release extends pulumi.ComponentResource {
     if (r.target === "cloud-run" && c.backend.stableVersion && c.backend.stableVersion !== c.backend.version) {
       const stable = revisionName(c.backend.name, c.backend.stableVersion);
       const candidate = revisionName(c.backend.name, c.backend.version);
+      const deployments = c.frontend.deployments;
       const followers =
-        c.frontend.deployments && c.frontend.rollingRelease
-          ? [pulumi.all([args.vercelProjectId, args.vercelToken]).apply(([projectId, token]) => ({
-              kind: "vercel",
-              projectId,
-              token,
-              canaryDeploymentId: c.frontend.deployments!.canary,
-              stableDeploymentId: c.frontend.deployments!.stable,
-              ...(c.frontend.teamId ? { teamId: c.frontend.teamId } : {}),
-            }))]
+        deployments && c.frontend.rollingRelease
+          ? pulumi.all([args.vercelProjectId, args.vercelToken]).apply(([projectId, token]) => [
+              {
+                kind: "vercel" as const,
+                projectId,
+                token,
+                canaryDeploymentId: deployments.canary,
+                stableDeploymentId: deployments.stable,
+                ...(c.frontend.teamId ? { teamId: c.frontend.teamId } : {}),
+              },
+            ])
           : [];
       this.track("backend",
         new TrafficSplit(

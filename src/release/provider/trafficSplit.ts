@@ -1,10 +1,10 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import type { Environment, ReleaseConfig } from "../../config/schema";
+
 import type { ReleaseRecord, StepSummary } from "../record";
 import type { Failure, Phase } from "../sequencer";
 import type { z } from "zod";
-import type { Metrics, Target } from "./inputs";
+import type { TrafficSplitInputs } from "./inputs";
 
 /**
  * The TrafficSplit resource. Its provider is a thin shim: Pulumi serializes
@@ -50,24 +50,14 @@ export const trafficSplitProvider: pulumi.dynamic.ResourceProvider = {
   delete: (id: string, props: Props) => loadEngine().remove(id, props),
 };
 
-export interface TrafficSplitArgs {
-  /** Lets policies hold the release to its environment's rules (release-* policies). */
-  environment?: pulumi.Input<Environment>;
-  target: pulumi.Input<Target>;
-  stable: pulumi.Input<string>;
-  candidate: pulumi.Input<string>;
-  release: pulumi.Input<ReleaseConfig>;
-  metrics: pulumi.Input<z.input<typeof Metrics>>;
-  followers?: pulumi.Input<pulumi.Input<Record<string, unknown>>[]>;
-  retryToken?: pulumi.Input<string>;
-  /** Signs the release's webhooks; kept secret in state. */
-  webhookSecret?: pulumi.Input<string>;
-  immediate?: pulumi.Input<boolean>;
-  intervalSeconds?: pulumi.Input<number>;
-  deadlineSeconds?: pulumi.Input<number>;
-  healthIntervalSeconds?: pulumi.Input<number>;
-  healthPath?: pulumi.Input<string>;
-}
+/**
+ * The resource's inputs, typed from the one schema its `check` parses them
+ * with (src/release/provider/inputs.ts): what a component may pass is what
+ * the provider accepts, each key a Pulumi input. Secrets among them (a
+ * kubeconfig, the Vercel token, the webhook secret) stay secret in state.
+ */
+type Inputs = z.input<typeof TrafficSplitInputs>;
+export type TrafficSplitArgs = { [K in keyof Inputs]: pulumi.Input<Inputs[K]> };
 
 /** Outputs seeded as undefined so the SDK knows them; they double as the release record. */
 const OUTPUTS = ["phase", "stableRevision", "candidateRevision", "rejectedRevision", "liveCandidateWeight", "failure", "message", "steps", "restoreMs", "drain", "releaseKey", "startedAt", "finishedAt"] as const;
