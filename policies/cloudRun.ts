@@ -78,17 +78,17 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
     const cfg = readConfig("cloud-run-no-public-invoker", PublicConfig, args);
     const services = args.resources.filter((r) => r.type === SERVICE);
     for (const s of args.resources.filter((r) => r.type === SERVICE || r.type === V1_SERVICE)) {
-      const name = known(() => s.props["name"]);
+      const name = known((): unknown => s.props["name"]);
       const annotations = known(() => (s.props["metadata"] as { annotations?: Record<string, string> } | undefined)?.annotations) ?? {};
-      const disabled = s.type === SERVICE ? known(() => s.props["invokerIamDisabled"]) === true : annotations[V1_INVOKER_IAM_DISABLED] === "true";
+      const disabled = s.type === SERVICE ? known((): unknown => s.props["invokerIamDisabled"]) === true : annotations[V1_INVOKER_IAM_DISABLED] === "true";
       if (disabled && (typeof name !== "string" || !cfg.publicServices.includes(name))) {
-        report(`Cloud Run service ${String(name ?? s.name)} sets invokerIamDisabled, so anyone can invoke it without any IAM check, and this policy's publicServices does not list it: remove invokerIamDisabled and grant roles/run.invoker to the callers, or add the service to publicServices in the pack config of this stack.`, s.urn);
+        report(`Cloud Run service ${typeof name === "string" ? name : s.name} sets invokerIamDisabled, so anyone can invoke it without any IAM check, and this policy's publicServices does not list it: remove invokerIamDisabled and grant roles/run.invoker to the callers, or add the service to publicServices in the pack config of this stack.`, s.urn);
       }
     }
     for (const r of args.resources) {
       if (PROJECT_IAM_TYPES.has(r.type)) {
         const members = publicMembersOf(r.type, r.props);
-        const role = known(() => r.props["role"]);
+        const role = known((): unknown => r.props["role"]);
         if (members.length > 0) report(`${r.name} grants ${members.join(", ")}${typeof role === "string" ? ` ${role}` : ""} on a whole ${r.type.split(/[:/]/)[1] === "projects" ? "project" : r.type.split(/[:/]/)[1] === "folder" ? "folder" : "organization"}, which reaches every Cloud Run service in it (publicServices cannot allow this): grant on the service itself, or name the members (group:, serviceAccount:).`, r.urn);
         continue;
       }
@@ -97,11 +97,11 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
       const members = publicMembersOf(r.type, r.props);
       if (members.length === 0) continue;
       // Find the service through the input's dependency (known even during preview), else by name.
-      const name = known(() => r.props[key]);
-      const service = (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known(() => s.props["name"]) === name);
-      const serviceName = (service && known(() => service.props["name"])) ?? name;
+      const name = known((): unknown => r.props[key]);
+      const service = (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known((): unknown => s.props["name"]) === name);
+      const serviceName = (service && known((): unknown => service.props["name"])) ?? name;
       if (typeof serviceName !== "string" || !cfg.publicServices.includes(serviceName)) {
-        report(`${r.name} grants ${members.join(", ")} on Cloud Run service ${String(serviceName ?? "(unknown)")}, which this policy's publicServices does not list: remove the grant and name the invokers (group:, serviceAccount:), or add the service to publicServices in the pack config of this stack.`, r.urn);
+        report(`${r.name} grants ${members.join(", ")} on Cloud Run service ${typeof serviceName === "string" ? serviceName : "(unknown)"}, which this policy's publicServices does not list: remove the grant and name the invokers (group:, serviceAccount:), or add the service to publicServices in the pack config of this stack.`, r.urn);
       }
     }
   },

@@ -1,10 +1,15 @@
 import type { Policies } from "@pulumi/policy";
 import { cloudRunPolicies } from "./cloudRun";
 import { environmentBinding } from "./environmentBinding";
+import { firewallPolicies } from "./firewall";
 import { gkePolicies } from "./gke";
+import { gkeHardeningPolicies } from "./gkeHardening";
+import { iamPolicies } from "./iam";
 import { gcpStandardLabels } from "./labels";
 import { cheapNotApplicable } from "./lib/notApplicable";
+import { networkPolicies } from "./network";
 import { podSecurityRestricted } from "./podSecurity";
+import { redisPolicies } from "./redis";
 import { releasePolicies } from "./release";
 import { securityScanReport } from "./securityGate";
 import { vercelPolicies } from "./vercel";
@@ -19,6 +24,11 @@ export const PACK_NAME = "progressive-delivery";
 export const policies: Policies = [
   ...cloudRunPolicies,
   ...gkePolicies,
+  ...gkeHardeningPolicies,
+  ...networkPolicies,
+  ...firewallPolicies,
+  ...iamPolicies,
+  ...redisPolicies,
   podSecurityRestricted,
   ...workloadPolicies,
   ...vercelPolicies,

@@ -109,8 +109,8 @@ export const CONTROLS: Control[] = [
         if (o.user) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions user "${o.user}")`);
         if (o.role) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions role "${o.role}")`);
       };
-      checkOptions("pod", known(() => sc(pod).seLinuxOptions) as never);
-      for (const { name, c } of allContainers(pod.spec)) checkOptions(`container "${name}"`, known(() => c.securityContext?.seLinuxOptions) as never);
+      checkOptions("pod", known(() => sc(pod).seLinuxOptions));
+      for (const { name, c } of allContainers(pod.spec)) checkOptions(`container "${name}"`, known(() => c.securityContext?.seLinuxOptions));
       return out;
     },
   },

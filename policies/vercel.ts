@@ -13,7 +13,7 @@ interface EnvVar {
 /** The variables a resource declares: one for the single-variable resources, a list for ProjectEnvironmentVariables. */
 function variablesOf(args: { type: string; props: Record<string, unknown> }): EnvVar[] {
   if (args.type === "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables") return (known(() => args.props["variables"] as EnvVar[] | undefined) ?? []);
-  if (args.type === "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable" || args.type === "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable") return [args.props as EnvVar];
+  if (args.type === "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable" || args.type === "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable") return [args.props];
   return [];
 }
 

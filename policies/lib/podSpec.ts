@@ -63,7 +63,7 @@ export interface NamedContainer {
 export function allContainers(spec: PodSpec): NamedContainer[] {
   const out: NamedContainer[] = [];
   for (const kind of ["containers", "initContainers", "ephemeralContainers"] as const) {
-    const list = known(() => spec[kind] as Container[] | undefined) ?? [];
+    const list = known(() => spec[kind]) ?? [];
     if (!Array.isArray(list)) continue;
     for (const c of list) out.push({ kind, name: String(known(() => c.name) ?? "(unnamed)"), c });
   }

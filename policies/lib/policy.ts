@@ -38,7 +38,7 @@ export type Read<T> = { kind: "unknown" } | { kind: "absent" } | { kind: "value"
 export function read<T>(f: () => T): Read<NonNullable<T>> {
   try {
     const v = f();
-    return v === undefined || v === null ? { kind: "absent" } : { kind: "value", value: v as NonNullable<T> };
+    return v === undefined || v === null ? { kind: "absent" } : { kind: "value", value: v };
   } catch (e) {
     if (e instanceof UnknownValueError) return { kind: "unknown" };
     throw e;

@@ -66,6 +66,8 @@ export class GkeCluster extends pulumi.ComponentResource {
         initialNodeCount: 1,
         networkingMode: "VPC_NATIVE",
         ipAllocationPolicy: { clusterSecondaryRangeName: PODS_RANGE, servicesSecondaryRangeName: SERVICES_RANGE },
+        // Pod-to-pod traffic on one node also passes the VPC, so the subnet's flow logs see it.
+        enableIntranodeVisibility: true,
         privateClusterConfig: { enablePrivateNodes: true, enablePrivateEndpoint: false, masterIpv4CidrBlock: args.network.masterCidr },
         masterAuthorizedNetworksConfig: { cidrBlocks: c.authorizedNetworks.map((n) => ({ cidrBlock: n.cidr, displayName: n.name })) },
         masterAuth: { clientCertificateConfig: { issueClientCertificate: false } },

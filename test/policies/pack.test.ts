@@ -17,6 +17,11 @@ afterAll(async () => pack?.stop());
 const EXPECTED = [
   "cloud-run-image-digest", "cloud-run-no-public-invoker", "cloud-run-dedicated-service-account", "cloud-run-secrets-from-secret-manager", "cloud-run-production-scaling", "cloud-run-resource-limits", "cloud-run-private-egress-via-vpc",
   "gke-private-nodes", "gke-workload-identity", "gke-shielded-nodes", "gke-release-channel", "gke-network-policy", "gke-legacy-abac-off", "gke-no-legacy-auth", "gke-master-authorized-networks", "gke-node-auto-repair-upgrade", "gke-node-service-account",
+  "gke-logging-monitoring", "gke-node-image-cos", "gke-vpc-native", "gke-intranode-visibility", "gke-binary-authorization", "gke-legacy-metadata-endpoints", "gke-secure-boot", "gke-separate-node-pools", "gke-no-alpha-features", "gke-production-multi-zone",
+  "gcp-network-custom-mode", "gcp-subnet-flow-logs", "gcp-subnet-private-google-access",
+  "gcp-firewall-no-public-ingress", "gcp-firewall-sensitive-ports", "gcp-firewall-narrow-ports", "gcp-firewall-no-public-egress",
+  "gcp-iam-no-basic-roles", "gcp-iam-no-impersonation-roles", "gcp-iam-no-default-service-accounts", "gcp-iam-no-privileged-service-accounts", "gcp-iam-no-user-members", "gcp-audit-logging", "gcp-no-service-account-keys", "gcp-wif-provider-condition", "gcp-wif-github-repository", "artifact-registry-not-public",
+  "redis-auth-enabled", "redis-transit-encryption",
   "k8s-pod-security-restricted", "k8s-resources", "k8s-probes", "k8s-read-only-root-filesystem", "k8s-no-latest-tag", "k8s-no-system-namespace", "k8s-namespace-network-policy", "k8s-pod-disruption-budget",
   "vercel-sensitive-env", "vercel-no-shared-secret-targets", "vercel-deployment-protection",
   "release-production-canary", "release-blue-green-smoke-tests", "release-auto-rollback", "release-watched-holds",

@@ -1,0 +1,72 @@
+import { asArray, known } from "./policy";
+import { knownElements } from "./values";
+
+/** Where an IAM resource grants: a project, a folder or an organization. */
+export type IamScope = "project" | "folder" | "organization";
+
+const SCOPES: Readonly<Record<string, IamScope>> = { projects: "project", folder: "folder", organizations: "organization" };
+
+/**
+ * The project, folder and organization IAM resources (`@pulumi/gcp` type
+ * tokens): member (one role, one member), binding (one role, its members,
+ * authoritative for the role) and policy (the whole policy as JSON).
+ */
+export const SCOPED_IAM_TYPES: ReadonlySet<string> = new Set(
+  Object.keys(SCOPES).flatMap((module) => ["iAMMember:IAMMember", "iAMBinding:IAMBinding", "iAMPolicy:IAMPolicy"].map((t) => `gcp:${module}/${t}`)),
+);
+
+/** "project", "folder" or "organization" for a scoped IAM type. */
+export const scopeOf = (type: string): IamScope => SCOPES[type.slice("gcp:".length).split("/")[0]!] ?? "project";
+
+/** One role granted to one member, as far as it is known during preview. */
+export interface Grant {
+  role: string;
+  member: string;
+}
+
+/**
+ * The grants an IAM member, binding or policy resource makes (`member`,
+ * `members`, or the `bindings` of `policyData`). Values not known yet
+ * (computed during preview) are left out: the same check runs at update.
+ * Works for any IAM resource of these three shapes (project, folder,
+ * organization, Artifact Registry repository, ...).
+ */
+export function grantsOf(type: string, props: Record<string, unknown>): Grant[] {
+  const role = known(() => props["role"]);
+  if (/Member$/i.test(type)) {
+    const member = known(() => props["member"]);
+    return typeof role === "string" && typeof member === "string" ? [{ role, member }] : [];
+  }
+  if (/Binding$/i.test(type)) {
+    if (typeof role !== "string") return [];
+    return knownElements(known(() => props["members"]) as unknown[] | undefined)
+      .filter((m): m is string => typeof m === "string")
+      .map((member) => ({ role, member }));
+  }
+  if (/Policy$/i.test(type)) {
+    const data = known(() => props["policyData"]);
+    if (typeof data !== "string") return [];
+    try {
+      const bindings = asArray((JSON.parse(data) as { bindings?: { role?: unknown; members?: unknown[] }[] }).bindings);
+      return bindings.flatMap((b) => (typeof b.role === "string" ? asArray(b.members).filter((m): m is string => typeof m === "string").map((member) => ({ role: b.role as string, member })) : []));
+    } catch {
+      return [];
+    }
+  }
+  return [];
+}
+
+/** "on project acme-prod", "on folder folders/123", "on organization 456", or the scope alone when its id is not known. */
+export function whereOf(type: string, props: Record<string, unknown>): string {
+  const scope = scopeOf(type);
+  const id = known(() => props[scope === "project" ? "project" : scope === "folder" ? "folder" : "orgId"]);
+  return typeof id === "string" ? `on ${scope} ${id}` : `on the ${scope}`;
+}
+
+export const PUBLIC_MEMBERS: readonly string[] = ["allUsers", "allAuthenticatedUsers"];
+
+/** The Compute Engine or App Engine default service account (as an IAM member or a bare email). */
+export const isDefaultServiceAccountMember = (member: string): boolean => /-compute@developer\.gserviceaccount\.com$/.test(member) || /@appspot\.gserviceaccount\.com$/.test(member);
+
+/** A service account as a member: `serviceAccount:` (Trivy), or any member naming an `*.iam.gserviceaccount.com` address (Checkov). */
+export const isServiceAccountMember = (member: string): boolean => member.startsWith("serviceAccount:") || /@.*\.iam\.gserviceaccount\.com$/.test(member);
