@@ -5,6 +5,8 @@ import { join, resolve } from "node:path";
 /** A running policy pack: the analyzer server a PolicyPack starts, as the CLI runs it. */
 export interface RunningPack {
   address: string;
+  /** The pack's process (its CPU time can be read from /proc). */
+  pid: number;
   stop(): Promise<void>;
   /** What the pack wrote to stderr (shown when something goes wrong). */
   stderr(): string;
@@ -44,7 +46,7 @@ export function startPack(dir = join(ROOT, "policies"), timeoutMs = 60_000): Pro
       const m = /^(\d+)\s*$/m.exec(out);
       if (m) {
         clearTimeout(timer);
-        res({ address: `127.0.0.1:${m[1]}`, stop, stderr: () => err });
+        res({ address: `127.0.0.1:${m[1]}`, pid: child.pid!, stop, stderr: () => err });
       }
     });
     child.once("exit", (code) => {
