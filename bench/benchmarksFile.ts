@@ -16,5 +16,8 @@ export function writeSection(name: string, section: string): void {
   const [begin, end] = [`<!-- ${name}:begin -->`, `<!-- ${name}:end -->`];
   const current = existsSync(BENCHMARKS_FILE) ? readFileSync(BENCHMARKS_FILE, "utf8") : "# Benchmarks\n";
   const block = `${begin}\n${section}\n${end}`;
-  writeFileSync(BENCHMARKS_FILE, current.includes(begin) ? current.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `${current.trimEnd()}\n\n${block}\n`);
+  writeFileSync(
+    BENCHMARKS_FILE,
+    current.includes(begin) ? current.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `${current.trimEnd()}\n\n${block}\n`,
+  );
 }

@@ -25,7 +25,10 @@ export const cloudRunImageDigest: ResourceValidationPolicy = {
     for (const c of containersOf(svc)) {
       const image = read(() => c.image);
       if (image.kind !== "value") continue; // computed during preview: checked at update time
-      if (!/@sha256:[0-9a-f]{64}$/.test(image.value)) report(`container ${containerName(c)} image "${image.value}" is not pinned by digest: deploy it as <image>@sha256:<digest> (the digest your build pushed and your scanner checked).`);
+      if (!/@sha256:[0-9a-f]{64}$/.test(image.value))
+        report(
+          `container ${containerName(c)} image "${image.value}" is not pinned by digest: deploy it as <image>@sha256:<digest> (the digest your build pushed and your scanner checked).`,
+        );
     }
   }),
 };
@@ -47,7 +50,9 @@ const IAM_TYPES: Readonly<Record<string, "name" | "service">> = {
 
 /** Project, folder and organization IAM resources: a grant there reaches every Cloud Run service below it. */
 const PROJECT_IAM_TYPES = new Set(
-  ["projects", "folder", "organizations"].flatMap((scope) => ["iAMMember:IAMMember", "iAMBinding:IAMBinding", "iAMPolicy:IAMPolicy"].map((t) => `gcp:${scope}/${t}`)),
+  ["projects", "folder", "organizations"].flatMap((scope) =>
+    ["iAMMember:IAMMember", "iAMBinding:IAMBinding", "iAMPolicy:IAMPolicy"].map((t) => `gcp:${scope}/${t}`),
+  ),
 );
 /** Cloud Run v1 services turn their invoker check off with this annotation. */
 const V1_SERVICE = "gcp:cloudrun/service:Service";
@@ -56,7 +61,8 @@ const V1_INVOKER_IAM_DISABLED = "run.googleapis.com/invoker-iam-disabled";
 /** Public members an IAM resource grants on its service (or project). */
 function publicMembersOf(type: string, props: Record<string, unknown>): string[] {
   if (/(ServiceIamMember|IamMember|IAMMember)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => known(() => props["member"]) === m);
-  if (/(ServiceIamBinding|IamBinding|IAMBinding)$/.test(type)) return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
+  if (/(ServiceIamBinding|IamBinding|IAMBinding)$/.test(type))
+    return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
   const policyData = known(() => props["policyData"]);
   if (typeof policyData !== "string") return [];
   try {
@@ -82,14 +88,21 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
       const annotations = known(() => (s.props["metadata"] as { annotations?: Record<string, string> } | undefined)?.annotations) ?? {};
       const disabled = s.type === SERVICE ? known((): unknown => s.props["invokerIamDisabled"]) === true : annotations[V1_INVOKER_IAM_DISABLED] === "true";
       if (disabled && (typeof name !== "string" || !cfg.publicServices.includes(name))) {
-        report(`Cloud Run service ${typeof name === "string" ? name : s.name} sets invokerIamDisabled, so anyone can invoke it without any IAM check, and this policy's publicServices does not list it: remove invokerIamDisabled and grant roles/run.invoker to the callers, or add the service to publicServices in the pack config of this stack.`, s.urn);
+        report(
+          `Cloud Run service ${typeof name === "string" ? name : s.name} sets invokerIamDisabled, so anyone can invoke it without any IAM check, and this policy's publicServices does not list it: remove invokerIamDisabled and grant roles/run.invoker to the callers, or add the service to publicServices in the pack config of this stack.`,
+          s.urn,
+        );
       }
     }
     for (const r of args.resources) {
       if (PROJECT_IAM_TYPES.has(r.type)) {
         const members = publicMembersOf(r.type, r.props);
         const role = known((): unknown => r.props["role"]);
-        if (members.length > 0) report(`${r.name} grants ${members.join(", ")}${typeof role === "string" ? ` ${role}` : ""} on a whole ${r.type.split(/[:/]/)[1] === "projects" ? "project" : r.type.split(/[:/]/)[1] === "folder" ? "folder" : "organization"}, which reaches every Cloud Run service in it (publicServices cannot allow this): grant on the service itself, or name the members (group:, serviceAccount:).`, r.urn);
+        if (members.length > 0)
+          report(
+            `${r.name} grants ${members.join(", ")}${typeof role === "string" ? ` ${role}` : ""} on a whole ${r.type.split(/[:/]/)[1] === "projects" ? "project" : r.type.split(/[:/]/)[1] === "folder" ? "folder" : "organization"}, which reaches every Cloud Run service in it (publicServices cannot allow this): grant on the service itself, or name the members (group:, serviceAccount:).`,
+            r.urn,
+          );
         continue;
       }
       const key = IAM_TYPES[r.type];
@@ -98,10 +111,14 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
       if (members.length === 0) continue;
       // Find the service through the input's dependency (known even during preview), else by name.
       const name = known((): unknown => r.props[key]);
-      const service = (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known((): unknown => s.props["name"]) === name);
+      const service =
+        (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known((): unknown => s.props["name"]) === name);
       const serviceName = (service && known((): unknown => service.props["name"])) ?? name;
       if (typeof serviceName !== "string" || !cfg.publicServices.includes(serviceName)) {
-        report(`${r.name} grants ${members.join(", ")} on Cloud Run service ${typeof serviceName === "string" ? serviceName : "(unknown)"}, which this policy's publicServices does not list: remove the grant and name the invokers (group:, serviceAccount:), or add the service to publicServices in the pack config of this stack.`, r.urn);
+        report(
+          `${r.name} grants ${members.join(", ")} on Cloud Run service ${typeof serviceName === "string" ? serviceName : "(unknown)"}, which this policy's publicServices does not list: remove the grant and name the invokers (group:, serviceAccount:), or add the service to publicServices in the pack config of this stack.`,
+          r.urn,
+        );
       }
     }
   },
@@ -114,14 +131,19 @@ export const cloudRunDedicatedServiceAccount: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
     const sa = read(() => svc.template?.serviceAccount);
-    if (sa.kind === "absent") report("template.serviceAccount is not set, so revisions run as the default compute service account: create a dedicated gcp.serviceaccount.Account with only the roles it needs and set template.serviceAccount to its email.");
-    else if (sa.kind === "value" && isDefaultComputeAccount(sa.value)) report(`template.serviceAccount is the default compute account (${sa.value}): use a dedicated, least-privilege service account.`);
+    if (sa.kind === "absent")
+      report(
+        "template.serviceAccount is not set, so revisions run as the default compute service account: create a dedicated gcp.serviceaccount.Account with only the roles it needs and set template.serviceAccount to its email.",
+      );
+    else if (sa.kind === "value" && isDefaultComputeAccount(sa.value))
+      report(`template.serviceAccount is the default compute account (${sa.value}): use a dedicated, least-privilege service account.`);
   }),
 };
 
 export const cloudRunSecretsFromSecretManager: ResourceValidationPolicy = {
   name: "cloud-run-secrets-from-secret-manager",
-  description: "Environment variables that look like secrets (names such as *_KEY, *_TOKEN, *_SECRET, PASSWORD; high-entropy values; known key formats) come from Secret Manager (valueSource.secretKeyRef), never a literal value.",
+  description:
+    "Environment variables that look like secrets (names such as *_KEY, *_TOKEN, *_SECRET, PASSWORD; high-entropy values; known key formats) come from Secret Manager (valueSource.secretKeyRef), never a literal value.",
   severity: "critical",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
@@ -131,7 +153,10 @@ export const cloudRunSecretsFromSecretManager: ResourceValidationPolicy = {
         const value = known(() => env.value);
         if (typeof name !== "string" || value === undefined) continue;
         const why = secretReason(name, value);
-        if (why) report(`env ${name} of container ${containerName(c)} is a literal value and ${why}: store it in Secret Manager and reference it with valueSource.secretKeyRef { secret, version }.`);
+        if (why)
+          report(
+            `env ${name} of container ${containerName(c)} is a literal value and ${why}: store it in Secret Manager and reference it with valueSource.secretKeyRef { secret, version }.`,
+          );
       }
     }
   }),
@@ -139,14 +164,16 @@ export const cloudRunSecretsFromSecretManager: ResourceValidationPolicy = {
 
 export const cloudRunProductionScaling: ResourceValidationPolicy = {
   name: "cloud-run-production-scaling",
-  description: "In production a Cloud Run service keeps at least 2 instances warm and has a maximum instance count (no cold starts for WebSocket clients, bounded cost).",
+  description:
+    "In production a Cloud Run service keeps at least 2 instances warm and has a maximum instance count (no cold starts for WebSocket clients, bounded cost).",
   severity: "medium",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
     if (strictEnvironmentOf(args.props, args.urn) !== "production") return;
     const min = read(() => svc.template?.scaling?.minInstanceCount ?? svc.scaling?.minInstanceCount);
     const max = read(() => svc.template?.scaling?.maxInstanceCount ?? svc.scaling?.maxInstanceCount);
-    if (min.kind === "absent" || (min.kind === "value" && min.value < 2)) report(`minimum instances is ${min.kind === "value" ? min.value : "not set"}: set template.scaling.minInstanceCount to 2 or more in production.`);
+    if (min.kind === "absent" || (min.kind === "value" && min.value < 2))
+      report(`minimum instances is ${min.kind === "value" ? min.value : "not set"}: set template.scaling.minInstanceCount to 2 or more in production.`);
     if (max.kind === "absent") report("maximum instances is not set: set template.scaling.maxInstanceCount in production.");
   }),
 };
@@ -159,7 +186,8 @@ export const cloudRunResourceLimits: ResourceValidationPolicy = {
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, _args, report) => {
     for (const c of containersOf(svc)) {
       for (const k of ["cpu", "memory"] as const) {
-        if (read(() => c.resources?.limits?.[k]).kind === "absent") report(`container ${containerName(c)} has no resources.limits.${k}: set it explicitly (e.g. cpu "1", memory "512Mi").`);
+        if (read(() => c.resources?.limits?.[k]).kind === "absent")
+          report(`container ${containerName(c)} has no resources.limits.${k}: set it explicitly (e.g. cpu "1", memory "512Mi").`);
       }
     }
   }),
@@ -169,7 +197,8 @@ const PRIVATE_ADDRESS = /\b(10\.\d{1,3}\.\d{1,3}\.\d{1,3}|172\.(1[6-9]|2\d|3[01]
 
 export const cloudRunPrivateEgressViaVpc: ResourceValidationPolicy = {
   name: "cloud-run-private-egress-via-vpc",
-  description: "A Cloud Run service that talks to private ranges (in production, or any env value holding an RFC 1918 address) reaches them through the VPC (template.vpcAccess: Direct VPC egress or a connector) with egress PRIVATE_RANGES_ONLY or ALL_TRAFFIC.",
+  description:
+    "A Cloud Run service that talks to private ranges (in production, or any env value holding an RFC 1918 address) reaches them through the VPC (template.vpcAccess: Direct VPC egress or a connector) with egress PRIVATE_RANGES_ONLY or ALL_TRAFFIC.",
   severity: "medium",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.cloudrunv2.Service, (svc, args, report) => {
@@ -178,16 +207,32 @@ export const cloudRunPrivateEgressViaVpc: ResourceValidationPolicy = {
     const hasPath = vpc.kind === "value" && (known(() => vpc.value.connector) !== undefined || asArray(known(() => vpc.value.networkInterfaces)).length > 0);
     const privateEnvs = containersOf(svc)
       .flatMap((c) => asArray(known(() => c.envs)))
-      .filter((e) => { const v = known(() => e.value); return typeof v === "string" && PRIVATE_ADDRESS.test(v); })
+      .filter((e) => {
+        const v = known(() => e.value);
+        return typeof v === "string" && PRIVATE_ADDRESS.test(v);
+      })
       .map((e) => e.name);
     if (!hasPath && privateEnvs.length > 0) {
-      report(`env ${privateEnvs.join(", ")} point(s) at private addresses but the service has no VPC path: add template.vpcAccess (networkInterfaces or a connector) with egress PRIVATE_RANGES_ONLY.`);
+      report(
+        `env ${privateEnvs.join(", ")} point(s) at private addresses but the service has no VPC path: add template.vpcAccess (networkInterfaces or a connector) with egress PRIVATE_RANGES_ONLY.`,
+      );
     } else if (!hasPath && strictEnvironmentOf(args.props, args.urn) === "production") {
-      report("production service has no template.vpcAccess: private backends (Memorystore, internal services) must be reached through the VPC; add networkInterfaces or a connector with egress PRIVATE_RANGES_ONLY.");
+      report(
+        "production service has no template.vpcAccess: private backends (Memorystore, internal services) must be reached through the VPC; add networkInterfaces or a connector with egress PRIVATE_RANGES_ONLY.",
+      );
     }
     const egress = vpc.kind === "value" ? known(() => vpc.value.egress) : undefined;
-    if (hasPath && egress !== undefined && !["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"].includes(egress)) report(`template.vpcAccess.egress is "${egress}": use PRIVATE_RANGES_ONLY or ALL_TRAFFIC.`);
+    if (hasPath && egress !== undefined && !["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"].includes(egress))
+      report(`template.vpcAccess.egress is "${egress}": use PRIVATE_RANGES_ONLY or ALL_TRAFFIC.`);
   }),
 };
 
-export const cloudRunPolicies = [cloudRunImageDigest, cloudRunNoPublicInvoker, cloudRunDedicatedServiceAccount, cloudRunSecretsFromSecretManager, cloudRunProductionScaling, cloudRunResourceLimits, cloudRunPrivateEgressViaVpc];
+export const cloudRunPolicies = [
+  cloudRunImageDigest,
+  cloudRunNoPublicInvoker,
+  cloudRunDedicatedServiceAccount,
+  cloudRunSecretsFromSecretManager,
+  cloudRunProductionScaling,
+  cloudRunResourceLimits,
+  cloudRunPrivateEgressViaVpc,
+];

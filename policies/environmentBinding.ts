@@ -9,7 +9,8 @@ import { declaredEnvironment, environmentOfStack, PROJECT_ENVIRONMENTS, projectO
  */
 export const environmentBinding: ResourceValidationPolicy = {
   name: "environment-binding",
-  description: "A resource's declared environment (labels, the release's input) agrees with the environment the pack binds its GCP project to (policies/environments.json) and with the stack's name; a stack does not deploy into another environment's project.",
+  description:
+    "A resource's declared environment (labels, the release's input) agrees with the environment the pack binds its GCP project to (policies/environments.json) and with the stack's name; a stack does not deploy into another environment's project.",
   severity: "critical",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
@@ -18,9 +19,14 @@ export const environmentBinding: ResourceValidationPolicy = {
     const stack = stackOfUrn(args.urn);
     const byStack = environmentOfStack(stack);
     const declared = declaredEnvironment(args.props);
-    if (byProject && byStack && byProject !== byStack) report(`stack ${stack} is ${byStack}, but it deploys into GCP project ${project}, which policies/environments.json binds to ${byProject}.`);
-    if (declared && byProject && declared !== byProject) report(`declared ${declared} (labels or environment input), but its GCP project ${project} is ${byProject} (policies/environments.json): the project decides.`);
-    if (declared && byStack && declared !== byStack) report(`declared ${declared} (labels or environment input), but stack ${stack} is ${byStack}: the stack's name decides.`);
+    if (byProject && byStack && byProject !== byStack)
+      report(`stack ${stack} is ${byStack}, but it deploys into GCP project ${project}, which policies/environments.json binds to ${byProject}.`);
+    if (declared && byProject && declared !== byProject)
+      report(
+        `declared ${declared} (labels or environment input), but its GCP project ${project} is ${byProject} (policies/environments.json): the project decides.`,
+      );
+    if (declared && byStack && declared !== byStack)
+      report(`declared ${declared} (labels or environment input), but stack ${stack} is ${byStack}: the stack's name decides.`);
     if (!byProject && !byStack && !declared) args.notApplicable("the resource names no project, stack environment or label");
   },
 };

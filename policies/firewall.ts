@@ -68,16 +68,22 @@ function rulesOf(list: () => { protocol: string; ports?: string[] }[] | undefine
 const coversAllPorts = (r: Rule): boolean =>
   ALL_PROTOCOLS.includes(r.protocol) || (PORT_PROTOCOLS.includes(r.protocol) && (r.ranges === undefined || r.ranges.some((x) => x.from <= 1 && x.to >= 65535)));
 
-const reaches = (r: Rule, port: number): boolean => ALL_PROTOCOLS.includes(r.protocol) || (PORT_PROTOCOLS.includes(r.protocol) && (r.ranges === undefined || r.ranges.some((x) => x.from <= port && port <= x.to)));
+const reaches = (r: Rule, port: number): boolean =>
+  ALL_PROTOCOLS.includes(r.protocol) ||
+  (PORT_PROTOCOLS.includes(r.protocol) && (r.ranges === undefined || r.ranges.some((x) => x.from <= port && port <= x.to)));
 
-const describe = (r: Rule) => (ALL_PROTOCOLS.includes(r.protocol) ? "all protocols" : `${r.protocol}${r.ranges ? ` ${r.ranges.map((x) => x.text).join(",")}` : " (all ports)"}`);
+const describe = (r: Rule) =>
+  ALL_PROTOCOLS.includes(r.protocol) ? "all protocols" : `${r.protocol}${r.ranges ? ` ${r.ranges.map((x) => x.text).join(",")}` : " (all ports)"}`;
 
 /** The rule's direction and whether it is in force; undefined while either is computed. */
 function stateOf(f: FirewallProps): { direction: "INGRESS" | "EGRESS"; enabled: boolean } | undefined {
   const direction = read(() => f.direction);
   const disabled = read(() => f.disabled);
   if (direction.kind === "unknown" || disabled.kind === "unknown") return undefined;
-  return { direction: direction.kind === "value" && direction.value.toUpperCase() === "EGRESS" ? "EGRESS" : "INGRESS", enabled: !(disabled.kind === "value" && disabled.value === true) };
+  return {
+    direction: direction.kind === "value" && direction.value.toUpperCase() === "EGRESS" ? "EGRESS" : "INGRESS",
+    enabled: !(disabled.kind === "value" && disabled.value === true),
+  };
 }
 
 /**
@@ -98,7 +104,10 @@ function openSources(f: FirewallProps): string[] | undefined {
   return ranges.filter(isAnyAddress);
 }
 
-function firewallPolicy(p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">, check: (f: FirewallProps, state: { direction: "INGRESS" | "EGRESS" }, report: (m: string) => void) => void): ResourceValidationPolicy {
+function firewallPolicy(
+  p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">,
+  check: (f: FirewallProps, state: { direction: "INGRESS" | "EGRESS" }, report: (m: string) => void) => void,
+): ResourceValidationPolicy {
   return {
     ...p,
     enforcementLevel: "mandatory",
@@ -113,21 +122,33 @@ function firewallPolicy(p: Omit<ResourceValidationPolicy, "validateResource" | "
 export const gcpFirewallNoPublicIngress = firewallPolicy(
   {
     name: "gcp-firewall-no-public-ingress",
-    description: "No enabled ingress allow rule admits the whole internet (0.0.0.0/0, ::/0, or no source at all) on any port, and none copies the default network's allow-internal rule (10.128.0.0/9): public traffic enters through load balancers, whose proxy and health-check ranges are named.",
+    description:
+      "No enabled ingress allow rule admits the whole internet (0.0.0.0/0, ::/0, or no source at all) on any port, and none copies the default network's allow-internal rule (10.128.0.0/9): public traffic enters through load balancers, whose proxy and health-check ranges are named.",
     severity: "critical",
   },
   (f, state, report) => {
     if (state.direction !== "INGRESS" || rulesOf(() => f.allows).length === 0) return;
     const open = openSources(f);
-    if (open?.length) report(`the rule allows ${rulesOf(() => f.allows).map(describe).join("; ")} from ${open.join(", ")}: list the source ranges that need it (a load balancer's proxy-only subnet, Google's health-check ranges 35.191.0.0/16 and 130.211.0.0/22, your offices), or use IAP (35.235.240.0/20) for administration.`);
-    if (knownList(() => f.sourceRanges)?.includes(DEFAULT_INTERNAL_RANGE)) report(`sourceRanges includes ${DEFAULT_INTERNAL_RANGE}, the default network's default-allow-internal range: name the subnets that must talk to each other instead.`);
+    if (open?.length)
+      report(
+        `the rule allows ${rulesOf(() => f.allows)
+          .map(describe)
+          .join(
+            "; ",
+          )} from ${open.join(", ")}: list the source ranges that need it (a load balancer's proxy-only subnet, Google's health-check ranges 35.191.0.0/16 and 130.211.0.0/22, your offices), or use IAP (35.235.240.0/20) for administration.`,
+      );
+    if (knownList(() => f.sourceRanges)?.includes(DEFAULT_INTERNAL_RANGE))
+      report(
+        `sourceRanges includes ${DEFAULT_INTERNAL_RANGE}, the default network's default-allow-internal range: name the subnets that must talk to each other instead.`,
+      );
   },
 );
 
 export const gcpFirewallSensitivePorts = firewallPolicy(
   {
     name: "gcp-firewall-sensitive-ports",
-    description: "No enabled ingress allow rule opens an administration, database or clear-text port (20, 21, 22, 23, 80, 1521, 3306, 3389, 5432, 27017), or every port, to the whole internet (0.0.0.0/0, ::/0, or no source).",
+    description:
+      "No enabled ingress allow rule opens an administration, database or clear-text port (20, 21, 22, 23, 80, 1521, 3306, 3389, 5432, 27017), or every port, to the whole internet (0.0.0.0/0, ::/0, or no source).",
     severity: "critical",
   },
   (f, state, report) => {
@@ -137,11 +158,16 @@ export const gcpFirewallSensitivePorts = firewallPolicy(
     const open = openSources(f);
     if (!open?.length) return;
     if (rules.some(coversAllPorts)) {
-      report(`the rule allows every port (${rules.filter(coversAllPorts).map(describe).join("; ")}) from ${open.join(", ")}: open only the ports a service needs, to the ranges that need them.`);
+      report(
+        `the rule allows every port (${rules.filter(coversAllPorts).map(describe).join("; ")}) from ${open.join(", ")}: open only the ports a service needs, to the ranges that need them.`,
+      );
       return;
     }
     const hit = Object.entries(SENSITIVE_PORTS).filter(([port]) => rules.some((r) => reaches(r, Number(port))));
-    if (hit.length) report(`the rule opens ${hit.map(([port, name]) => `${port} (${name})`).join(", ")} to ${open.join(", ")}: reach administration ports through IAP TCP forwarding (source 35.235.240.0/20) or a bastion, databases through private IPs, and web traffic through a load balancer (HTTPS).`);
+    if (hit.length)
+      report(
+        `the rule opens ${hit.map(([port, name]) => `${port} (${name})`).join(", ")} to ${open.join(", ")}: reach administration ports through IAP TCP forwarding (source 35.235.240.0/20) or a bastion, databases through private IPs, and web traffic through a load balancer (HTTPS).`,
+      );
   },
 );
 
@@ -154,9 +180,12 @@ export const gcpFirewallNarrowPorts = firewallPolicy(
   (f, state, report) => {
     const rules = rulesOf(() => f.allows);
     const all = rules.filter(coversAllPorts);
-    if (all.length) report(`the ${state.direction.toLowerCase()} rule allows every port (${all.map(describe).join("; ")}): list the protocols and ports the traffic uses.`);
+    if (all.length)
+      report(`the ${state.direction.toLowerCase()} rule allows every port (${all.map(describe).join("; ")}): list the protocols and ports the traffic uses.`);
     if (state.direction !== "INGRESS") return;
-    const wide = rules.filter((r) => !coversAllPorts(r)).flatMap((r) => (r.ranges ?? []).filter((x) => x.to - x.from > MAX_PORT_RANGE).map((x) => `${r.protocol} ${x.text}`));
+    const wide = rules
+      .filter((r) => !coversAllPorts(r))
+      .flatMap((r) => (r.ranges ?? []).filter((x) => x.to - x.from > MAX_PORT_RANGE).map((x) => `${r.protocol} ${x.text}`));
     if (wide.length) report(`the rule opens port range(s) ${wide.join(", ")}, wider than ${MAX_PORT_RANGE} ports: list the ports the service listens on.`);
   },
 );
@@ -164,7 +193,8 @@ export const gcpFirewallNarrowPorts = firewallPolicy(
 export const gcpFirewallNoPublicEgress = firewallPolicy(
   {
     name: "gcp-firewall-no-public-egress",
-    description: "No enabled egress allow rule allows traffic to the whole internet (destinationRanges 0.0.0.0/0, ::/0, or none, which means 0.0.0.0/0): explicit egress rules name their destinations.",
+    description:
+      "No enabled egress allow rule allows traffic to the whole internet (destinationRanges 0.0.0.0/0, ::/0, or none, which means 0.0.0.0/0): explicit egress rules name their destinations.",
     severity: "high",
   },
   (f, state, report) => {
@@ -172,7 +202,14 @@ export const gcpFirewallNoPublicEgress = firewallPolicy(
     const destinations = read(() => f.destinationRanges);
     if (destinations.kind === "unknown") return;
     const open = destinations.kind === "absent" ? ["(no destination: 0.0.0.0/0)"] : knownElements(destinations.value).filter(isAnyAddress);
-    if (open.length) report(`the egress rule allows ${rulesOf(() => f.allows).map(describe).join("; ")} to ${open.join(", ")}: name the destination ranges (Google APIs' private.googleapis.com 199.36.153.8/30, your partners), and let a lower-priority deny rule close the rest.`);
+    if (open.length)
+      report(
+        `the egress rule allows ${rulesOf(() => f.allows)
+          .map(describe)
+          .join(
+            "; ",
+          )} to ${open.join(", ")}: name the destination ranges (Google APIs' private.googleapis.com 199.36.153.8/30, your partners), and let a lower-priority deny rule close the rest.`,
+      );
   },
 );
 

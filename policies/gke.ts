@@ -4,36 +4,47 @@ import { isDefaultComputeAccount } from "./lib/gcp";
 import { asArray, known, read } from "./lib/policy";
 
 /** A GKE policy checking the cluster, the node pools, or both. */
-function gkePolicy(p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">, checks: {
-  cluster?: Parameters<typeof validateResourceOfType<gcp.container.Cluster, gcp.container.ClusterArgs>>[1];
-  nodePool?: Parameters<typeof validateResourceOfType<gcp.container.NodePool, gcp.container.NodePoolArgs>>[1];
-}): ResourceValidationPolicy {
+function gkePolicy(
+  p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">,
+  checks: {
+    cluster?: Parameters<typeof validateResourceOfType<gcp.container.Cluster, gcp.container.ClusterArgs>>[1];
+    nodePool?: Parameters<typeof validateResourceOfType<gcp.container.NodePool, gcp.container.NodePoolArgs>>[1];
+  },
+): ResourceValidationPolicy {
   const validations = [];
   if (checks.cluster) validations.push(validateResourceOfType(gcp.container.Cluster, checks.cluster));
   if (checks.nodePool) validations.push(validateResourceOfType(gcp.container.NodePool, checks.nodePool));
   return { ...p, enforcementLevel: "mandatory", validateResource: validations.length === 1 ? validations[0]! : validations };
 }
 
-
 export const gkePrivateNodes = gkePolicy(
   { name: "gke-private-nodes", description: "GKE nodes have no public IP addresses (privateClusterConfig.enablePrivateNodes).", severity: "high" },
   {
     cluster: (c, _a, report) => {
       const v = read(() => c.privateClusterConfig?.enablePrivateNodes);
-      if (v.kind === "absent" || (v.kind === "value" && !v.value)) report("privateClusterConfig.enablePrivateNodes is not true: nodes get public IPs. Set it to true (with Cloud NAT for egress).");
+      if (v.kind === "absent" || (v.kind === "value" && !v.value))
+        report("privateClusterConfig.enablePrivateNodes is not true: nodes get public IPs. Set it to true (with Cloud NAT for egress).");
     },
   },
 );
 
 export const gkeWorkloadIdentity = gkePolicy(
-  { name: "gke-workload-identity", description: "Workload Identity is on: the cluster has a workload pool and node pools serve the GKE metadata server (no node credentials for pods).", severity: "high" },
+  {
+    name: "gke-workload-identity",
+    description: "Workload Identity is on: the cluster has a workload pool and node pools serve the GKE metadata server (no node credentials for pods).",
+    severity: "high",
+  },
   {
     cluster: (c, _a, report) => {
-      if (read(() => c.workloadIdentityConfig?.workloadPool).kind === "absent") report('workloadIdentityConfig.workloadPool is not set: set it to "<project>.svc.id.goog".');
+      if (read(() => c.workloadIdentityConfig?.workloadPool).kind === "absent")
+        report('workloadIdentityConfig.workloadPool is not set: set it to "<project>.svc.id.goog".');
     },
     nodePool: (np, _a, report) => {
       const mode = read(() => np.nodeConfig?.workloadMetadataConfig?.mode);
-      if (mode.kind === "absent" || (mode.kind === "value" && mode.value !== "GKE_METADATA")) report(`nodeConfig.workloadMetadataConfig.mode is ${mode.kind === "value" ? `"${mode.value}"` : "not set"}: set it to "GKE_METADATA" so pods use Workload Identity, not the node's service account.`);
+      if (mode.kind === "absent" || (mode.kind === "value" && mode.value !== "GKE_METADATA"))
+        report(
+          `nodeConfig.workloadMetadataConfig.mode is ${mode.kind === "value" ? `"${mode.value}"` : "not set"}: set it to "GKE_METADATA" so pods use Workload Identity, not the node's service account.`,
+        );
     },
   },
 );
@@ -45,30 +56,41 @@ export const gkeShieldedNodes = gkePolicy(
       if (known(() => c.enableShieldedNodes) === false) report("enableShieldedNodes is false: remove it or set it to true.");
     },
     nodePool: (np, _a, report) => {
-      if (known(() => np.nodeConfig?.shieldedInstanceConfig?.enableIntegrityMonitoring) === false) report("nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring is false: keep integrity monitoring on.");
+      if (known(() => np.nodeConfig?.shieldedInstanceConfig?.enableIntegrityMonitoring) === false)
+        report("nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring is false: keep integrity monitoring on.");
     },
   },
 );
 
 export const gkeReleaseChannel = gkePolicy(
-  { name: "gke-release-channel", description: "The cluster is enrolled in a release channel (RAPID, REGULAR, STABLE or EXTENDED), so control plane and nodes get security patches.", severity: "medium" },
+  {
+    name: "gke-release-channel",
+    description: "The cluster is enrolled in a release channel (RAPID, REGULAR, STABLE or EXTENDED), so control plane and nodes get security patches.",
+    severity: "medium",
+  },
   {
     cluster: (c, _a, report) => {
       const ch = read(() => c.releaseChannel?.channel);
-      if (ch.kind === "absent" || (ch.kind === "value" && !["RAPID", "REGULAR", "STABLE", "EXTENDED"].includes(ch.value))) report(`releaseChannel.channel is ${ch.kind === "value" ? `"${ch.value}"` : "not set"}: set it to REGULAR (or STABLE).`);
+      if (ch.kind === "absent" || (ch.kind === "value" && !["RAPID", "REGULAR", "STABLE", "EXTENDED"].includes(ch.value)))
+        report(`releaseChannel.channel is ${ch.kind === "value" ? `"${ch.value}"` : "not set"}: set it to REGULAR (or STABLE).`);
     },
   },
 );
 
 export const gkeNetworkPolicy = gkePolicy(
-  { name: "gke-network-policy", description: "NetworkPolicy is enforced: Dataplane V2 (datapathProvider ADVANCED_DATAPATH) or the Calico networkPolicy add-on.", severity: "high" },
+  {
+    name: "gke-network-policy",
+    description: "NetworkPolicy is enforced: Dataplane V2 (datapathProvider ADVANCED_DATAPATH) or the Calico networkPolicy add-on.",
+    severity: "high",
+  },
   {
     cluster: (c, _a, report) => {
       const dp = read(() => c.datapathProvider);
       const np = read(() => c.networkPolicy?.enabled);
       if (dp.kind === "unknown" || np.kind === "unknown") return;
       const enforced = (dp.kind === "value" && dp.value === "ADVANCED_DATAPATH") || (np.kind === "value" && np.value);
-      if (!enforced) report('NetworkPolicy objects would not be enforced: set datapathProvider "ADVANCED_DATAPATH" (Dataplane V2) or networkPolicy.enabled true.');
+      if (!enforced)
+        report('NetworkPolicy objects would not be enforced: set datapathProvider "ADVANCED_DATAPATH" (Dataplane V2) or networkPolicy.enabled true.');
     },
   },
 );
@@ -86,7 +108,8 @@ export const gkeNoLegacyAuth = gkePolicy(
   { name: "gke-no-legacy-auth", description: "No basic authentication and no client certificate for the control plane (IAM and OIDC only).", severity: "high" },
   {
     cluster: (c, _a, report) => {
-      if (known(() => c.masterAuth?.clientCertificateConfig?.issueClientCertificate) === true) report("masterAuth.clientCertificateConfig.issueClientCertificate is true: set it to false; clients authenticate with IAM.");
+      if (known(() => c.masterAuth?.clientCertificateConfig?.issueClientCertificate) === true)
+        report("masterAuth.clientCertificateConfig.issueClientCertificate is true: set it to false; clients authenticate with IAM.");
       const legacy = known(() => c.masterAuth as Record<string, unknown> | undefined);
       if (legacy && (legacy["username"] || legacy["password"])) report("masterAuth sets a username/password (basic auth): remove them.");
     },
@@ -94,12 +117,18 @@ export const gkeNoLegacyAuth = gkePolicy(
 );
 
 export const gkeMasterAuthorizedNetworks = gkePolicy(
-  { name: "gke-master-authorized-networks", description: "The control plane accepts connections only from listed networks (masterAuthorizedNetworksConfig), never 0.0.0.0/0.", severity: "high" },
+  {
+    name: "gke-master-authorized-networks",
+    description: "The control plane accepts connections only from listed networks (masterAuthorizedNetworksConfig), never 0.0.0.0/0.",
+    severity: "high",
+  },
   {
     cluster: (c, _a, report) => {
       const cfg = read(() => c.masterAuthorizedNetworksConfig);
       if (cfg.kind === "absent") {
-        report("masterAuthorizedNetworksConfig is not set: the control plane accepts connections from anywhere. List the CIDR blocks of your CI runners and operators.");
+        report(
+          "masterAuthorizedNetworksConfig is not set: the control plane accepts connections from anywhere. List the CIDR blocks of your CI runners and operators.",
+        );
         return;
       }
       for (const b of asArray(known(() => c.masterAuthorizedNetworksConfig?.cidrBlocks))) {
@@ -111,30 +140,55 @@ export const gkeMasterAuthorizedNetworks = gkePolicy(
 );
 
 export const gkeNodeAutoRepairUpgrade = gkePolicy(
-  { name: "gke-node-auto-repair-upgrade", description: "Node pools repair and upgrade themselves (management.autoRepair and autoUpgrade are not turned off).", severity: "medium" },
+  {
+    name: "gke-node-auto-repair-upgrade",
+    description: "Node pools repair and upgrade themselves (management.autoRepair and autoUpgrade are not turned off).",
+    severity: "medium",
+  },
   {
     nodePool: (np, _a, report) => {
-      for (const k of ["autoRepair", "autoUpgrade"] as const) if (known(() => np.management?.[k]) === false) report(`management.${k} is false: turn it back on (a release channel expects auto-upgrade).`);
+      for (const k of ["autoRepair", "autoUpgrade"] as const)
+        if (known(() => np.management?.[k]) === false) report(`management.${k} is false: turn it back on (a release channel expects auto-upgrade).`);
     },
   },
 );
 
 export const gkeNodeServiceAccount = gkePolicy(
-  { name: "gke-node-service-account", description: "Nodes run as a dedicated least-privilege service account, never the default compute account.", severity: "high" },
+  {
+    name: "gke-node-service-account",
+    description: "Nodes run as a dedicated least-privilege service account, never the default compute account.",
+    severity: "high",
+  },
   {
     cluster: (c, _a, report) => {
       // Only the default pool uses the cluster's nodeConfig; a removed default pool has no nodes.
       if (known(() => c.removeDefaultNodePool) === true) return;
       const sa = read(() => c.nodeConfig?.serviceAccount);
-      if (sa.kind === "absent") report("the default node pool runs as the default compute service account: set nodeConfig.serviceAccount or removeDefaultNodePool: true.");
+      if (sa.kind === "absent")
+        report("the default node pool runs as the default compute service account: set nodeConfig.serviceAccount or removeDefaultNodePool: true.");
       else if (sa.kind === "value" && isDefaultComputeAccount(sa.value)) report(`nodeConfig.serviceAccount is the default compute account (${sa.value}).`);
     },
     nodePool: (np, _a, report) => {
       const sa = read(() => np.nodeConfig?.serviceAccount);
-      if (sa.kind === "absent") report("nodeConfig.serviceAccount is not set, so nodes run as the default compute service account: give the pool a dedicated account with roles/container.defaultNodeServiceAccount.");
-      else if (sa.kind === "value" && isDefaultComputeAccount(sa.value)) report(`nodeConfig.serviceAccount is the default compute account (${sa.value}): use a dedicated one.`);
+      if (sa.kind === "absent")
+        report(
+          "nodeConfig.serviceAccount is not set, so nodes run as the default compute service account: give the pool a dedicated account with roles/container.defaultNodeServiceAccount.",
+        );
+      else if (sa.kind === "value" && isDefaultComputeAccount(sa.value))
+        report(`nodeConfig.serviceAccount is the default compute account (${sa.value}): use a dedicated one.`);
     },
   },
 );
 
-export const gkePolicies = [gkePrivateNodes, gkeWorkloadIdentity, gkeShieldedNodes, gkeReleaseChannel, gkeNetworkPolicy, gkeLegacyAbacOff, gkeNoLegacyAuth, gkeMasterAuthorizedNetworks, gkeNodeAutoRepairUpgrade, gkeNodeServiceAccount];
+export const gkePolicies = [
+  gkePrivateNodes,
+  gkeWorkloadIdentity,
+  gkeShieldedNodes,
+  gkeReleaseChannel,
+  gkeNetworkPolicy,
+  gkeLegacyAbacOff,
+  gkeNoLegacyAuth,
+  gkeMasterAuthorizedNetworks,
+  gkeNodeAutoRepairUpgrade,
+  gkeNodeServiceAccount,
+];

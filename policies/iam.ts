@@ -9,7 +9,11 @@ import { knownElements } from "./lib/values";
  * resources): each policy picks the grants it objects to and reports them
  * once per role, naming the members.
  */
-function scopedIamPolicy(p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">, offends: (g: Grant) => boolean, message: (members: string, role: string, where: string) => string): ResourceValidationPolicy {
+function scopedIamPolicy(
+  p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">,
+  offends: (g: Grant) => boolean,
+  message: (members: string, role: string, where: string) => string,
+): ResourceValidationPolicy {
   return {
     ...p,
     enforcementLevel: "mandatory",
@@ -26,9 +30,15 @@ function scopedIamPolicy(p: Omit<ResourceValidationPolicy, "validateResource" | 
 export const BASIC_ROLES: readonly string[] = ["roles/owner", "roles/editor", "roles/viewer"];
 
 export const gcpIamNoBasicRoles = scopedIamPolicy(
-  { name: "gcp-iam-no-basic-roles", description: "No basic role (roles/owner, roles/editor, roles/viewer) is granted on a project, folder or organization: they hold thousands of permissions across every service.", severity: "high" },
+  {
+    name: "gcp-iam-no-basic-roles",
+    description:
+      "No basic role (roles/owner, roles/editor, roles/viewer) is granted on a project, folder or organization: they hold thousands of permissions across every service.",
+    severity: "high",
+  },
   (g) => BASIC_ROLES.includes(g.role),
-  (members, role, where) => `${members} granted the basic role ${role} ${where}: grant the predefined roles they actually need (e.g. roles/run.developer, roles/logging.viewer) instead.`,
+  (members, role, where) =>
+    `${members} granted the basic role ${role} ${where}: grant the predefined roles they actually need (e.g. roles/run.developer, roles/logging.viewer) instead.`,
 );
 
 /** Roles that let a member act as, or take over, service accounts (Checkov's list; Trivy's serviceAccountUser and serviceAccountTokenCreator are in it). */
@@ -55,35 +65,59 @@ export const IMPERSONATION_ROLES: readonly string[] = [
 export const gcpIamNoImpersonationRoles = scopedIamPolicy(
   {
     name: "gcp-iam-no-impersonation-roles",
-    description: "No role that can impersonate or take over every service account (iam.serviceAccountUser, iam.serviceAccountTokenCreator, iam.workloadIdentityUser, service-account and IAM admin roles, ...) is granted on a whole project, folder or organization.",
+    description:
+      "No role that can impersonate or take over every service account (iam.serviceAccountUser, iam.serviceAccountTokenCreator, iam.workloadIdentityUser, service-account and IAM admin roles, ...) is granted on a whole project, folder or organization.",
     severity: "high",
   },
   (g) => IMPERSONATION_ROLES.includes(g.role),
-  (members, role, where) => `${members} granted ${role} ${where}, which lets them act as (or take over) every service account there: grant it on the one service account needed (gcp.serviceaccount.IAMMember) instead.`,
+  (members, role, where) =>
+    `${members} granted ${role} ${where}, which lets them act as (or take over) every service account there: grant it on the one service account needed (gcp.serviceaccount.IAMMember) instead.`,
 );
 
 export const gcpIamNoDefaultServiceAccounts = scopedIamPolicy(
-  { name: "gcp-iam-no-default-service-accounts", description: "The Compute Engine and App Engine default service accounts (*-compute@developer…, *@appspot…) get no role on a project, folder or organization: everything that runs as them would share it.", severity: "high" },
+  {
+    name: "gcp-iam-no-default-service-accounts",
+    description:
+      "The Compute Engine and App Engine default service accounts (*-compute@developer…, *@appspot…) get no role on a project, folder or organization: everything that runs as them would share it.",
+    severity: "high",
+  },
   (g) => isDefaultServiceAccountMember(g.member),
-  (members, role, where) => `${members} granted ${role} ${where}, but default service accounts (Compute Engine, App Engine) are shared by every VM or app that runs as them: create a dedicated service account and grant the role to it.`,
+  (members, role, where) =>
+    `${members} granted ${role} ${where}, but default service accounts (Compute Engine, App Engine) are shared by every VM or app that runs as them: create a dedicated service account and grant the role to it.`,
 );
 
 /** Owner, Editor, or an admin role (Trivy: ends in "admin"; Checkov: contains Admin, admin, editor or owner). */
-export const isPrivilegedRole = (role: string): boolean => role === "roles/owner" || role === "roles/editor" || /admin$/i.test(role) || /(Admin|admin|editor|owner)/.test(role);
+export const isPrivilegedRole = (role: string): boolean =>
+  role === "roles/owner" || role === "roles/editor" || /admin$/i.test(role) || /(Admin|admin|editor|owner)/.test(role);
 
 export const gcpIamNoPrivilegedServiceAccounts = scopedIamPolicy(
-  { name: "gcp-iam-no-privileged-service-accounts", description: "Service accounts hold no Owner, Editor or admin role (any role whose name contains admin, editor or owner) on a project, folder or organization: a leaked key or a compromised workload would own the scope.", severity: "high" },
+  {
+    name: "gcp-iam-no-privileged-service-accounts",
+    description:
+      "Service accounts hold no Owner, Editor or admin role (any role whose name contains admin, editor or owner) on a project, folder or organization: a leaked key or a compromised workload would own the scope.",
+    severity: "high",
+  },
   (g) => isServiceAccountMember(g.member) && isPrivilegedRole(g.role),
-  (members, role, where) => `${members} granted ${role} ${where}, an owner, editor or admin role for a service account: give workloads narrow roles (e.g. roles/storage.objectViewer, not roles/storage.admin) and keep administration with people, through groups.`,
+  (members, role, where) =>
+    `${members} granted ${role} ${where}, an owner, editor or admin role for a service account: give workloads narrow roles (e.g. roles/storage.objectViewer, not roles/storage.admin) and keep administration with people, through groups.`,
 );
 
 export const gcpIamNoUserMembers = scopedIamPolicy(
-  { name: "gcp-iam-no-user-members", description: "Project, folder and organization roles go to groups or service accounts, never to an individual user (user:…, personal addresses such as gmail.com included): access follows group membership and leaves with the person.", severity: "medium" },
+  {
+    name: "gcp-iam-no-user-members",
+    description:
+      "Project, folder and organization roles go to groups or service accounts, never to an individual user (user:…, personal addresses such as gmail.com included): access follows group membership and leaves with the person.",
+    severity: "medium",
+  },
   (g) => g.member.startsWith("user:"),
   (members, role, where) => `${members} granted ${role} ${where} as individual users: grant the role to a Google group (group:…) the people belong to.`,
 );
 
-const AUDIT_CONFIG_TYPES: ReadonlySet<string> = new Set(["gcp:projects/iAMAuditConfig:IAMAuditConfig", "gcp:folder/iamAuditConfig:IamAuditConfig", "gcp:organizations/iamAuditConfig:IamAuditConfig"]);
+const AUDIT_CONFIG_TYPES: ReadonlySet<string> = new Set([
+  "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+  "gcp:folder/iamAuditConfig:IamAuditConfig",
+  "gcp:organizations/iamAuditConfig:IamAuditConfig",
+]);
 const PROJECT_TYPE = "gcp:organizations/project:Project";
 export const AUDIT_LOG_TYPES: readonly string[] = ["ADMIN_READ", "DATA_READ", "DATA_WRITE"];
 
@@ -110,7 +144,8 @@ function auditConfigProblems(r: PolicyResource): string[] | undefined {
 
 export const gcpAuditLogging: StackValidationPolicy = {
   name: "gcp-audit-logging",
-  description: "Cloud Audit Logs cover every service and every user: each project the stack declares has an audit config for allServices logging ADMIN_READ, DATA_READ and DATA_WRITE, and no allServices audit config (project, folder or organization) exempts anyone.",
+  description:
+    "Cloud Audit Logs cover every service and every user: each project the stack declares has an audit config for allServices logging ADMIN_READ, DATA_READ and DATA_WRITE, and no allServices audit config (project, folder or organization) exempts anyone.",
   severity: "medium",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
@@ -119,38 +154,55 @@ export const gcpAuditLogging: StackValidationPolicy = {
     const maybeAudits = args.resources.filter((r) => AUDIT_CONFIG_TYPES.has(r.type) && read(() => r.props["service"] as unknown).kind === "unknown");
     for (const a of audits) {
       const problems = auditConfigProblems(a);
-      if (problems?.length) report(`${a.name} (allServices audit config) is incomplete: ${problems.join("; ")}. List auditLogConfigs for ADMIN_READ, DATA_READ and DATA_WRITE, with no exemptedMembers.`, a.urn);
+      if (problems?.length)
+        report(
+          `${a.name} (allServices audit config) is incomplete: ${problems.join("; ")}. List auditLogConfigs for ADMIN_READ, DATA_READ and DATA_WRITE, with no exemptedMembers.`,
+          a.urn,
+        );
     }
     for (const p of args.resources.filter((r) => r.type === PROJECT_TYPE)) {
       const projectId = known(() => p.props["projectId"] as unknown);
       const covering = [...audits, ...maybeAudits].filter(
-        (a) => a.type === "gcp:projects/iAMAuditConfig:IAMAuditConfig" && ((a.propertyDependencies["project"] ?? []).some((d) => d.urn === p.urn) || (typeof projectId === "string" && known(() => a.props["project"] as unknown) === projectId)),
+        (a) =>
+          a.type === "gcp:projects/iAMAuditConfig:IAMAuditConfig" &&
+          ((a.propertyDependencies["project"] ?? []).some((d) => d.urn === p.urn) ||
+            (typeof projectId === "string" && known(() => a.props["project"] as unknown) === projectId)),
       );
-      if (covering.length === 0) report(`project ${typeof projectId === "string" ? projectId : p.name} has no audit config for allServices: declare a gcp.projects.IAMAuditConfig { project, service: "allServices", auditLogConfigs: ADMIN_READ, DATA_READ, DATA_WRITE }.`, p.urn);
+      if (covering.length === 0)
+        report(
+          `project ${typeof projectId === "string" ? projectId : p.name} has no audit config for allServices: declare a gcp.projects.IAMAuditConfig { project, service: "allServices", auditLogConfigs: ADMIN_READ, DATA_READ, DATA_WRITE }.`,
+          p.urn,
+        );
     }
   },
 };
 
 export const gcpNoServiceAccountKeys: ResourceValidationPolicy = {
   name: "gcp-no-service-account-keys",
-  description: "No service-account keys (gcp.serviceaccount.Key, generated or uploaded): long-lived private keys leak; workloads use attached service accounts, Workload Identity or Workload Identity Federation, people use impersonation.",
+  description:
+    "No service-account keys (gcp.serviceaccount.Key, generated or uploaded): long-lived private keys leak; workloads use attached service accounts, Workload Identity or Workload Identity Federation, people use impersonation.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.serviceaccount.Key, (key, _args, report) => {
     const uploaded = read(() => key.publicKeyData).kind !== "absent";
-    report(`${uploaded ? "an uploaded public key (publicKeyData) makes a user-managed key" : "this creates a user-managed service-account key, a long-lived private key"} for ${String(known(() => key.serviceAccountId) ?? "a service account")}: remove it; run workloads as the service account (GKE Workload Identity, Cloud Run's service account) and let CI authenticate through Workload Identity Federation.`);
+    report(
+      `${uploaded ? "an uploaded public key (publicKeyData) makes a user-managed key" : "this creates a user-managed service-account key, a long-lived private key"} for ${String(known(() => key.serviceAccountId) ?? "a service account")}: remove it; run workloads as the service account (GKE Workload Identity, Cloud Run's service account) and let CI authenticate through Workload Identity Federation.`,
+    );
   }),
 };
 
 export const gcpWifProviderCondition: ResourceValidationPolicy = {
   name: "gcp-wif-provider-condition",
-  description: "Every Workload Identity Federation provider has an attributeCondition, so only the identities it names (a repository, an account, a role) can exchange tokens, not everyone the issuer signs for.",
+  description:
+    "Every Workload Identity Federation provider has an attributeCondition, so only the identities it names (a repository, an account, a role) can exchange tokens, not everyone the issuer signs for.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.iam.WorkloadIdentityPoolProvider, (provider, _args, report) => {
     const condition = read(() => provider.attributeCondition);
     if (condition.kind === "absent" || (condition.kind === "value" && condition.value.trim() === "")) {
-      report("attributeCondition is not set, so every identity the issuer vouches for (for GitHub: every repository on github.com) can federate: set it, e.g. assertion.repository == 'acme/app'.");
+      report(
+        "attributeCondition is not set, so every identity the issuer vouches for (for GitHub: every repository on github.com) can federate: set it, e.g. assertion.repository == 'acme/app'.",
+      );
     }
   }),
 };
@@ -176,7 +228,8 @@ export function githubConditionProblem(condition: string): string | undefined {
 
 export const gcpWifGithubRepository: ResourceValidationPolicy = {
   name: "gcp-wif-github-repository",
-  description: "A Workload Identity Federation provider for GitHub Actions (issuer token.actions.githubusercontent.com) maps google.subject and its attributeCondition pins the repository (assertion.repository, assertion.repository_id, or assertion.sub 'repo:<owner>/<repo>:…'), so another repository cannot borrow its service accounts.",
+  description:
+    "A Workload Identity Federation provider for GitHub Actions (issuer token.actions.githubusercontent.com) maps google.subject and its attributeCondition pins the repository (assertion.repository, assertion.repository_id, or assertion.sub 'repo:<owner>/<repo>:…'), so another repository cannot borrow its service accounts.",
   severity: "critical",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.iam.WorkloadIdentityPoolProvider, (provider, _args, report) => {
@@ -188,26 +241,36 @@ export const gcpWifGithubRepository: ResourceValidationPolicy = {
     }
     const condition = read(() => provider.attributeCondition);
     if (condition.kind !== "value" || condition.value.trim() === "") {
-      if (condition.kind === "absent" || condition.kind === "value") report("attributeCondition is not set, so any GitHub repository can use this provider: set it to assertion.repository == '<owner>/<repo>'.");
+      if (condition.kind === "absent" || condition.kind === "value")
+        report("attributeCondition is not set, so any GitHub repository can use this provider: set it to assertion.repository == '<owner>/<repo>'.");
       return;
     }
     const problem = githubConditionProblem(condition.value);
-    if (problem) report(`attributeCondition "${condition.value}" does not pin a repository: ${problem}. Compare assertion.repository (or assertion.repository_id) with the one repository allowed, e.g. assertion.repository == 'acme/app'.`);
+    if (problem)
+      report(
+        `attributeCondition "${condition.value}" does not pin a repository: ${problem}. Compare assertion.repository (or assertion.repository_id) with the one repository allowed, e.g. assertion.repository == 'acme/app'.`,
+      );
   }),
 };
 
-const ARTIFACT_REGISTRY_IAM_TYPES: ReadonlySet<string> = new Set(["RepositoryIamMember", "RepositoryIamBinding", "RepositoryIamPolicy"].map((t) => `gcp:artifactregistry/${t[0]!.toLowerCase()}${t.slice(1)}:${t}`));
+const ARTIFACT_REGISTRY_IAM_TYPES: ReadonlySet<string> = new Set(
+  ["RepositoryIamMember", "RepositoryIamBinding", "RepositoryIamPolicy"].map((t) => `gcp:artifactregistry/${t[0]!.toLowerCase()}${t.slice(1)}:${t}`),
+);
 
 export const artifactRegistryNotPublic: ResourceValidationPolicy = {
   name: "artifact-registry-not-public",
-  description: "No Artifact Registry repository is readable by allUsers or allAuthenticatedUsers (member, binding or policy): images carry code, configuration and sometimes secrets.",
+  description:
+    "No Artifact Registry repository is readable by allUsers or allAuthenticatedUsers (member, binding or policy): images carry code, configuration and sometimes secrets.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (!ARTIFACT_REGISTRY_IAM_TYPES.has(args.type)) return args.notApplicable("not an Artifact Registry repository IAM resource");
     const repository = known(() => args.props["repository"] as unknown);
     for (const g of grantsOf(args.type, args.props)) {
-      if (PUBLIC_MEMBERS.includes(g.member)) report(`${g.member} is granted ${g.role} on repository ${typeof repository === "string" ? repository : "(unknown)"}: anyone could pull its images. Grant the readers by name (serviceAccount:, group:).`);
+      if (PUBLIC_MEMBERS.includes(g.member))
+        report(
+          `${g.member} is granted ${g.role} on repository ${typeof repository === "string" ? repository : "(unknown)"}: anyone could pull its images. Grant the readers by name (serviceAccount:, group:).`,
+        );
     }
   },
 };

@@ -33,7 +33,10 @@ export const LABEL_PROPERTY: Readonly<Record<string, readonly string[]>> = {
 
 const LabelsConfig = z.strictObject({
   /** Label keys every labelable GCP resource must carry. */
-  required: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/)).min(1).default(["env", "owner", "managed-by"]),
+  required: z
+    .array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/))
+    .min(1)
+    .default(["env", "owner", "managed-by"]),
 });
 
 export const gcpStandardLabels: ResourceValidationPolicy = {
@@ -46,7 +49,9 @@ export const gcpStandardLabels: ResourceValidationPolicy = {
     const path = LABEL_PROPERTY[args.type];
     if (!path) return args.notApplicable("resource type has no labels");
     const cfg = readConfig("gcp-standard-labels", LabelsConfig, args);
-    const labels = read(() => path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], args.props) as Record<string, string> | undefined);
+    const labels = read(
+      () => path.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], args.props) as Record<string, string> | undefined,
+    );
     if (labels.kind === "unknown") return;
     const have = labels.kind === "value" ? labels.value : {};
     const missing = cfg.required.filter((k) => !have[k]);

@@ -51,9 +51,13 @@ export const CONTROLS: Control[] = [
   {
     name: "HostProcess",
     check: (pod) => {
-      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.windowsOptions?.hostProcess) === true).map((x) => x.name);
+      const bad = allContainers(pod.spec)
+        .filter(({ c }) => known(() => c.securityContext?.windowsOptions?.hostProcess) === true)
+        .map((x) => x.name);
       const podLevel = known(() => sc(pod).windowsOptions?.hostProcess) === true;
-      return podLevel || bad.length ? [`hostProcess (${podLevel ? "pod" : `${plural("container", bad)}`} must not set securityContext.windowsOptions.hostProcess=true)`] : [];
+      return podLevel || bad.length
+        ? [`hostProcess (${podLevel ? "pod" : `${plural("container", bad)}`} must not set securityContext.windowsOptions.hostProcess=true)`]
+        : [];
     },
   },
   {
@@ -66,7 +70,9 @@ export const CONTROLS: Control[] = [
   {
     name: "Privileged Containers",
     check: (pod) => {
-      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.privileged) === true).map((x) => x.name);
+      const bad = allContainers(pod.spec)
+        .filter(({ c }) => known(() => c.securityContext?.privileged) === true)
+        .map((x) => x.name);
       return bad.length ? [`privileged (${plural("container", bad)} must not set securityContext.privileged=true)`] : [];
     },
   },
@@ -75,7 +81,9 @@ export const CONTROLS: Control[] = [
     check: (pod) => {
       const out: string[] = [];
       for (const { name, c } of allContainers(pod.spec)) {
-        const ports = ((known(() => c.ports) ?? []) as { hostPort?: number }[]).map((p) => known(() => p.hostPort)).filter((p): p is number => typeof p === "number" && p !== 0);
+        const ports = ((known(() => c.ports) ?? []) as { hostPort?: number }[])
+          .map((p) => known(() => p.hostPort))
+          .filter((p): p is number => typeof p === "number" && p !== 0);
         if (ports.length) out.push(`hostPort (container "${name}" uses hostPort ${ports.join(", ")})`);
       }
       return out;
@@ -87,7 +95,8 @@ export const CONTROLS: Control[] = [
       const out: string[] = [];
       const annotations = (known(() => pod.metadata?.annotations) ?? {}) as Record<string, string>;
       for (const [k, v] of Object.entries(annotations)) {
-        if (k.startsWith(APPARMOR_ANNOTATION) && !(v === "" || v === "runtime/default" || v.startsWith("localhost/"))) out.push(`forbidden AppArmor profile (annotation ${k}="${v}")`);
+        if (k.startsWith(APPARMOR_ANNOTATION) && !(v === "" || v === "runtime/default" || v.startsWith("localhost/")))
+          out.push(`forbidden AppArmor profile (annotation ${k}="${v}")`);
       }
       const allowed = (t: unknown) => t === undefined || t === "RuntimeDefault" || t === "Localhost";
       const podType = known(() => sc(pod).appArmorProfile?.type);
@@ -105,19 +114,32 @@ export const CONTROLS: Control[] = [
       const out: string[] = [];
       const checkOptions = (where: string, o: { type?: string; user?: string; role?: string } | undefined) => {
         if (!o) return;
-        if (o.type !== undefined && !SELINUX_TYPES.has(o.type)) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions type "${o.type}")`);
+        if (o.type !== undefined && !SELINUX_TYPES.has(o.type))
+          out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions type "${o.type}")`);
         if (o.user) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions user "${o.user}")`);
         if (o.role) out.push(`seLinuxOptions (${where} set forbidden securityContext.seLinuxOptions role "${o.role}")`);
       };
-      checkOptions("pod", known(() => sc(pod).seLinuxOptions));
-      for (const { name, c } of allContainers(pod.spec)) checkOptions(`container "${name}"`, known(() => c.securityContext?.seLinuxOptions));
+      checkOptions(
+        "pod",
+        known(() => sc(pod).seLinuxOptions),
+      );
+      for (const { name, c } of allContainers(pod.spec))
+        checkOptions(
+          `container "${name}"`,
+          known(() => c.securityContext?.seLinuxOptions),
+        );
       return out;
     },
   },
   {
     name: "/proc Mount Type",
     check: (pod) => {
-      const bad = allContainers(pod.spec).filter(({ c }) => { const m = known(() => c.securityContext?.procMount); return m !== undefined && m !== "Default"; }).map((x) => x.name);
+      const bad = allContainers(pod.spec)
+        .filter(({ c }) => {
+          const m = known(() => c.securityContext?.procMount);
+          return m !== undefined && m !== "Default";
+        })
+        .map((x) => x.name);
       return bad.length ? [`procMount (${plural("container", bad)} must not set securityContext.procMount to anything but "Default")`] : [];
     },
   },
@@ -146,7 +168,9 @@ export const CONTROLS: Control[] = [
     name: "Privilege Escalation",
     check: (pod) => {
       if (isWindows(pod)) return [];
-      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.allowPrivilegeEscalation) !== false).map((x) => x.name);
+      const bad = allContainers(pod.spec)
+        .filter(({ c }) => known(() => c.securityContext?.allowPrivilegeEscalation) !== false)
+        .map((x) => x.name);
       return bad.length ? [`allowPrivilegeEscalation != false (${plural("container", bad)} must set securityContext.allowPrivilegeEscalation=false)`] : [];
     },
   },
@@ -154,11 +178,18 @@ export const CONTROLS: Control[] = [
     name: "Host Probes / Lifecycle Hooks",
     check: (pod) => {
       type Handler = { httpGet?: { host?: string }; tcpSocket?: { host?: string } } | undefined;
-      const hostsOf = (h: Handler) => [known(() => h?.httpGet?.host), known(() => h?.tcpSocket?.host)].filter((x): x is string => typeof x === "string" && x !== "");
+      const hostsOf = (h: Handler) =>
+        [known(() => h?.httpGet?.host), known(() => h?.tcpSocket?.host)].filter((x): x is string => typeof x === "string" && x !== "");
       const bad = new Set<string>();
       const hosts = new Set<string>();
       for (const { name, c } of allContainers(pod.spec)) {
-        const handlers = [known(() => c.livenessProbe), known(() => c.readinessProbe), known(() => c.startupProbe), known(() => c.lifecycle?.postStart), known(() => c.lifecycle?.preStop)] as Handler[];
+        const handlers = [
+          known(() => c.livenessProbe),
+          known(() => c.readinessProbe),
+          known(() => c.startupProbe),
+          known(() => c.lifecycle?.postStart),
+          known(() => c.lifecycle?.preStop),
+        ] as Handler[];
         const found = handlers.flatMap(hostsOf);
         if (found.length) {
           bad.add(name);
@@ -186,7 +217,8 @@ export const CONTROLS: Control[] = [
         else if (v === undefined && podValue !== true) implicit.push(name);
       }
       if (explicitFalse.length) out.push(`runAsNonRoot != true (${plural("container", explicitFalse)} must not set securityContext.runAsNonRoot=false)`);
-      if (implicit.length && podValue !== false) out.push(`runAsNonRoot != true (pod or ${plural("container", implicit)} must set securityContext.runAsNonRoot=true)`);
+      if (implicit.length && podValue !== false)
+        out.push(`runAsNonRoot != true (pod or ${plural("container", implicit)} must set securityContext.runAsNonRoot=true)`);
       return out;
     },
   },
@@ -196,7 +228,9 @@ export const CONTROLS: Control[] = [
       if (ownUserNamespace(pod)) return [];
       const out: string[] = [];
       if (known(() => sc(pod).runAsUser) === 0) out.push("runAsUser=0 (pod must not set runAsUser=0)");
-      const bad = allContainers(pod.spec).filter(({ c }) => known(() => c.securityContext?.runAsUser) === 0).map((x) => x.name);
+      const bad = allContainers(pod.spec)
+        .filter(({ c }) => known(() => c.securityContext?.runAsUser) === 0)
+        .map((x) => x.name);
       if (bad.length) out.push(`runAsUser=0 (${plural("container", bad)} must not set runAsUser=0)`);
       return out;
     },
@@ -217,7 +251,8 @@ export const CONTROLS: Control[] = [
         else if (t === undefined && !valid(podType)) implicit.push(name);
       }
       if (explicit.length) out.push(`seccompProfile (${plural("container", explicit)} must not set securityContext.seccompProfile.type to "Unconfined")`);
-      if (implicit.length) out.push(`seccompProfile (pod or ${plural("container", implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
+      if (implicit.length)
+        out.push(`seccompProfile (pod or ${plural("container", implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")`);
       return out;
     },
   },
@@ -244,12 +279,21 @@ export const restrictedViolations = (pod: PodTemplate): string[] => CONTROLS.fla
 
 export const podSecurityRestricted: ResourceValidationPolicy = {
   name: "k8s-pod-security-restricted",
-  description: 'Pods and pod templates meet the Kubernetes Pod Security Standards "restricted" profile (latest), with the verdicts of the pod-security admission controller.',
+  description:
+    'Pods and pod templates meet the Kubernetes Pod Security Standards "restricted" profile (latest), with the verdicts of the pod-security admission controller.',
   severity: "high",
   enforcementLevel: "mandatory",
-  framework: { name: "Kubernetes Pod Security Standards", version: "latest", reference: "https://kubernetes.io/docs/concepts/security/pod-security-standards/", specification: "restricted" },
+  framework: {
+    name: "Kubernetes Pod Security Standards",
+    version: "latest",
+    reference: "https://kubernetes.io/docs/concepts/security/pod-security-standards/",
+    specification: "restricted",
+  },
   validateResource: onPodTemplates((pod, _args, report) => {
     const reasons = restrictedViolations(pod);
-    if (reasons.length) report(`${pod.path} would violate PodSecurity "restricted:latest": ${reasons.join(", ")}. Set runAsNonRoot, allowPrivilegeEscalation=false, capabilities.drop=["ALL"] and seccompProfile RuntimeDefault; drop host namespaces, host ports and hostPath.`);
+    if (reasons.length)
+      report(
+        `${pod.path} would violate PodSecurity "restricted:latest": ${reasons.join(", ")}. Set runAsNonRoot, allowPrivilegeEscalation=false, capabilities.drop=["ALL"] and seccompProfile RuntimeDefault; drop host namespaces, host ports and hostPath.`,
+      );
   }),
 };

@@ -41,7 +41,8 @@ export const releaseProductionCanary: ResourceValidationPolicy = {
     const first = known(() => r.steps?.[0]);
     if (typeof first === "number" && first > 10) report(`the first canary step sends ${first}% of traffic: start at 10% or less (e.g. 5).`);
     const criteria = known(() => r.analysis?.stepCriteria);
-    if (!r.analysis || !criteria || Object.keys(criteria).length === 0) report("the canary has no analysis: set release.analysis.stepCriteria (error rate and p95 per step) so each step is judged on metrics.");
+    if (!r.analysis || !criteria || Object.keys(criteria).length === 0)
+      report("the canary has no analysis: set release.analysis.stepCriteria (error rate and p95 per step) so each step is judged on metrics.");
   }),
 };
 
@@ -54,26 +55,30 @@ export const releaseBlueGreenSmokeTests: ResourceValidationPolicy = {
     if (r.strategy !== "blue-green") return;
     const paths = known(() => r.smokeTests?.paths) ?? [];
     const ws = known(() => r.smokeTests?.websocketPath);
-    if (paths.length === 0 && !ws) report("blue-green release has no critical smoke test: set release.smokeTests.paths (e.g. /health, /ready) and, for WebSocket services, websocketPath.");
+    if (paths.length === 0 && !ws)
+      report("blue-green release has no critical smoke test: set release.smokeTests.paths (e.g. /health, /ready) and, for WebSocket services, websocketPath.");
   }),
 };
 
 export const releaseAutoRollback: ResourceValidationPolicy = {
   name: "release-auto-rollback",
-  description: "Staging and production releases roll back automatically on a failed gate (autoRollback: true; a direct release has no rollback, so it is for dev only).",
+  description:
+    "Staging and production releases roll back automatically on a failed gate (autoRollback: true; a direct release has no rollback, so it is for dev only).",
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: onRelease((r, args, report) => {
     const env = strictEnvironmentOf(args.props, args.urn);
     if (env === "dev") return;
     if (r.strategy === "direct") report(`${env} uses a direct release, which cannot roll back on a failed gate: use blue-green or canary.`);
-    else if (known(() => r.autoRollback) !== true) report(`${env} release has autoRollback off: a failed gate would hold traffic on the candidate. Set release.autoRollback: true.`);
+    else if (known(() => r.autoRollback) !== true)
+      report(`${env} release has autoRollback off: a failed gate would hold traffic on the candidate. Set release.autoRollback: true.`);
   }),
 };
 
 export const releaseWatchedHolds: ResourceValidationPolicy = {
   name: "release-watched-holds",
-  description: "A release that can hold for a person (onInconclusive: hold, manualApproval, autoRollback off) names an approval source with a timeout, so a hold never leaves traffic at a partial weight with nobody watching.",
+  description:
+    "A release that can hold for a person (onInconclusive: hold, manualApproval, autoRollback off) names an approval source with a timeout, so a hold never leaves traffic at a partial weight with nobody watching.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: onRelease((r, _args, report) => {
@@ -85,7 +90,10 @@ export const releaseWatchedHolds: ResourceValidationPolicy = {
     ];
     if (holds.length === 0) return;
     const approval = known(() => r.approval);
-    if (!approval?.source || !(Number(approval.timeoutSeconds) > 0)) report(`the release can hold (${holds.join(", ")}) but names no approval source with a timeout: set release.approval ({ source: file|http, ..., timeoutSeconds }); a hold nobody answers then rolls back.`);
+    if (!approval?.source || !(Number(approval.timeoutSeconds) > 0))
+      report(
+        `the release can hold (${holds.join(", ")}) but names no approval source with a timeout: set release.approval ({ source: file|http, ..., timeoutSeconds }); a hold nobody answers then rolls back.`,
+      );
   }),
 };
 

@@ -12,8 +12,13 @@ interface EnvVar {
 
 /** The variables a resource declares: one for the single-variable resources, a list for ProjectEnvironmentVariables. */
 function variablesOf(args: { type: string; props: Record<string, unknown> }): EnvVar[] {
-  if (args.type === "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables") return (known(() => args.props["variables"] as EnvVar[] | undefined) ?? []);
-  if (args.type === "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable" || args.type === "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable") return [args.props];
+  if (args.type === "vercel:index/projectEnvironmentVariables:ProjectEnvironmentVariables")
+    return known(() => args.props["variables"] as EnvVar[] | undefined) ?? [];
+  if (
+    args.type === "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable" ||
+    args.type === "vercel:index/sharedEnvironmentVariable:SharedEnvironmentVariable"
+  )
+    return [args.props];
   return [];
 }
 
@@ -48,28 +53,35 @@ export const vercelSensitiveEnv: ResourceValidationPolicy = {
 
 export const vercelNoSharedSecretTargets: ResourceValidationPolicy = {
   name: "vercel-no-shared-secret-targets",
-  description: "A secret-like Vercel variable never targets production and preview at once: preview deployments (any branch, any pull request) must not hold production credentials.",
+  description:
+    "A secret-like Vercel variable never targets production and preview at once: preview deployments (any branch, any pull request) must not hold production credentials.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: eachVariable((v, key, report) => {
     const targets = known(() => v.targets);
     if (!Array.isArray(targets)) return;
     if (secretLike(v) && targets.includes("production") && (targets.includes("preview") || targets.includes("development"))) {
-      report(`${key} is secret-like and targets ${targets.join(", ")}: give production its own variable (targets: ["production"]) and preview a separate, non-production credential.`);
+      report(
+        `${key} is secret-like and targets ${targets.join(", ")}: give production its own variable (targets: ["production"]) and preview a separate, non-production credential.`,
+      );
     }
   }),
 };
 
 export const vercelDeploymentProtection: ResourceValidationPolicy = {
   name: "vercel-deployment-protection",
-  description: "Vercel projects keep deployment protection on (vercelAuthentication not \"none\", or password / trusted-IP protection), so unreleased deployments are not public.",
+  description:
+    'Vercel projects keep deployment protection on (vercelAuthentication not "none", or password / trusted-IP protection), so unreleased deployments are not public.',
   severity: "high",
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(vercel.Project, (project, _args, report) => {
     const type = read(() => project.vercelAuthentication?.deploymentType);
     if (type.kind === "unknown" || type.kind === "absent") return; // absent: Vercel's default, standard protection
     const other = known(() => project.passwordProtection) ?? known(() => project.trustedIps);
-    if (type.value === "none" && !other) report('vercelAuthentication.deploymentType is "none": every deployment, preview included, is public. Use "standardProtectionNew" (or "allDeployments").');
+    if (type.value === "none" && !other)
+      report(
+        'vercelAuthentication.deploymentType is "none": every deployment, preview included, is public. Use "standardProtectionNew" (or "allDeployments").',
+      );
   }),
 };
 

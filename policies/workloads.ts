@@ -7,7 +7,8 @@ const RUN_TO_COMPLETION = /^kubernetes:batch\/v1:(Job|CronJob)$/;
 
 export const k8sResources: ResourceValidationPolicy = {
   name: "k8s-resources",
-  description: "Every container declares CPU and memory requests and limits, so the scheduler and the autoscaler work from real numbers and a leak cannot starve the node.",
+  description:
+    "Every container declares CPU and memory requests and limits, so the scheduler and the autoscaler work from real numbers and a leak cannot starve the node.",
   severity: "medium",
   enforcementLevel: "mandatory",
   validateResource: onPodTemplates((pod, _args, report) => {
@@ -19,7 +20,8 @@ export const k8sResources: ResourceValidationPolicy = {
         ...(["cpu", "memory"] as const).filter((k) => known(() => resources?.requests?.[k]) === undefined).map((k) => `requests.${k}`),
         ...(["cpu", "memory"] as const).filter((k) => known(() => resources?.limits?.[k]) === undefined).map((k) => `limits.${k}`),
       ];
-      if (missing.length) report(`${pod.path}.${kind} "${name}" has no resources.${missing.join(", resources.")}: set them (requests what it needs, limits what it may use).`);
+      if (missing.length)
+        report(`${pod.path}.${kind} "${name}" has no resources.${missing.join(", resources.")}: set them (requests what it needs, limits what it may use).`);
     }
   }),
 };
@@ -34,11 +36,11 @@ export const k8sProbes: ResourceValidationPolicy = {
     for (const { kind, name, c } of allContainers(pod.spec)) {
       if (kind !== "containers") continue;
       const missing = (["readinessProbe", "livenessProbe"] as const).filter((p) => read(() => c[p]).kind === "absent");
-      if (missing.length) report(`${pod.path}.containers "${name}" has no ${missing.join(" and no ")}: add an HTTP probe on the service's /ready and /health endpoints.`);
+      if (missing.length)
+        report(`${pod.path}.containers "${name}" has no ${missing.join(" and no ")}: add an HTTP probe on the service's /ready and /health endpoints.`);
     }
   }),
 };
-
 
 export const k8sReadOnlyRootFilesystem: ResourceValidationPolicy = {
   name: "k8s-read-only-root-filesystem",
@@ -52,7 +54,10 @@ export const k8sReadOnlyRootFilesystem: ResourceValidationPolicy = {
         return kind !== "ephemeralContainers" && (ro.kind === "absent" || (ro.kind === "value" && ro.value !== true));
       })
       .map((x) => `"${x.name}"`);
-    if (bad.length) report(`${pod.path}: containers ${bad.join(", ")} do not set securityContext.readOnlyRootFilesystem=true; set it and mount an emptyDir for scratch space.`);
+    if (bad.length)
+      report(
+        `${pod.path}: containers ${bad.join(", ")} do not set securityContext.readOnlyRootFilesystem=true; set it and mount an emptyDir for scratch space.`,
+      );
   }),
 };
 
@@ -74,7 +79,8 @@ export const k8sNoLatestTag: ResourceValidationPolicy = {
       const image = known(() => c.image);
       if (typeof image !== "string") continue;
       const { digest, tag } = imageTag(image);
-      if (!digest && (tag === "" || tag === "latest")) report(`${pod.path}.${kind} "${name}" uses image "${image}" (${tag ? "tag latest" : "no tag, so latest"}): pin a version tag or, better, a digest.`);
+      if (!digest && (tag === "" || tag === "latest"))
+        report(`${pod.path}.${kind} "${name}" uses image "${image}" (${tag ? "tag latest" : "no tag, so latest"}): pin a version tag or, better, a digest.`);
     }
   }),
 };
@@ -89,24 +95,40 @@ const SYSTEM_NAMESPACES = /^(kube-.*|default)$/;
 
 export const k8sNoSystemNamespace: StackValidationPolicy = {
   name: "k8s-no-system-namespace",
-  description: "No workload of this stack runs in, and no Namespace it declares is, default or a kube-* namespace: their pods sit beside the cluster's own components, without the stack's NetworkPolicies and Pod Security labels owning the namespace.",
+  description:
+    "No workload of this stack runs in, and no Namespace it declares is, default or a kube-* namespace: their pods sit beside the cluster's own components, without the stack's NetworkPolicies and Pod Security labels owning the namespace.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
     for (const r of args.resources) {
-      const ns = r.type === "kubernetes:core/v1:Namespace" ? known(() => (r.props["metadata"] as { name?: string } | undefined)?.name) : isWorkload(r.type) ? namespaceOf(r) : undefined;
-      if (typeof ns === "string" && SYSTEM_NAMESPACES.test(ns)) report(`${r.type === "kubernetes:core/v1:Namespace" ? "the stack declares" : `${r.name} runs in`} the namespace "${ns}", which belongs to the cluster: give the stack's workloads their own namespace (workloads.namespace).`, r.urn);
+      const ns =
+        r.type === "kubernetes:core/v1:Namespace"
+          ? known(() => (r.props["metadata"] as { name?: string } | undefined)?.name)
+          : isWorkload(r.type)
+            ? namespaceOf(r)
+            : undefined;
+      if (typeof ns === "string" && SYSTEM_NAMESPACES.test(ns))
+        report(
+          `${r.type === "kubernetes:core/v1:Namespace" ? "the stack declares" : `${r.name} runs in`} the namespace "${ns}", which belongs to the cluster: give the stack's workloads their own namespace (workloads.namespace).`,
+          r.urn,
+        );
     }
   },
 };
 
 export const k8sNamespaceNetworkPolicy: StackValidationPolicy = {
   name: "k8s-namespace-network-policy",
-  description: "Every namespace this stack runs workloads in (or declares) has at least one NetworkPolicy, so pods are not open to the whole cluster by default.",
+  description:
+    "Every namespace this stack runs workloads in (or declares) has at least one NetworkPolicy, so pods are not open to the whole cluster by default.",
   severity: "high",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
-    const covered = new Set(args.resources.filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy").map(namespaceOf).filter((n): n is string => n !== undefined));
+    const covered = new Set(
+      args.resources
+        .filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        .map(namespaceOf)
+        .filter((n): n is string => n !== undefined),
+    );
     const namespaces = new Map<string, PolicyResource>();
     for (const r of args.resources) {
       if (r.type === "kubernetes:core/v1:Namespace") {
@@ -118,13 +140,17 @@ export const k8sNamespaceNetworkPolicy: StackValidationPolicy = {
       }
     }
     for (const [ns, r] of namespaces) {
-      if (!covered.has(ns)) report(`namespace "${ns}" has no NetworkPolicy: declare a default-deny policy and allow only the traffic the workloads need.`, r.urn);
+      if (!covered.has(ns))
+        report(`namespace "${ns}" has no NetworkPolicy: declare a default-deny policy and allow only the traffic the workloads need.`, r.urn);
     }
   },
 };
 
 /** Does a label selector select pods with these labels (matchLabels and matchExpressions)? */
-export function selects(selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined, labels: Record<string, string>): boolean {
+export function selects(
+  selector: { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined,
+  labels: Record<string, string>,
+): boolean {
   if (!selector) return false;
   const ml = selector.matchLabels ?? {};
   const me = selector.matchExpressions ?? [];
@@ -149,7 +175,8 @@ export function selects(selector: { matchLabels?: Record<string, string>; matchE
 
 export const k8sPodDisruptionBudget: StackValidationPolicy = {
   name: "k8s-pod-disruption-budget",
-  description: "A Deployment or StatefulSet that runs more than one replica (directly or through its HorizontalPodAutoscaler's minReplicas) has a PodDisruptionBudget selecting its pods, so node upgrades never take all replicas at once.",
+  description:
+    "A Deployment or StatefulSet that runs more than one replica (directly or through its HorizontalPodAutoscaler's minReplicas) has a PodDisruptionBudget selecting its pods, so node upgrades never take all replicas at once.",
   severity: "medium",
   enforcementLevel: "mandatory",
   validateStack: (args, report) => {
@@ -166,10 +193,29 @@ export const k8sPodDisruptionBudget: StackValidationPolicy = {
         .map((h) => known(() => (h.props["spec"] as { minReplicas?: number }).minReplicas) ?? 1);
       const replicas = Math.max(spec.replicas ?? 1, ...hpaMin);
       if (replicas <= 1) continue;
-      const covered = pdbs.some((p) => namespaceOf(p) === ns && selects(known(() => (p.props["spec"] as { selector?: Parameters<typeof selects>[0] }).selector), labels));
-      if (!covered) report(`${r.type.split(":").pop()} ${ns}/${name} runs ${replicas} replicas but no PodDisruptionBudget selects its pods: add one with maxUnavailable: 1 (or minAvailable).`, r.urn);
+      const covered = pdbs.some(
+        (p) =>
+          namespaceOf(p) === ns &&
+          selects(
+            known(() => (p.props["spec"] as { selector?: Parameters<typeof selects>[0] }).selector),
+            labels,
+          ),
+      );
+      if (!covered)
+        report(
+          `${r.type.split(":").pop()} ${ns}/${name} runs ${replicas} replicas but no PodDisruptionBudget selects its pods: add one with maxUnavailable: 1 (or minAvailable).`,
+          r.urn,
+        );
     }
   },
 };
 
-export const workloadPolicies = [k8sResources, k8sProbes, k8sReadOnlyRootFilesystem, k8sNoLatestTag, k8sNoSystemNamespace, k8sNamespaceNetworkPolicy, k8sPodDisruptionBudget];
+export const workloadPolicies = [
+  k8sResources,
+  k8sProbes,
+  k8sReadOnlyRootFilesystem,
+  k8sNoLatestTag,
+  k8sNoSystemNamespace,
+  k8sNamespaceNetworkPolicy,
+  k8sPodDisruptionBudget,
+];

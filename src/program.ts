@@ -57,7 +57,10 @@ export function declareKubernetes(config: StackConfig, gke?: () => GkeCluster): 
 function clusterOf(config: StackConfig, gke: (() => GkeCluster) | undefined): ClusterAccess {
   if (config.cluster.mode === "existing") {
     const context = config.cluster.context;
-    const existing = new ExistingCluster("cluster", { ...(config.kubeconfig ? { kubeconfig: pulumi.secret(config.kubeconfig.value) } : {}), ...(context ? { context } : {}) });
+    const existing = new ExistingCluster("cluster", {
+      ...(config.kubeconfig ? { kubeconfig: pulumi.secret(config.kubeconfig.value) } : {}),
+      ...(context ? { context } : {}),
+    });
     return { provider: existing.provider, kubeconfig: existing.kubeconfig, ...(context ? { context } : {}), name: existing.name, endpoint: existing.endpoint };
   }
   if (!gke) throw new Error("cluster.mode gke needs the GKE cluster's declaration");
@@ -74,7 +77,10 @@ export function declareStack(config: StackConfig): StackOutputs {
 
   // Explicit providers: nothing depends on ambient gcp:/vercel: config or a developer's gcloud defaults.
   const gcpProvider = new gcp.Provider("gcp", { project, region, defaultLabels: labels });
-  const vercelProvider = new vercel.Provider("vercel", { apiToken: pulumi.secret(config.vercelApiToken.value), ...(config.frontend.teamId ? { team: config.frontend.teamId } : {}) });
+  const vercelProvider = new vercel.Provider("vercel", {
+    apiToken: pulumi.secret(config.vercelApiToken.value),
+    ...(config.frontend.teamId ? { team: config.frontend.teamId } : {}),
+  });
   const onGcp = { providers: { gcp: gcpProvider } };
 
   const apis = new ProjectApis("apis", { project }, onGcp);
@@ -85,17 +91,38 @@ export function declareStack(config: StackConfig): StackOutputs {
   const agentImages = config.workloads.services.flatMap((s) => [s.images.blue, s.images.green].filter((i): i is string => i !== undefined));
   // Enforced by the cluster and the Cloud Run service: only the stack's own repositories' images run.
   const imagePolicy = new ImagePolicy("images", { project, images: [...agentImages, config.backend.image] }, afterApis);
-  const { cluster } = declareKubernetes(config, () =>
-    new GkeCluster(
-      "gke",
-      { project, region, zone, cluster: config.cluster as GkeClusterSettings, network: config.network, vpcId: network.vpc.id, subnetId: network.subnet.id, labels, imageRepositories: repositoriesOf(agentImages) },
-      // Private nodes pull images through Cloud NAT.
-      { ...onGcp, dependsOn: [...apis.services, network.nat, imagePolicy.policy] },
-    ),
+  const { cluster } = declareKubernetes(
+    config,
+    () =>
+      new GkeCluster(
+        "gke",
+        {
+          project,
+          region,
+          zone,
+          cluster: config.cluster as GkeClusterSettings,
+          network: config.network,
+          vpcId: network.vpc.id,
+          subnetId: network.subnet.id,
+          labels,
+          imageRepositories: repositoriesOf(agentImages),
+        },
+        // Private nodes pull images through Cloud NAT.
+        { ...onGcp, dependsOn: [...apis.services, network.nat, imagePolicy.policy] },
+      ),
   );
   const backend = new WebSocketBackend(
     "backend",
-    { project, region, environment: config.environment, backend: config.backend, firebaseCredentials, vpcId: network.vpc.id, subnetId: network.subnet.id, labels },
+    {
+      project,
+      region,
+      environment: config.environment,
+      backend: config.backend,
+      firebaseCredentials,
+      vpcId: network.vpc.id,
+      subnetId: network.subnet.id,
+      labels,
+    },
     { ...afterApis, dependsOn: [...apis.services, imagePolicy.policy] },
   );
   const frontend = new VercelFrontend("frontend", {

@@ -12,7 +12,27 @@ const windows = (perWindow: (t: number) => { requests: number; errors: number },
   const out: Window[] = [];
   for (let t = 10; t <= seconds; t += 10) {
     const c = perWindow(t);
-    out.push({ t, candidate: { requests: c.requests, errors: c.errors, latency: c.requests ? [{ le: 100, count: c.requests }, { le: Infinity, count: c.requests }] : [] }, baseline: { requests: 100, errors: 0, latency: [{ le: 100, count: 100 }, { le: Infinity, count: 100 }] } });
+    out.push({
+      t,
+      candidate: {
+        requests: c.requests,
+        errors: c.errors,
+        latency: c.requests
+          ? [
+              { le: 100, count: c.requests },
+              { le: Infinity, count: c.requests },
+            ]
+          : [],
+      },
+      baseline: {
+        requests: 100,
+        errors: 0,
+        latency: [
+          { le: 100, count: 100 },
+          { le: Infinity, count: 100 },
+        ],
+      },
+    });
   }
   return out;
 };
@@ -25,11 +45,21 @@ describe("detection benchmark: the rivals behave as documented", () => {
     const healthy = windows(() => ({ requests: 100, errors: 0 }));
     expect(flagger(1).run(healthy, 600).kind).toBe("promote");
     // 2% errors in every interval: success rate 98% < 99%.
-    expect(flagger(1).run(windows(() => ({ requests: 100, errors: 2 })), 600)).toMatchObject({ kind: "rollback", seconds: 60, candidateRequests: 600 });
+    expect(
+      flagger(1).run(
+        windows(() => ({ requests: 100, errors: 2 })),
+        600,
+      ),
+    ).toMatchObject({ kind: "rollback", seconds: 60, candidateRequests: 600 });
   });
 
   it("Argo pauses on an empty result (inconclusiveLimit 0) and aborts when failures exceed failureLimit", () => {
-    expect(argo(0).run(windows(() => ({ requests: 0, errors: 0 })), 600)).toMatchObject({ kind: "paused", seconds: 60 });
+    expect(
+      argo(0).run(
+        windows(() => ({ requests: 0, errors: 0 })),
+        600,
+      ),
+    ).toMatchObject({ kind: "paused", seconds: 60 });
     const bad = windows(() => ({ requests: 100, errors: 2 }));
     expect(argo(0).run(bad, 600)).toMatchObject({ kind: "rollback", seconds: 60 });
     expect(argo(2).run(bad, 600)).toMatchObject({ kind: "rollback", seconds: 180 });
@@ -61,7 +91,13 @@ describe("detection benchmark: the rivals behave as documented", () => {
   });
 
   it("a small grid runs end to end; our false rollback rate stays under α", () => {
-    const r = runGrid({ badRuns: 10, healthyRuns: 300, weights: [25], rates: [100], regressions: [{ id: "err-x10", label: "x10", model: { ...BASELINE, errorRate: 0.01 } }] });
+    const r = runGrid({
+      badRuns: 10,
+      healthyRuns: 300,
+      weights: [25],
+      rates: [100],
+      regressions: [{ id: "err-x10", label: "x10", model: { ...BASELINE, errorRate: 0.01 } }],
+    });
     expect(r.scenarios).toHaveLength(6);
     expect(r.healthy.find((h) => h.method === "ours")!.falseRollbackRate).toBeLessThanOrEqual(r.alpha);
     const ours = r.scenarios.find((s) => s.method === "ours")!;

@@ -6,7 +6,13 @@ describe("policy benchmark (npm run bench:policies)", () => {
   it("analyses every resource of the production stack through the pack and reports per-resource times, without touching BENCHMARKS.md under --json", async () => {
     const r = await runToEnd(TSX, ["bench/policies/index.ts", "--rounds", "1", "--json"], { cwd: ROOT, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { resources: number; policies: number; msPerResource: { median: number }; packCpuMsPerResource: number; goalMsPerResource: number };
+    const out = JSON.parse(r.stdout) as {
+      resources: number;
+      policies: number;
+      msPerResource: { median: number };
+      packCpuMsPerResource: number;
+      goalMsPerResource: number;
+    };
     expect(out.resources).toBeGreaterThan(50);
     expect(out.policies).toBeGreaterThan(30);
     expect(out.msPerResource.median).toBeGreaterThan(0);

@@ -56,10 +56,28 @@ describe("committed stack files", () => {
 
 describe("bad configuration is rejected with the key, the expectation and the finding", () => {
   const cases: { name: string; stack: string; edit: (c: Config) => void; key: string; problem: RegExp }[] = [
-    { name: "wrong type", stack: "production", edit: (c) => void (section(c, "backend")["maxInstances"] = "twenty"), key: "backend.maxInstances", problem: /expected number \(found "twenty"\)/ },
-    { name: "unknown key", stack: "production", edit: (c) => void (section(c, "backend")["maxInstance"] = 4), key: "backend.maxInstance", problem: /unknown key/ },
+    {
+      name: "wrong type",
+      stack: "production",
+      edit: (c) => void (section(c, "backend")["maxInstances"] = "twenty"),
+      key: "backend.maxInstances",
+      problem: /expected number \(found "twenty"\)/,
+    },
+    {
+      name: "unknown key",
+      stack: "production",
+      edit: (c) => void (section(c, "backend")["maxInstance"] = 4),
+      key: "backend.maxInstance",
+      problem: /unknown key/,
+    },
     { name: "unknown top-level key", stack: "dev", edit: (c) => void (c[k("colour")] = "blue"), key: "colour", problem: /unknown key/ },
-    { name: "missing required key", stack: "staging", edit: (c) => void delete section(c, "gcp")["project"], key: "gcp.project", problem: /required key is missing \(expected string\)/ },
+    {
+      name: "missing required key",
+      stack: "staging",
+      edit: (c) => void delete section(c, "gcp")["project"],
+      key: "gcp.project",
+      problem: /required key is missing \(expected string\)/,
+    },
     {
       name: "plaintext secret",
       stack: "production",
@@ -67,12 +85,48 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       key: "vercelApiToken",
       problem: /must be set with `pulumi config set --secret`/,
     },
-    { name: "missing secret", stack: "dev", edit: (c) => void delete c[k("firebaseCredentials")], key: "firebaseCredentials", problem: /pulumi config set --secret firebaseCredentials <value> --stack dev/ },
-    { name: "steps not ending at 100", stack: "production", edit: (c) => void (c[k("release")] = { steps: [5, 10, 50] }), key: "release.steps", problem: /must end at 100 \(ends at 50\)/ },
-    { name: "steps not increasing", stack: "production", edit: (c) => void (c[k("release")] = { steps: [10, 5, 100] }), key: "release.steps[1]", problem: /strictly increasing \(10 then 5\)/ },
-    { name: "min > max instances", stack: "staging", edit: (c) => void (section(c, "backend")["minInstances"] = 9), key: "backend.minInstances", problem: /must not exceed backend.maxInstances \(9 > 5\)/ },
-    { name: "invalid region", stack: "dev", edit: (c) => void (section(c, "gcp")["region"] = "europe-wset1"), key: "gcp.region", problem: /did you mean "europe-west1"\?/ },
-    { name: "zone outside region", stack: "dev", edit: (c) => void (section(c, "gcp")["zone"] = "us-central1-a"), key: "gcp.zone", problem: /must be a zone of region europe-west1/ },
+    {
+      name: "missing secret",
+      stack: "dev",
+      edit: (c) => void delete c[k("firebaseCredentials")],
+      key: "firebaseCredentials",
+      problem: /pulumi config set --secret firebaseCredentials <value> --stack dev/,
+    },
+    {
+      name: "steps not ending at 100",
+      stack: "production",
+      edit: (c) => void (c[k("release")] = { steps: [5, 10, 50] }),
+      key: "release.steps",
+      problem: /must end at 100 \(ends at 50\)/,
+    },
+    {
+      name: "steps not increasing",
+      stack: "production",
+      edit: (c) => void (c[k("release")] = { steps: [10, 5, 100] }),
+      key: "release.steps[1]",
+      problem: /strictly increasing \(10 then 5\)/,
+    },
+    {
+      name: "min > max instances",
+      stack: "staging",
+      edit: (c) => void (section(c, "backend")["minInstances"] = 9),
+      key: "backend.minInstances",
+      problem: /must not exceed backend.maxInstances \(9 > 5\)/,
+    },
+    {
+      name: "invalid region",
+      stack: "dev",
+      edit: (c) => void (section(c, "gcp")["region"] = "europe-wset1"),
+      key: "gcp.region",
+      problem: /did you mean "europe-west1"\?/,
+    },
+    {
+      name: "zone outside region",
+      stack: "dev",
+      edit: (c) => void (section(c, "gcp")["zone"] = "us-central1-a"),
+      key: "gcp.zone",
+      problem: /must be a zone of region europe-west1/,
+    },
     {
       name: "image without digest in production",
       stack: "production",
@@ -80,9 +134,27 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       key: "backend.image",
       problem: /must be pinned by digest/,
     },
-    { name: "unknown strategy", stack: "dev", edit: (c) => void (c[k("release")] = { strategy: "yolo" }), key: "release.strategy", problem: /expected one of "direct", "blue-green", "canary"/ },
-    { name: "talksTo an unknown agent", stack: "dev", edit: (c) => void ((section(c, "workloads")["services"] as Config[])[0]!["talksTo"] = ["ghost"]), key: "workloads.services[0].talksTo[0]", problem: /names no agent service/ },
-    { name: "malformed structured value", stack: "dev", edit: (c) => void (c[k("monitoring")] = "{not json"), key: "monitoring", problem: /not valid structured config/ },
+    {
+      name: "unknown strategy",
+      stack: "dev",
+      edit: (c) => void (c[k("release")] = { strategy: "yolo" }),
+      key: "release.strategy",
+      problem: /expected one of "direct", "blue-green", "canary"/,
+    },
+    {
+      name: "talksTo an unknown agent",
+      stack: "dev",
+      edit: (c) => void ((section(c, "workloads")["services"] as Config[])[0]!["talksTo"] = ["ghost"]),
+      key: "workloads.services[0].talksTo[0]",
+      problem: /names no agent service/,
+    },
+    {
+      name: "malformed structured value",
+      stack: "dev",
+      edit: (c) => void (c[k("monitoring")] = "{not json"),
+      key: "monitoring",
+      problem: /not valid structured config/,
+    },
   ];
 
   it.each(cases)("$name", ({ stack, edit, key, problem }) => {
@@ -113,9 +185,18 @@ describe("bad configuration is rejected with the key, the expectation and the fi
   it("takes the environment from the stack name, never from config: a production stack cannot say it is dev", () => {
     const stranger = parseStackConfig({ stack: "feature-x", origin: "Pulumi.feature-x.yaml", values: {}, secretKeys: new Set() });
     expect(stranger.ok).toBe(false);
-    if (!stranger.ok) expect(stranger.problems[0]).toMatchObject({ key: k("environment"), problem: expect.stringMatching(/^the stack name "feature-x" names no environment: name the stack dev, staging or production/) });
+    if (!stranger.ok)
+      expect(stranger.problems[0]).toMatchObject({
+        key: k("environment"),
+        problem: expect.stringMatching(/^the stack name "feature-x" names no environment: name the stack dev, staging or production/),
+      });
     const lying = problemsOf("production", (c) => void (c[k("environment")] = "dev"));
-    expect(lying).toEqual([expect.objectContaining({ key: k("environment"), problem: 'stack production is production; its environment follows from the stack name, not from config (found "dev"): remove the key' })]);
+    expect(lying).toEqual([
+      expect.objectContaining({
+        key: k("environment"),
+        problem: 'stack production is production; its environment follows from the stack name, not from config (found "dev"): remove the key',
+      }),
+    ]);
     // Saying what the stack name says is allowed; a suffixed stack takes its environment's defaults.
     const file = editedStackFile("staging", (c) => void (c[k("environment")] = "staging"));
     expect(parseStackConfig(readStackFile(file, "staging")).ok).toBe(true);
@@ -140,7 +221,14 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       c[k("release")] = { bakeSeconds: 10_000_000, analysis: { guardrails: { p95LatencyMs: 9_999_999 } } };
     });
     expect([...new Set(problems.map((p) => p.key))].sort()).toEqual(
-      [k("cluster.maxNodes"), k("workloads.replicas"), k("workloads.resources.cpu"), k("workloads.resources.memory"), k("release.bakeSeconds"), k("release.analysis.guardrails.p95LatencyMs")].sort(),
+      [
+        k("cluster.maxNodes"),
+        k("workloads.replicas"),
+        k("workloads.resources.cpu"),
+        k("workloads.resources.memory"),
+        k("release.bakeSeconds"),
+        k("release.analysis.guardrails.p95LatencyMs"),
+      ].sort(),
     );
     expect(problems.find((p) => p.key === k("workloads.resources.memory"))!.problem).toContain("at most 256Gi");
   });
@@ -152,7 +240,11 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     const monitoring = source.values["monitoring"]!;
     const result = parseStackConfig({
       ...source,
-      values: { ...source.values, backend: `{"__proto__": {"public": false}, "constructor": {"x": 1}, ${backend.slice(1)}`, monitoring: `{"prototype": 1, ${monitoring.slice(1)}` },
+      values: {
+        ...source.values,
+        backend: `{"__proto__": {"public": false}, "constructor": {"x": 1}, ${backend.slice(1)}`,
+        monitoring: `{"prototype": 1, ${monitoring.slice(1)}`,
+      },
     });
     expect(result.ok ? [] : result.problems.map((p) => [p.key, p.problem])).toEqual([
       [k("backend.__proto__"), "unknown key (not in the config schema; check the spelling)"],
@@ -171,7 +263,10 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       c["acme:owner"] = "x";
     });
     expect(problems.map((p) => [p.key, p.problem])).toEqual([
-      ["progressive-deliveri:slackWebhookUrl", 'namespace "progressive-deliveri" is not used by this program or its providers: did you mean progressive-delivery:slackWebhookUrl?'],
+      [
+        "progressive-deliveri:slackWebhookUrl",
+        'namespace "progressive-deliveri" is not used by this program or its providers: did you mean progressive-delivery:slackWebhookUrl?',
+      ],
       ["monitoring", "has no namespace, so this program never reads it: did you mean progressive-delivery:monitoring?"],
       ["acme:owner", expect.stringMatching(/^namespace "acme" is not used by this program or its providers \(allowed: progressive-delivery, pulumi, gcp/)],
     ]);
@@ -182,15 +277,25 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       c["progressive-deliver:owner"] = c[k("owner")];
       delete c[k("owner")];
     });
-    expect(problems).toContainEqual(expect.objectContaining({ key: k("owner"), problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner" }));
+    expect(problems).toContainEqual(
+      expect.objectContaining({
+        key: k("owner"),
+        problem: "required key is missing; progressive-deliver:owner is set instead (a mistyped namespace?): use progressive-delivery:owner",
+      }),
+    );
   });
 
-  it("the emergency switches take exactly \"true\" or \"false\": anything else is a typo, not a yes", () => {
+  it('the emergency switches take exactly "true" or "false": anything else is a typo, not a yes', () => {
     for (const value of ["yes", "1", "ON", "enabled"]) {
       const problems = problemsOf("production", (c) => void (c[k("releaseImmediately")] = value));
       expect(problems).toEqual([expect.objectContaining({ key: k("releaseImmediately"), problem: expect.stringContaining('expected "true" or "false"') })]);
     }
-    const off = parseStackConfig(readStackFile(editedStackFile("production", (c) => void (c[k("releaseImmediately")] = "false")), "production"));
+    const off = parseStackConfig(
+      readStackFile(
+        editedStackFile("production", (c) => void (c[k("releaseImmediately")] = "false")),
+        "production",
+      ),
+    );
     expect(off.ok && off.config.releaseImmediately).toBe(false);
   });
 
@@ -204,7 +309,9 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(bare.map((p) => p.key).sort()).toEqual([k("cluster.gatewaySourceCidrs"), k("kubeconfig"), k("workloads.gatewayClassName")].sort());
     expect(bare.find((p) => p.key === k("kubeconfig"))!.problem).toContain("pulumi config set --secret kubeconfig");
     // GKE settings do not belong to an existing cluster.
-    expect(existing({ mode: "existing", regional: true })).toContainEqual(expect.objectContaining({ key: k("cluster.regional"), problem: expect.stringContaining("unknown key") }));
+    expect(existing({ mode: "existing", regional: true })).toContainEqual(
+      expect.objectContaining({ key: k("cluster.regional"), problem: expect.stringContaining("unknown key") }),
+    );
     const file = editedStackFile("staging", (c) => {
       c[k("cluster")] = { mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24"] };
       c[k("kubeconfig")] = { secure: "v1:AAAA" };
@@ -222,9 +329,15 @@ describe("bad configuration is rejected with the key, the expectation and the fi
         "staging",
       ),
     );
-    expect(contextOnly.ok ? contextOnly.config.cluster : contextOnly.problems).toEqual({ mode: "existing", context: "ci-cluster", gatewaySourceCidrs: ["10.0.0.0/24"] });
+    expect(contextOnly.ok ? contextOnly.config.cluster : contextOnly.problems).toEqual({
+      mode: "existing",
+      context: "ci-cluster",
+      gatewaySourceCidrs: ["10.0.0.0/24"],
+    });
     // A GKE stack has no kubeconfig of its own to set.
-    expect(problemsOf("staging", (c) => void (c[k("kubeconfig")] = { secure: "v1:AAAA" }))).toEqual([expect.objectContaining({ key: k("kubeconfig"), problem: expect.stringContaining("only for cluster.mode existing") })]);
+    expect(problemsOf("staging", (c) => void (c[k("kubeconfig")] = { secure: "v1:AAAA" }))).toEqual([
+      expect.objectContaining({ key: k("kubeconfig"), problem: expect.stringContaining("only for cluster.mode existing") }),
+    ]);
   });
 
   it("two agent services with one name: an error naming both entries", () => {
@@ -233,31 +346,52 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       const services = w["services"] as Record<string, unknown>[];
       w["services"] = [...services, { ...services[1], port: 9090 }];
     });
-    expect(problems).toEqual([expect.objectContaining({ key: k("workloads.services[2].name"), problem: '"memory" is also the name of workloads.services[1]: each agent service needs its own name' })]);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        key: k("workloads.services[2].name"),
+        problem: '"memory" is also the name of workloads.services[1]: each agent service needs its own name',
+      }),
+    ]);
   });
 
   it("a release that could never promote is refused: bake longer than the step limit, stepCriteria of the wrong type", () => {
     const bake = problemsOf("production", (c) => {
       c[k("release")] = { bakeSeconds: 3600, maxStepSeconds: 600 };
     });
-    expect(bake.map((p) => [p.key, p.problem])).toEqual([[k("release.bakeSeconds"), "must not exceed release.maxStepSeconds (3600 > 600): no step could pass before its limit ends it"]]);
+    expect(bake.map((p) => [p.key, p.problem])).toEqual([
+      [k("release.bakeSeconds"), "must not exceed release.maxStepSeconds (3600 > 600): no step could pass before its limit ends it"],
+    ]);
     const criteria = problemsOf("production", (c) => {
       c[k("release")] = { analysis: { stepCriteria: { "10": { errorRate: "high", p95LatencyMs: 100 }, fifty: { errorRate: 0.01, p95LatencyMs: 100 } } } };
     });
-    expect(criteria.map((p) => p.key)).toEqual(expect.arrayContaining([k("release.analysis.stepCriteria.10.errorRate"), k("release.analysis.stepCriteria.fifty")]));
+    expect(criteria.map((p) => p.key)).toEqual(
+      expect.arrayContaining([k("release.analysis.stepCriteria.10.errorRate"), k("release.analysis.stepCriteria.fifty")]),
+    );
     expect(criteria.find((p) => p.key.endsWith(".errorRate"))!.problem).toBe('expected number (found "high")');
   });
 
   it("a blue-green release on the HTTPRoutes needs the Gateway's hostname: without it the mandatory smoke gate could only fail", () => {
     const problems = problemsOf("staging", (c) => void delete section(c, "workloads")["hostname"]);
-    expect(problems.map((p) => [p.key, p.problem])).toEqual([[k("workloads.hostname"), expect.stringContaining("a blue-green release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot>")]]);
+    expect(problems.map((p) => [p.key, p.problem])).toEqual([
+      [
+        k("workloads.hostname"),
+        expect.stringContaining(
+          "a blue-green release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot>",
+        ),
+      ],
+    ]);
   });
 
   it("Vercel's stages only move forward; a follower gets manual advancement by default and refuses automatic", () => {
     const backwards = problemsOf("production", (c) => {
-      c[k("frontend")] = { ...section(c, "frontend"), rollingRelease: { advancementType: "manual-approval", stages: [{ targetPercentage: 25 }, { targetPercentage: 10 }, { targetPercentage: 100 }] } };
+      c[k("frontend")] = {
+        ...section(c, "frontend"),
+        rollingRelease: { advancementType: "manual-approval", stages: [{ targetPercentage: 25 }, { targetPercentage: 10 }, { targetPercentage: 100 }] },
+      };
     });
-    expect(backwards.map((p) => [p.key, p.problem])).toEqual([[k("frontend.rollingRelease.stages[1].targetPercentage"), "must be greater than the stage before it (10 after 25): stages only move traffic forward"]]);
+    expect(backwards.map((p) => [p.key, p.problem])).toEqual([
+      [k("frontend.rollingRelease.stages[1].targetPercentage"), "must be greater than the stage before it (10 after 25): stages only move traffic forward"],
+    ]);
     const followerWith = (rollingRelease: Record<string, unknown> | undefined) => {
       const file = editedStackFile("production", (c) => {
         c[k("frontend")] = { ...section(c, "frontend"), deployments: { stable: "dpl_a", canary: "dpl_b" }, ...(rollingRelease ? { rollingRelease } : {}) };
@@ -270,7 +404,12 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(chosen.ok ? [] : chosen.problems.map((p) => p.key)).toEqual([k("frontend.rollingRelease.advancementType")]);
     // Vercel serves its first stage as soon as it starts: never ahead of the backend's first step (5%).
     const leading = followerWith({ advancementType: "manual-approval", stages: [{ targetPercentage: 50 }, { targetPercentage: 100 }] });
-    expect(leading.ok ? [] : leading.problems.map((p) => [p.key, p.problem])).toEqual([[k("frontend.rollingRelease.stages[0].targetPercentage"), "50% is more than the backend's first step (5%): the frontend would lead the backend; start Vercel's stages at 5% or less"]]);
+    expect(leading.ok ? [] : leading.problems.map((p) => [p.key, p.problem])).toEqual([
+      [
+        k("frontend.rollingRelease.stages[0].targetPercentage"),
+        "50% is more than the backend's first step (5%): the frontend would lead the backend; start Vercel's stages at 5% or less",
+      ],
+    ]);
     // Where no follower is wired (staging's blue-green on the HTTPRoutes), deployments would be ignored: refused.
     const ignored = problemsOf("staging", (c) => void (c[k("frontend")] = { ...section(c, "frontend"), deployments: { stable: "dpl_a", canary: "dpl_b" } }));
     expect(ignored.map((p) => p.key)).toContain(k("frontend.deployments"));
@@ -278,7 +417,11 @@ describe("bad configuration is rejected with the key, the expectation and the fi
 
   it("https is checked on the parsed scheme: HTTP:// in capitals is plain http too", () => {
     const problems = problemsOf("production", (c) => {
-      c[k("release")] = { manualApproval: true, approval: { source: "http", url: "HTTP://approvals.example.com/answer", timeoutSeconds: 600 }, webhooks: [{ name: "gate", type: "confirm-rollout", url: "HtTp://hooks.example.com/gate" }] };
+      c[k("release")] = {
+        manualApproval: true,
+        approval: { source: "http", url: "HTTP://approvals.example.com/answer", timeoutSeconds: 600 },
+        webhooks: [{ name: "gate", type: "confirm-rollout", url: "HtTp://hooks.example.com/gate" }],
+      };
       c[k("releaseWebhookSecret")] = { secure: "v1:AAAA" };
     });
     expect(problems.map((p) => p.key)).toEqual([k("release.webhooks[0].url"), k("release.approval.url")]);
@@ -287,11 +430,21 @@ describe("bad configuration is rejected with the key, the expectation and the fi
 
   it("a key set as a secret that the program does not keep secret is refused, and its value never shown", () => {
     // `pulumi config set --path --secret release.webhooks[0].url ...` makes the whole `release` key secret.
-    const source = parseStackConfig({ stack: "production", origin: "Pulumi.production.yaml", values: { release: JSON.stringify({ webhooks: [{ name: "g", type: "post-rollout", url: "https://hooks.example.com/SENTINEL_PATH_TOKEN" }] }), backend: JSON.stringify({ image: "SENTINEL_SECRET_IMAGE" }) }, secretKeys: new Set(["release", "backend"]) });
+    const source = parseStackConfig({
+      stack: "production",
+      origin: "Pulumi.production.yaml",
+      values: {
+        release: JSON.stringify({ webhooks: [{ name: "g", type: "post-rollout", url: "https://hooks.example.com/SENTINEL_PATH_TOKEN" }] }),
+        backend: JSON.stringify({ image: "SENTINEL_SECRET_IMAGE" }),
+      },
+      secretKeys: new Set(["release", "backend"]),
+    });
     expect(source.ok).toBe(false);
     if (source.ok) return;
     expect(source.problems.map((p) => p.key)).toEqual([k("backend"), k("release")]);
-    expect(source.problems[0]!.problem).toMatch(/^is set as a secret, but this program keeps only vercelApiToken, .*releaseWebhookSecret, kubeconfig secret; .* plaintext/);
+    expect(source.problems[0]!.problem).toMatch(
+      /^is set as a secret, but this program keeps only vercelApiToken, .*releaseWebhookSecret, kubeconfig secret; .* plaintext/,
+    );
     expect(JSON.stringify(source.problems)).not.toMatch(/SENTINEL/);
   });
 
@@ -301,7 +454,9 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     const result = parseStackConfig({ ...file, values });
     expect(result.ok).toBe(false);
     const problems = result.ok ? [] : result.problems;
-    expect(problems).toContainEqual(expect.objectContaining({ key: k("release.analysis.stepCriteria.__proto__"), problem: expect.stringContaining("`__proto__` is not a key") }));
+    expect(problems).toContainEqual(
+      expect.objectContaining({ key: k("release.analysis.stepCriteria.__proto__"), problem: expect.stringContaining("`__proto__` is not a key") }),
+    );
   });
 
   it("workloads never go into default or a kube-* namespace", () => {
@@ -319,17 +474,28 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     });
     expect(problems.map((p) => [p.key, p.problem])).toEqual([
       [k("release.webhooks[0].url"), "production sends webhooks over https only (found http://hooks.example.com/…)"],
-      [k("releaseWebhookSecret"), expect.stringContaining("production signs its release webhooks: set a secret with `pulumi config set --secret releaseWebhookSecret <value>`")],
+      [
+        k("releaseWebhookSecret"),
+        expect.stringContaining("production signs its release webhooks: set a secret with `pulumi config set --secret releaseWebhookSecret <value>`"),
+      ],
     ]);
     const plain = problemsOf("production", (c) => {
       c[k("release")] = { webhooks: [{ name: "gate", type: "confirm-rollout", url: "https://hooks.example.com/release" }] };
       c[k("releaseWebhookSecret")] = "not-a-secret-value-123";
     });
-    expect(plain).toEqual([expect.objectContaining({ key: k("releaseWebhookSecret"), problem: expect.stringContaining("must be set with `pulumi config set --secret`") })]);
+    expect(plain).toEqual([
+      expect.objectContaining({ key: k("releaseWebhookSecret"), problem: expect.stringContaining("must be set with `pulumi config set --secret`") }),
+    ]);
     expect(JSON.stringify(plain)).not.toContain("not-a-secret-value-123");
     // Short is refused here, with the key, not later by the TrafficSplit in a preview; the value stays unshown.
     const file = readStackFile(stackFile("production"), "production");
-    const short = parseStackConfig({ ...file, values: { ...file.values, releaseWebhookSecret: "SENTINEL-short" }, secretKeys: new Set([...file.secretKeys, "releaseWebhookSecret"]) });
-    expect(short.ok ? [] : short.problems.map((p) => [p.key, p.problem])).toEqual([[k("releaseWebhookSecret"), "must be at least 16 characters (it keys the webhooks' HMAC signature)"]]);
+    const short = parseStackConfig({
+      ...file,
+      values: { ...file.values, releaseWebhookSecret: "SENTINEL-short" },
+      secretKeys: new Set([...file.secretKeys, "releaseWebhookSecret"]),
+    });
+    expect(short.ok ? [] : short.problems.map((p) => [p.key, p.problem])).toEqual([
+      [k("releaseWebhookSecret"), "must be at least 16 characters (it keys the webhooks' HMAC signature)"],
+    ]);
   });
 });

@@ -40,7 +40,8 @@ function scanCommandLines(): void {
   }
 }
 
-const rollout = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ground.splitInputs(stable, candidate, steps, { environment: "staging", deadlineSeconds: 180, ...extra });
+const rollout = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) =>
+  ground.splitInputs(stable, candidate, steps, { environment: "staging", deadlineSeconds: 180, ...extra });
 
 const outputs = async () => JSON.parse(await cli.ok(["stack", "output", "--json"])) as Record<string, unknown>;
 
@@ -90,10 +91,15 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(up).toMatch(/\+ .*TrafficSplit.* created/);
     expect(up).toMatch(/promoted: green promoted to 100% after 2 step\(s\)/);
     // Each progress event is one line, shown once and in the order it happened.
-    const lines = up.split("\n").filter((l) => l.includes("[traffic-split]")).map((l) => l.slice(l.indexOf("[traffic-split]")));
+    const lines = up
+      .split("\n")
+      .filter((l) => l.includes("[traffic-split]"))
+      .map((l) => l.slice(l.indexOf("[traffic-split]")));
     expect(lines.length).toBeGreaterThan(5);
     expect(new Set(lines).size).toBe(lines.length);
-    const order = ["expected rollout", "gate smoke: passed", "step 1/2: 25%", "gate candidate-health: passed", "step 2/2: 100%", "promoted: green"].map((t) => lines.findIndex((l) => l.includes(t)));
+    const order = ["expected rollout", "gate smoke: passed", "step 1/2: 25%", "gate candidate-health: passed", "step 2/2: 100%", "promoted: green"].map((t) =>
+      lines.findIndex((l) => l.includes(t)),
+    );
     expect(order.every((n) => n >= 0)).toBe(true);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(up).not.toMatch(/^Diagnostics:/m);
@@ -128,7 +134,9 @@ describe("the release engine under the real Pulumi CLI", () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/^release: rolled-back; candidate blue carries 0%, stable is green$/m);
     expect(status.stdout).toMatch(/^ {2}blue rolled-back: step 1\/2 \(25% to blue\): (comparative|guardrail):error-rate/m);
-    expect(status.stdout).toMatch(/^ {2}step 1 at 25%: fail after \d+ s, \d+ candidate \/ \d+ stable requests \| (comparative|guardrail):error-rate \S+.* \(≤ [^)]+\)$/m);
+    expect(status.stdout).toMatch(
+      /^ {2}step 1 at 25%: fail after \d+ s, \d+ candidate \/ \d+ stable requests \| (comparative|guardrail):error-rate \S+.* \(≤ [^)]+\)$/m,
+    );
     const json = await runCommand("status", ["--stack", cli.stack, "--project-dir", cli.projectDir, "--json"], cli.environment, undefined, cli.transcript);
     expect((JSON.parse(json.stdout) as Record<string, { phase: string }>)["release"]?.phase).toBe("rolled-back");
   }, 300_000);
@@ -140,7 +148,8 @@ describe("the release engine under the real Pulumi CLI", () => {
     await cli.ok(["up", "--yes", "--skip-preview"]);
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
 
-    const rollback = (...args: string[]) => runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment, undefined, cli.transcript);
+    const rollback = (...args: string[]) =>
+      runCommand("rollback", ["--stack", cli.stack, "--project-dir", cli.projectDir, ...args], cli.environment, undefined, cli.transcript);
     const configBefore = readFileSync(cli.configFile, "utf8");
     const refused = await rollback("--immediate");
     expect(refused.code, refused.stdout + refused.stderr).toBe(2);
@@ -187,9 +196,17 @@ describe("the release engine under the real Pulumi CLI", () => {
     if (/TrafficSplit release creating/.test(first.stdout)) await cli.ok(["refresh", "--yes", "--clear-pending-creates"]);
 
     // The one command to get back to stable after a killed update: it reads the split's inputs from the stack's state.
-    const restore = await runCommand("rollout", ["--restore-stable", "--stack", cli.stack, "--project-dir", cli.projectDir], cli.environment, undefined, cli.transcript);
+    const restore = await runCommand(
+      "rollout",
+      ["--restore-stable", "--stack", cli.stack, "--project-dir", cli.projectDir],
+      cli.environment,
+      undefined,
+      cli.transcript,
+    );
     expect(restore.code, restore.stdout + restore.stderr).toBe(0);
-    expect(restore.stdout, restore.stdout + restore.stderr).toMatch(/restored green to 100% \(was green \d+%, blue \d+%\); the next update starts green->blue#v5 afresh/);
+    expect(restore.stdout, restore.stdout + restore.stderr).toMatch(
+      /restored green to 100% \(was green \d+%, blue \d+%\); the next update starts green->blue#v5 afresh/,
+    );
     expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
 
     const second = await cli.run(["up", "--yes", "--skip-preview"]);
@@ -223,13 +240,17 @@ describe("the release engine under the real Pulumi CLI", () => {
     cli.setConfig(PROJECT, { rollout: rollout("green", "blue", [25, 100], { retryToken: "typo" }) });
     const up = await cli.run(["up", "--yes", "--skip-preview"]);
     expect(up.code).not.toBe(0);
-    expect(up.stdout + up.stderr).toMatch(/the live split is not what this release expects before any traffic moved: live green 0%, blue 100%; expected green 100%, blue 0%/);
+    expect(up.stdout + up.stderr).toMatch(
+      /the live split is not what this release expects before any traffic moved: live green 0%, blue 100%; expected green 100%, blue 0%/,
+    );
     expect(up.stdout + up.stderr).toContain("fix the stable version");
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
   }, 300_000);
 
   it("the metrics scrape path cut late in a step: the update is not promoted, and fails with the metrics outage", async () => {
-    cli.setConfig(PROJECT, { rollout: rollout("blue", "green", [50, 100], { retryToken: "v7", release: { ...provingGroundRelease([50, 100]), bakeSeconds: 12 } }) });
+    cli.setConfig(PROJECT, {
+      rollout: rollout("blue", "green", [50, 100], { retryToken: "v7", release: { ...provingGroundRelease([50, 100]), bakeSeconds: 12 } }),
+    });
     // The CLI prints diagnostics late; HAProxy's own weights say when the step started.
     const running = cli.run(["up", "--yes", "--skip-preview"], 240_000);
     const until = Date.now() + 120_000;
@@ -251,7 +272,13 @@ describe("the release engine under the real Pulumi CLI", () => {
     const args = ["--stack", cli.stack, "--project-dir", cli.projectDir, "--chart", chart];
     const r = await runCommand("report", [...args, "--format", "json"], cli.environment);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { updates: number; byOutcome: Record<string, number>; changeFailureRate: number; timeToRestoreMinutes: { count: number } | null; leadTimeHours: { count: number } | null };
+    const report = JSON.parse(r.stdout) as {
+      updates: number;
+      byOutcome: Record<string, number>;
+      changeFailureRate: number;
+      timeToRestoreMinutes: { count: number } | null;
+      leadTimeHours: { count: number } | null;
+    };
     const updates = (JSON.parse(await cli.ok(["stack", "history", "--json"])) as { kind: string; result: string }[]).filter((h) => h.kind === "update");
     const count = (result: string) => updates.filter((h) => h.result === result).length;
     expect(count("failed")).toBeGreaterThan(0);

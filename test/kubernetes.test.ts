@@ -32,15 +32,20 @@ let cli: PulumiCli;
 
 type K8sApis = Awaited<ReturnType<LocalCluster["client"]>>;
 let api: K8sApis;
-const route = async (name: string) => (await api.kc.makeApiClient(api.k8s.CustomObjectsApi).getNamespacedCustomObject({ group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", namespace: NAMESPACE, name })) as {
-  metadata: { annotations?: Record<string, string>; resourceVersion: string };
-  spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] };
-};
+const route = async (name: string) =>
+  (await api.kc
+    .makeApiClient(api.k8s.CustomObjectsApi)
+    .getNamespacedCustomObject({ group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", namespace: NAMESPACE, name })) as {
+    metadata: { annotations?: Record<string, string>; resourceVersion: string };
+    spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] };
+  };
 const patchRoute = (name: string, body: unknown) =>
-  api.kc.makeApiClient(api.k8s.CustomObjectsApi).patchNamespacedCustomObject(
-    { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", namespace: NAMESPACE, name, body },
-    api.k8s.setHeaderOptions("Content-Type", api.k8s.PatchStrategy.MergePatch),
-  );
+  api.kc
+    .makeApiClient(api.k8s.CustomObjectsApi)
+    .patchNamespacedCustomObject(
+      { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", namespace: NAMESPACE, name, body },
+      api.k8s.setHeaderOptions("Content-Type", api.k8s.PatchStrategy.MergePatch),
+    );
 /** Another client's merge patch of the route, run to completion before this returns (blocking: a child process). */
 function otherWriter(name: string, body: unknown): void {
   const script = `
@@ -49,7 +54,12 @@ function otherWriter(name: string, body: unknown): void {
     await kc.makeApiClient(k8s.CustomObjectsApi).patchNamespacedCustomObject(
       { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes", namespace: ${JSON.stringify(NAMESPACE)}, name: ${JSON.stringify(name)}, body: JSON.parse(process.env.PATCH) },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch));`;
-  execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, env: { ...process.env, KUBECONFIG_TEXT: cluster.kubeconfig, PATCH: JSON.stringify(body) }, timeout: 30_000, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: ROOT,
+    env: { ...process.env, KUBECONFIG_TEXT: cluster.kubeconfig, PATCH: JSON.stringify(body) },
+    timeout: 30_000,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
 }
 const weights = async (name: string) => Object.fromEntries((await route(name)).spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight ?? 1]));
 
@@ -60,7 +70,11 @@ beforeAll(async () => {
   await cli.init();
   // The dev stack as committed (its plain keys), on an existing cluster: this one.
   const dev = (parse(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> }).config;
-  const plain = Object.fromEntries(Object.entries(dev).filter(([k, v]) => k.startsWith(`${PROJECT}:`) && !(typeof v === "object" && v !== null && "secure" in v)).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+  const plain = Object.fromEntries(
+    Object.entries(dev)
+      .filter(([k, v]) => k.startsWith(`${PROJECT}:`) && !(typeof v === "object" && v !== null && "secure" in v))
+      .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+  );
   await cli.setSecret(PROJECT, "vercelApiToken", "vercel-token-for-tests");
   await cli.setSecret(PROJECT, "firebaseCredentials", "{}");
   await cli.setSecret(PROJECT, "kubeconfig", cluster.kubeconfig);
@@ -84,7 +98,15 @@ describe("the stacks' Kubernetes half on a real API server (cluster.mode existin
     expect(up).toContain("resource plugin kubernetes is expected to have version >=4.34.2, but has 4.25.0");
     const state = JSON.parse(await cli.ok(["stack", "export"])) as { deployment: { resources: { type: string }[] } };
     const kinds = new Set(state.deployment.resources.map((r) => r.type).filter((t) => t.startsWith("kubernetes:")));
-    for (const kind of ["kubernetes:core/v1:Namespace", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:gateway.networking.k8s.io/v1:Gateway", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]) {
+    for (const kind of [
+      "kubernetes:core/v1:Namespace",
+      "kubernetes:apps/v1:Deployment",
+      "kubernetes:core/v1:Service",
+      "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+      "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+      "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    ]) {
       expect(kinds, kind).toContain(kind);
     }
     // Real objects, and the scheduler and kwok's nodes bring the pods up: every Deployment is fully ready.
@@ -104,16 +126,25 @@ describe("the stacks' Kubernetes half on a real API server (cluster.mode existin
   it("the namespace enforces Pod Security restricted through the API server's own admission: a non-compliant pod is refused with the upstream reasons, which the pack's policy gives too", async () => {
     const ns = await api.kc.makeApiClient(api.k8s.CoreV1Api).readNamespace({ name: NAMESPACE });
     expect(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    const pod = { metadata: { name: "intruder", namespace: NAMESPACE }, spec: { hostNetwork: true, containers: [{ name: "c", image: "busybox:1.36", securityContext: { privileged: true } }] } };
+    const pod = {
+      metadata: { name: "intruder", namespace: NAMESPACE },
+      spec: { hostNetwork: true, containers: [{ name: "c", image: "busybox:1.36", securityContext: { privileged: true } }] },
+    };
     const refused = await api.kc
       .makeApiClient(api.k8s.CoreV1Api)
       .createNamespacedPod({ namespace: NAMESPACE, body: pod })
-      .then(() => undefined, (e: { code?: number; body?: string }) => e);
+      .then(
+        () => undefined,
+        (e: { code?: number; body?: string }) => e,
+      );
     expect(refused?.code).toBe(403);
     const message = (JSON.parse(refused!.body!) as { message: string }).message;
     expect(message).toMatch(/violates PodSecurity "restricted:latest": /);
     // The same controls from the pack's policy (the API server is a second oracle for it).
-    const upstream = message.replace(/^.*violates PodSecurity "restricted:latest": /, "").split(/, (?=[a-zA-Z][^,(]* \()|, (?=[a-z]+(?:[A-Z][a-z]+)*[!=]= )/).map((r) => r.split(" (")[0]!.trim());
+    const upstream = message
+      .replace(/^.*violates PodSecurity "restricted:latest": /, "")
+      .split(/, (?=[a-zA-Z][^,(]* \()|, (?=[a-z]+(?:[A-Z][a-z]+)*[!=]= )/)
+      .map((r) => r.split(" (")[0]!.trim());
     const ours = restrictedViolations({ path: "spec", metadata: pod.metadata, spec: pod.spec }).map((r) => r.split(" (")[0]!);
     expect([...new Set(ours)].sort()).toEqual([...new Set(upstream)].sort());
   });
@@ -122,7 +153,16 @@ describe("the stacks' Kubernetes half on a real API server (cluster.mode existin
 describe("HTTPRoute releases through the real API server", () => {
   const ROUTE = "orchestrator";
   // The context named explicitly, as cluster.context passes it through to the release.
-  const router = () => new HttpRouteRouter({ namespace: NAMESPACE, name: ROUTE, ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green", kubeconfig: cluster.kubeconfig, context: (parse(cluster.kubeconfig) as { "current-context": string })["current-context"] });
+  const router = () =>
+    new HttpRouteRouter({
+      namespace: NAMESPACE,
+      name: ROUTE,
+      ruleIndex: 0,
+      stableBackend: "orchestrator-blue",
+      candidateBackend: "orchestrator-green",
+      kubeconfig: cluster.kubeconfig,
+      context: (parse(cluster.kubeconfig) as { "current-context": string })["current-context"],
+    });
   const accept = (text: string): CheckpointWrite => ({ text, guard: () => undefined });
 
   it("weights read back after each move, the checkpoint sits on the route, a concurrent writer's change (409) is re-read and re-checked, a rollback puts it back on stable", async () => {
@@ -171,7 +211,16 @@ describe("HTTPRoute releases through the real API server", () => {
       },
     });
     const clock = new FakeClock();
-    const spec = specFor("staging", { strategy: "blue-green", switch: { mode: "gradual", steps: [50, 100] }, bakeSeconds: 30, analysis: { stepCriteria: { "0": { errorRate: 0.02, p95LatencyMs: 1000 } } } }, { maxStepSeconds: 600 });
+    const spec = specFor(
+      "staging",
+      {
+        strategy: "blue-green",
+        switch: { mode: "gradual", steps: [50, 100] },
+        bakeSeconds: 30,
+        analysis: { stepCriteria: { "0": { errorRate: 0.02, p95LatencyMs: 1000 } } },
+      },
+      { maxStepSeconds: 600 },
+    );
     const deps: RolloutDeps = {
       router: observed,
       metrics: new SyntheticMetrics(arms as never, candidateModel, 200),
@@ -188,7 +237,13 @@ describe("HTTPRoute releases through the real API server", () => {
     expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 0, "orchestrator-green": 100 });
     expect(JSON.parse((await route(ROUTE)).metadata.annotations![CHECKPOINT_ANNOTATION]!)).toMatchObject({ state: { phase: "promoted" } });
     // Back to blue by hand for the next release, as flipping activeSlot and redeploying would.
-    await patchRoute(ROUTE, { spec: { rules: (await route(ROUTE)).spec.rules.map((rule, i) => (i === 0 ? { ...rule, backendRefs: rule.backendRefs.map((b) => ({ ...b, weight: b.name === "orchestrator-blue" ? 100 : 0 })) } : rule)) } });
+    await patchRoute(ROUTE, {
+      spec: {
+        rules: (await route(ROUTE)).spec.rules.map((rule, i) =>
+          i === 0 ? { ...rule, backendRefs: rule.backendRefs.map((b) => ({ ...b, weight: b.name === "orchestrator-blue" ? 100 : 0 })) } : rule,
+        ),
+      },
+    });
     const bad = await release({ ...HEALTHY, errorRate: 0.2 }, "orchestrator-blue->orchestrator-green#bad");
     expect(bad.result.phase).toBe("rolled-back");
     expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 100, "orchestrator-green": 0 });
@@ -199,18 +254,36 @@ describe("HTTPRoute releases through the real API server", () => {
     // A person splits 50/50 by hand (and the earlier test's checkpoint is gone: this is a new release).
     await patchRoute(ROUTE, {
       metadata: { annotations: { [CHECKPOINT_ANNOTATION]: null } },
-      spec: { rules: (await route(ROUTE)).spec.rules.map((rule, i) => (i === 0 ? { ...rule, backendRefs: rule.backendRefs.map((b) => ({ ...b, weight: 50 })) } : rule)) },
+      spec: {
+        rules: (await route(ROUTE)).spec.rules.map((rule, i) =>
+          i === 0 ? { ...rule, backendRefs: rule.backendRefs.map((b) => ({ ...b, weight: 50 })) } : rule,
+        ),
+      },
     });
     const before = await route(ROUTE);
     const spec = specFor("staging", { strategy: "canary", steps: [25, 100], bakeSeconds: 1, maxStepSeconds: 60 });
     const deps: RolloutDeps = {
       router: router(),
       // No metrics here (reading them moves nothing; the refusal must come from the live split alone).
-      metrics: { description: "none", read: async () => Promise.reject(new MetricsUnavailable("no metrics in this test")), readArm: async () => Promise.reject(new MetricsUnavailable("no metrics in this test")) } satisfies MetricsSource,
+      metrics: {
+        description: "none",
+        read: async () => Promise.reject(new MetricsUnavailable("no metrics in this test")),
+        readArm: async () => Promise.reject(new MetricsUnavailable("no metrics in this test")),
+      } satisfies MetricsSource,
       runGate: async () => ({ passed: true, detail: "ok" }),
       log: () => undefined,
     };
-    const result = await runRollout({ spec, stable: "orchestrator-blue", candidate: "orchestrator-green", releaseKey: "orchestrator-blue->orchestrator-green#drift", intervalMs: 1000, deadlineMs: 30_000 }, deps);
+    const result = await runRollout(
+      {
+        spec,
+        stable: "orchestrator-blue",
+        candidate: "orchestrator-green",
+        releaseKey: "orchestrator-blue->orchestrator-green#drift",
+        intervalMs: 1000,
+        deadlineMs: 30_000,
+      },
+      deps,
+    );
     expect(result.phase).toBe("interrupted");
     expect(result.message).toMatch(/live orchestrator-blue 50%, orchestrator-green 50%; expected orchestrator-blue 100%, orchestrator-green 0%/);
     // Nothing written: not the weights, not even a checkpoint.
@@ -226,7 +299,13 @@ describe("HTTPRoute releases through the real API server", () => {
     const until = Date.now() + 60_000;
     let gone = false;
     while (!gone && Date.now() < until) {
-      gone = await api.kc.makeApiClient(api.k8s.CoreV1Api).readNamespace({ name: NAMESPACE }).then(() => false, (e: { code?: number }) => e.code === 404);
+      gone = await api.kc
+        .makeApiClient(api.k8s.CoreV1Api)
+        .readNamespace({ name: NAMESPACE })
+        .then(
+          () => false,
+          (e: { code?: number }) => e.code === 404,
+        );
       if (!gone) await new Promise((r) => setTimeout(r, 1000));
     }
     // A namespace's deletion finishes when its objects are gone (the namespace controller); kwok's pods go with it.

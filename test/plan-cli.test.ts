@@ -72,8 +72,17 @@ describe("npm run plan (offline plan, as a child process)", () => {
     const trickle = (c: Record<string, unknown>) => void (c["progressive-delivery:release"] = { analysis: { expectedRps: 0.5 } });
     const r = plan("--stack", "production", "--no-policies", "--config-file", editedStackFile("production", trickle));
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/error: release ws-backend: .*: step 1 \(5%\) needs \d+ candidate requests, about \d+ s at 0\.5 req\/s, but its limit is 1800 s.*Nothing was started/);
-    const allowed = plan("--stack", "production", "--no-policies", "--json", "--config-file", editedStackFile("production", (c) => (trickle(c), (c["progressive-delivery:releaseAllowInconclusive"] = "true"))));
+    expect(r.stdout).toMatch(
+      /error: release ws-backend: .*: step 1 \(5%\) needs \d+ candidate requests, about \d+ s at 0\.5 req\/s, but its limit is 1800 s.*Nothing was started/,
+    );
+    const allowed = plan(
+      "--stack",
+      "production",
+      "--no-policies",
+      "--json",
+      "--config-file",
+      editedStackFile("production", (c) => (trickle(c), (c["progressive-delivery:releaseAllowInconclusive"] = "true"))),
+    );
     expect(allowed.code, allowed.stderr).toBe(0);
     expect((JSON.parse(allowed.stdout) as PlanJson).ok).toBe(true);
   });

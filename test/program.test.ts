@@ -13,7 +13,10 @@ describe("the Pulumi program entry point (src/index.ts)", () => {
     });
     const source = readStackFile(file, "production");
     const config = Object.fromEntries(Object.entries(source.values).map(([k, v]) => [`${PROJECT}:${k}`, v]));
-    pulumi.runtime.setAllConfig(config, [...source.secretKeys].map((k) => `${PROJECT}:${k}`));
+    pulumi.runtime.setAllConfig(
+      config,
+      [...source.secretKeys].map((k) => `${PROJECT}:${k}`),
+    );
     const cloud = new OfflineCloud();
     const seen = vi.spyOn(cloud, "newResource");
     await pulumi.runtime.setMocks(cloud, PROJECT, "production", false);

@@ -3,7 +3,13 @@ import { deliveryReport, renderMarkdown, renderSvg } from "../src/report/deliver
 import type { HistoryEntry } from "../src/rollback/plan";
 
 const at = (day: number, hour: number) => new Date(Date.UTC(2026, 10, day, hour));
-const update = (result: string, start: Date, minutes: number, head = "c1"): HistoryEntry => ({ kind: "update", result, startTime: start, endTime: new Date(start.getTime() + minutes * 60_000), environment: { "git.head": head } });
+const update = (result: string, start: Date, minutes: number, head = "c1"): HistoryEntry => ({
+  kind: "update",
+  result,
+  startTime: start,
+  endTime: new Date(start.getTime() + minutes * 60_000),
+  environment: { "git.head": head },
+});
 
 // Newest first, as Pulumi returns it.
 const history = [
@@ -15,7 +21,13 @@ const history = [
 ];
 
 describe("delivery report from a stack's history", () => {
-  const r = deliveryReport("prod", history, { now: at(21, 0), commitTimes: new Map([["c1", at(18, 8)], ["c3", at(20, 11)]]) });
+  const r = deliveryReport("prod", history, {
+    now: at(21, 0),
+    commitTimes: new Map([
+      ["c1", at(18, 8)],
+      ["c3", at(20, 11)],
+    ]),
+  });
 
   it("counts updates by outcome (refreshes are not releases) and the change failure rate", () => {
     expect(r.updates).toBe(4);

@@ -12,7 +12,12 @@ import { ROOT } from "./support/stacks";
 const dir = mkdtempSync(join(tmpdir(), "release-ref-"));
 const remote = join(dir, "remote.git");
 const work = join(dir, "work");
-const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } }).trim();
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+  }).trim();
 const check = (...args: string[]) => spawnSync("bash", [join(ROOT, "scripts", "check-release-ref.sh"), ...args], { cwd: join(dir, "clone"), encoding: "utf8" });
 const commits: Record<string, string> = {};
 

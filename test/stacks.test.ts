@@ -63,7 +63,9 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(c["datapathProvider"]).toBe("ADVANCED_DATAPATH");
     expect(at(c, "masterAuth.clientCertificateConfig.issueClientCertificate")).toBe(false);
     expect(at(c, "releaseChannel.channel")).toBe(gkeOf(s().config).releaseChannel);
-    expect(at<unknown[]>(c, "masterAuthorizedNetworksConfig.cidrBlocks")).toEqual(gkeOf(s().config).authorizedNetworks.map((n) => ({ cidrBlock: n.cidr, displayName: n.name })));
+    expect(at<unknown[]>(c, "masterAuthorizedNetworksConfig.cidrBlocks")).toEqual(
+      gkeOf(s().config).authorizedNetworks.map((n) => ({ cidrBlock: n.cidr, displayName: n.name })),
+    );
     expect(c["removeDefaultNodePool"]).toBe(true);
 
     const pool = s().one(T.nodePool).inputs;
@@ -80,7 +82,11 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
       .filter((r) => String(r.inputs["member"]).includes("-nodes@"))
       .map((r) => r.inputs["role"]);
     expect(nodeRoles.sort()).toEqual([...NODE_ROLES].sort());
-    expect(s().ofType(T.projectIam).map((r) => r.inputs["role"])).not.toContain("roles/editor");
+    expect(
+      s()
+        .ofType(T.projectIam)
+        .map((r) => r.inputs["role"]),
+    ).not.toContain("roles/editor");
   });
 
   it("puts the network in place: subnet ranges for pods/services, proxy-only subnet, NAT", () => {
@@ -92,7 +98,11 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(subnet["privateIpGoogleAccess"]).toBe(true);
     expect(s().one(T.subnet, "network-proxy").inputs["purpose"]).toBe("REGIONAL_MANAGED_PROXY");
     expect(s().one(T.nat).inputs["sourceSubnetworkIpRangesToNat"]).toBe("ALL_SUBNETWORKS_ALL_IP_RANGES");
-    expect(s().ofType(T.api).map((r) => r.inputs["service"])).toEqual(expect.arrayContaining(["run.googleapis.com", "container.googleapis.com", "secretmanager.googleapis.com"]));
+    expect(
+      s()
+        .ofType(T.api)
+        .map((r) => r.inputs["service"]),
+    ).toEqual(expect.arrayContaining(["run.googleapis.com", "container.googleapis.com", "secretmanager.googleapis.com"]));
   });
 
   it("declares the Cloud Run WebSocket backend as the config says", () => {
@@ -104,7 +114,11 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(at(run, "template.timeout")).toBe("3600s");
     expect(at(run, "template.sessionAffinity")).toBe(true);
     expect(at(run, "template.maxInstanceRequestConcurrency")).toBe(b.concurrency);
-    expect(at(run, "template.scaling")).toEqual({ minInstanceCount: b.minInstances, maxInstanceCount: b.maxInstances, cpuUtilization: b.cpuTargetPercent / 100 });
+    expect(at(run, "template.scaling")).toEqual({
+      minInstanceCount: b.minInstances,
+      maxInstanceCount: b.maxInstances,
+      cpuUtilization: b.cpuTargetPercent / 100,
+    });
     const container = at<Record<string, unknown>>(run, "template.containers.0");
     expect(container["image"]).toBe(b.image);
     expect(at(container, "resources.limits")).toEqual({ cpu: b.resources.cpu, memory: b.resources.memory });
@@ -123,7 +137,12 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
       expect(e["value"]).toBeUndefined();
       expect(at(e, "valueSource.secretKeyRef.version")).toBe("1");
     }
-    expect(at(secretEnvs.find((e) => e["name"] === "REDIS_AUTH"), "valueSource.secretKeyRef.secret")).toBe(`${s().config.backend.name}-redis-auth`);
+    expect(
+      at(
+        secretEnvs.find((e) => e["name"] === "REDIS_AUTH"),
+        "valueSource.secretKeyRef.secret",
+      ),
+    ).toBe(`${s().config.backend.name}-redis-auth`);
   });
 
   it("grants secretAccessor only to the runtime service account, once per secret", () => {
@@ -172,7 +191,12 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
       expect(at(pod, "securityContext.seccompProfile.type")).toBe("RuntimeDefault");
       expect(pod["automountServiceAccountToken"]).toBe(false);
       const c = at<Record<string, unknown>>(pod, "containers.0");
-      expect(at(c, "securityContext")).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+      expect(at(c, "securityContext")).toEqual({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ["ALL"] },
+      });
       expect(at(c, "livenessProbe.httpGet.path")).toBe("/health");
       expect(at(c, "readinessProbe.httpGet.path")).toBe("/ready");
       expect(at(c, "resources")).toEqual({ requests: w.resources, limits: w.resources });
@@ -191,7 +215,11 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
   });
 
   it("denies all pod traffic by default and allows only declared paths", () => {
-    const pols = Object.fromEntries(s().ofType(T.netpol).map((p) => [at<string>(p.inputs, "metadata.name"), p.inputs]));
+    const pols = Object.fromEntries(
+      s()
+        .ofType(T.netpol)
+        .map((p) => [at<string>(p.inputs, "metadata.name"), p.inputs]),
+    );
     expect(at(pols["default-deny"], "spec")).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
     expect(pols["allow-dns"]).toBeDefined();
     // orchestrator talks to memory: memory's ingress admits exactly orchestrator pods.
@@ -218,7 +246,9 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
       })),
     );
     // Both slot Services exist even if a slot is empty, so the backendRefs always resolve.
-    const services = s().ofType(T.k8sService).map((x) => at<string>(x.inputs, "metadata.name"));
+    const services = s()
+      .ofType(T.k8sService)
+      .map((x) => at<string>(x.inputs, "metadata.name"));
     expect(services).toEqual(expect.arrayContaining([`${svc.name}-blue`, `${svc.name}-green`]));
   });
 
@@ -244,7 +274,9 @@ describe.each(["dev", "staging", "production"])("every stack (%s)", (name) => {
     expect(queries.find((q) => q.includes('response_code_class="5xx"'))).toMatch(new RegExp(`service_name="${svc}".*> ${m.errorRateThreshold}$`));
     expect(queries.find((q) => q.includes("histogram_quantile(0.95"))).toMatch(new RegExp(`> ${m.p95LatencyMs}$`));
     expect(queries.find((q) => q.includes("container_instance_count"))).toContain(`/ ${s().config.backend.maxInstances} > ${m.saturationThreshold}`);
-    const channelNames = s().ofType(T.channel).map((c) => c.name);
+    const channelNames = s()
+      .ofType(T.channel)
+      .map((c) => c.name);
     expect(channelNames.filter((n) => n.includes("email"))).toHaveLength(m.emails.length);
     for (const a of s().ofType(T.alert)) expect(at<unknown[]>(a.inputs, "notificationChannels")).toHaveLength(channelNames.length);
   });
@@ -302,9 +334,13 @@ describe("environments differ where the requirements say", () => {
     expect(stacks["dev"]!.ofType(T.dashboard)).toHaveLength(0);
     expect(at(stacks["dev"]!.one(T.uptime).inputs, "period")).toBe("300s");
     expect(stacks["staging"]!.ofType(T.dashboard)).toHaveLength(1);
-    const prodChannels = stacks["production"]!.ofType(T.channel).map((c) => c.name).sort();
+    const prodChannels = stacks["production"]!.ofType(T.channel)
+      .map((c) => c.name)
+      .sort();
     expect(prodChannels).toEqual(["monitoring-email-0", "monitoring-email-1", "monitoring-slack", "monitoring-webhook"]);
-    const dashboard = JSON.parse(String(stacks["production"]!.one(T.dashboard).inputs["dashboardJson"])) as { mosaicLayout: { tiles: { widget: { xyChart: { dataSets: { prometheusQuery: string }[] } } }[] } };
+    const dashboard = JSON.parse(String(stacks["production"]!.one(T.dashboard).inputs["dashboardJson"])) as {
+      mosaicLayout: { tiles: { widget: { xyChart: { dataSets: { prometheusQuery: string }[] } } }[] };
+    };
     for (const tile of dashboard.mosaicLayout.tiles) expect(tile.widget.xyChart.dataSets[0]!.prometheusQuery).toContain("revision_name");
   });
 
@@ -336,23 +372,39 @@ describe("images, pulls and egress are scoped", () => {
     ]);
     expect(at(prod().one(T.cluster).inputs, "binaryAuthorization.evaluationMode")).toBe("PROJECT_SINGLETON_POLICY_ENFORCE");
     expect(prod().one(T.run).inputs["binaryAuthorization"]).toEqual({ useDefault: true });
-    expect(prod().ofType(T.api).map((r) => r.inputs["service"])).toContain("binaryauthorization.googleapis.com");
+    expect(
+      prod()
+        .ofType(T.api)
+        .map((r) => r.inputs["service"]),
+    ).toContain("binaryauthorization.googleapis.com");
   });
 
   it("the nodes may pull from the agents' repository alone, not from every repository of the project", () => {
-    const pulls = prod().ofType("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember").map((r) => [r.inputs["project"], r.inputs["location"], r.inputs["repository"], r.inputs["role"]]);
+    const pulls = prod()
+      .ofType("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+      .map((r) => [r.inputs["project"], r.inputs["location"], r.inputs["repository"], r.inputs["role"]]);
     expect(pulls).toEqual([["acme-artifacts", "europe", "agents", "roles/artifactregistry.reader"]]);
-    expect(prod().ofType(T.projectIam).map((r) => r.inputs["role"])).not.toContain("roles/artifactregistry.reader");
+    expect(
+      prod()
+        .ofType(T.projectIam)
+        .map((r) => r.inputs["role"]),
+    ).not.toContain("roles/artifactregistry.reader");
   });
 
   it("the backend gets Memorystore's server CA (from Secret Manager) to verify the TLS Redis requires", () => {
     const envs = at<{ name: string; valueSource?: { secretKeyRef: { secret: string } } }[]>(prod().one(T.run).inputs, "template.containers.0.envs");
     expect(envs.find((e) => e.name === "REDIS_CA_CERT")?.valueSource?.secretKeyRef.secret).toMatch(/ws-backend-redis-ca$/);
-    expect(prod().ofType(T.secret).map((r) => r.inputs["secretId"])).toContain("ws-backend-redis-ca");
+    expect(
+      prod()
+        .ofType(T.secret)
+        .map((r) => r.inputs["secretId"]),
+    ).toContain("ws-backend-redis-ca");
   });
 
-  it("agents reach only the destinations the config lists outside the cluster: no \"any host on 443\"", () => {
-    const egress = prod().ofType(T.netpol).flatMap((p) => at<{ to?: { ipBlock?: { cidr: string } }[] }[] | undefined>(p.inputs, "spec.egress") ?? []);
+  it('agents reach only the destinations the config lists outside the cluster: no "any host on 443"', () => {
+    const egress = prod()
+      .ofType(T.netpol)
+      .flatMap((p) => at<{ to?: { ipBlock?: { cidr: string } }[] }[] | undefined>(p.inputs, "spec.egress") ?? []);
     const cidrs = egress.flatMap((e) => (e.to ?? []).map((t) => t.ipBlock?.cidr)).filter((c) => c !== undefined);
     expect(cidrs).not.toContain("0.0.0.0/0");
     expect(cidrs.sort()).toEqual(["169.254.169.252/32", "169.254.169.254/32", "199.36.153.8/30"]);
@@ -383,12 +435,23 @@ describe("the release engine is wired per environment", () => {
   it("production: canary on the Cloud Run service, stable → candidate revisions, Managed Prometheus", () => {
     const s = stacks["production"]!;
     const split = s.one(SPLIT).inputs;
-    expect(at(split, "target")).toEqual({ kind: "cloud-run", project: "acme-delivery-prod", region: "europe-west1", service: "ws-backend", candidateTag: "candidate" });
+    expect(at(split, "target")).toEqual({
+      kind: "cloud-run",
+      project: "acme-delivery-prod",
+      region: "europe-west1",
+      service: "ws-backend",
+      candidateTag: "candidate",
+    });
     expect(split["stable"]).toBe("ws-backend-v1-7-3");
     expect(split["candidate"]).toBe(at(s.one(T.run).inputs, "template.revision"));
     expect(at(split, "release.strategy")).toBe("canary");
     expect(at(split, "release.steps")).toEqual([5, 10, 25, 50, 100]);
-    expect(at(split, "metrics")).toEqual({ url: "https://monitoring.googleapis.com/v1/projects/acme-delivery-prod/location/global/prometheus", preset: "cloud-run", scope: "ws-backend", auth: "google" });
+    expect(at(split, "metrics")).toEqual({
+      url: "https://monitoring.googleapis.com/v1/projects/acme-delivery-prod/location/global/prometheus",
+      preset: "cloud-run",
+      scope: "ws-backend",
+      auth: "google",
+    });
     expect(typeof split["__provider"]).toBe("string");
     // Ordered after the service's new revision by data flow (the service name).
     expect(s.one(SPLIT).dependsOn).toContain(s.one(T.run).urn);
@@ -433,7 +496,9 @@ describe("the release engine is wired per environment", () => {
     expect(s.one(SPLIT).inputs["immediate"]).toBe(true);
     expect(at(s.one(SPLIT).inputs, "release.strategy")).toBe("canary");
     // The plan says so, as a warning, instead of forecasting a canary that will not run.
-    expect(s.messages.filter((m) => /^release /.test(m.text)).map((m) => [m.severity, m.text.replace(/: .*?: /, ": …: ").slice(0, 40)])).toEqual([["warning", "release ws-backend: …: IMMEDIATE (releas"]]);
+    expect(s.messages.filter((m) => /^release /.test(m.text)).map((m) => [m.severity, m.text.replace(/: .*?: /, ": …: ").slice(0, 40)])).toEqual([
+      ["warning", "release ws-backend: …: IMMEDIATE (releas"],
+    ]);
   });
 
   it("no split when there is nothing to shift (no stable version yet)", async () => {
@@ -444,7 +509,8 @@ describe("the release engine is wired per environment", () => {
 });
 
 describe("cluster.mode existing: the Kubernetes half on a cluster the team already runs", () => {
-  const KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: platform\ncontexts: [{ name: platform, context: { cluster: c1, user: u1 } }]\nclusters: [{ name: c1, cluster: { server: 'https://k8s.example.internal:6443' } }]\nusers: [{ name: u1, user: { token: SENTINEL_KUBE_TOKEN } }]\n";
+  const KUBECONFIG =
+    "apiVersion: v1\nkind: Config\ncurrent-context: platform\ncontexts: [{ name: platform, context: { cluster: c1, user: u1 } }]\nclusters: [{ name: c1, cluster: { server: 'https://k8s.example.internal:6443' } }]\nusers: [{ name: u1, user: { token: SENTINEL_KUBE_TOKEN } }]\n";
   let s: DeclaredStack;
   beforeAll(async () => {
     const file = editedStackFile("staging", (c) => {
@@ -454,7 +520,10 @@ describe("cluster.mode existing: the Kubernetes half on a cluster the team alrea
     // The kubeconfig as `pulumi config set --secret` holds it (a real value, as the engine would decrypt it).
     vi.resetModules();
     const source = readStackFile(file, "staging");
-    const result = await evaluateStack({ ...source, values: { ...source.values, kubeconfig: KUBECONFIG }, secretKeys: new Set([...source.secretKeys, "kubeconfig"]) }, () => import("../src/index"));
+    const result = await evaluateStack(
+      { ...source, values: { ...source.values, kubeconfig: KUBECONFIG }, secretKeys: new Set([...source.secretKeys, "kubeconfig"]) },
+      () => import("../src/index"),
+    );
     if (!result.ok) throw new Error(JSON.stringify(result.problems));
     s = new DeclaredStack(result.config, result.resources, result.outputs, result.messages);
   });

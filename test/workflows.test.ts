@@ -10,11 +10,31 @@ const DIR = join(ROOT, ".github", "workflows");
 const files = readdirSync(DIR).filter((f) => f.endsWith(".yml"));
 const text = (f: string) => readFileSync(join(DIR, f), "utf8");
 
-interface Step { uses?: string; run?: string; with?: Record<string, unknown>; id?: string; if?: string; name?: string; "timeout-minutes"?: number }
-interface Job { uses?: string; steps?: Step[]; "timeout-minutes"?: number; permissions?: Record<string, string>; concurrency?: { group: string }; environment?: unknown }
-interface Workflow { on: unknown; permissions?: Record<string, string>; jobs: Record<string, Job> }
+interface Step {
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  id?: string;
+  if?: string;
+  name?: string;
+  "timeout-minutes"?: number;
+}
+interface Job {
+  uses?: string;
+  steps?: Step[];
+  "timeout-minutes"?: number;
+  permissions?: Record<string, string>;
+  concurrency?: { group: string };
+  environment?: unknown;
+}
+interface Workflow {
+  on: unknown;
+  permissions?: Record<string, string>;
+  jobs: Record<string, Job>;
+}
 const workflows = Object.fromEntries(files.map((f) => [f, parse(text(f)) as Workflow]));
-const allSteps = () => Object.entries(workflows).flatMap(([f, w]) => Object.entries(w.jobs).flatMap(([j, job]) => (job.steps ?? []).map((s) => ({ where: `${f}:${j}`, step: s }))));
+const allSteps = () =>
+  Object.entries(workflows).flatMap(([f, w]) => Object.entries(w.jobs).flatMap(([j, job]) => (job.steps ?? []).map((s) => ({ where: `${f}:${j}`, step: s }))));
 
 let actionlint: string;
 beforeAll(() => {
@@ -34,16 +54,26 @@ describe("GitHub workflows", () => {
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
     // ShellCheck really runs: an unquoted command substitution in a run script is reported.
-    const unquoted = spawnSync(actionlint, ["-no-color", "-shellcheck", shellcheck, "-"], { cwd: ROOT, encoding: "utf8", input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: ls $(pwd)\n" });
+    const unquoted = spawnSync(actionlint, ["-no-color", "-shellcheck", shellcheck, "-"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: ls $(pwd)\n",
+    });
     expect(unquoted.stdout).toContain("SC2046");
     // And actionlint does fail on a broken workflow, so the check above means something.
-    const bad = spawnSync(actionlint, ["-no-color", "-"], { cwd: ROOT, encoding: "utf8", input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n" });
+    const bad = spawnSync(actionlint, ["-no-color", "-"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      input: "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n",
+    });
     expect(bad.status).not.toBe(0);
   });
 
   it("only call npm scripts that exist in package.json", () => {
     const scripts = Object.keys((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts);
-    const called = allSteps().flatMap(({ where, step }) => [...(step.run ?? "").matchAll(/npm run(?:-script)?(?: --silent)? ([\w:-]+)/g)].map((m) => ({ where, script: m[1]! })));
+    const called = allSteps().flatMap(({ where, step }) =>
+      [...(step.run ?? "").matchAll(/npm run(?:-script)?(?: --silent)? ([\w:-]+)/g)].map((m) => ({ where, script: m[1]! })),
+    );
     expect(new Set(called.map((c) => c.script))).toEqual(new Set(["plan", "rollback", "rollout"]));
     expect(called.length).toBe(5);
     expect(called.filter((c) => c.script === "rollback").map((c) => c.where)).toEqual([expect.stringMatching(/^rollback\.yml/)]);
@@ -66,7 +96,9 @@ describe("GitHub workflows", () => {
   it("least privilege: read-only by default, id-token only where GCP is used, no long-lived keys", () => {
     for (const [f, w] of Object.entries(workflows)) {
       expect(w.permissions, f).toBeDefined();
-      expect(Object.values(w.permissions!).filter((v) => v === "write").length, `${f} grants write at the top`).toBe(f === "pulumi-up.yml" || f === "scan-images.yml" ? 1 : 0);
+      expect(Object.values(w.permissions!).filter((v) => v === "write").length, `${f} grants write at the top`).toBe(
+        f === "pulumi-up.yml" || f === "scan-images.yml" ? 1 : 0,
+      );
       for (const [j, job] of Object.entries(w.jobs)) {
         const usesGcp = (job.steps ?? []).some((s) => s.uses?.startsWith("google-github-actions/auth@"));
         const idToken = (job.permissions ?? w.permissions!)["id-token"];
@@ -136,13 +168,22 @@ describe("GitHub workflows", () => {
   });
 
   it("a deployment checks out only tags and commits of the default branch, checked before anything of the ref runs", () => {
-    for (const [file, job] of [["pulumi-up.yml", "up"], ["scan-images.yml", "scan"]] as const) {
+    for (const [file, job] of [
+      ["pulumi-up.yml", "up"],
+      ["scan-images.yml", "scan"],
+    ] as const) {
       const steps = workflows[file]!.jobs[job]!.steps!;
-      expect(steps[0], file).toMatchObject({ uses: expect.stringMatching(/^actions\/checkout@/), with: { ref: "${{ github.event.repository.default_branch }}", "fetch-depth": 0 } });
+      expect(steps[0], file).toMatchObject({
+        uses: expect.stringMatching(/^actions\/checkout@/),
+        with: { ref: "${{ github.event.repository.default_branch }}", "fetch-depth": 0 },
+      });
       expect(steps[1]!.run, file).toContain('commit="$(bash scripts/check-release-ref.sh "$REF" "$DEFAULT_BRANCH")"');
       expect(steps[1]!.run, file).toContain('git checkout --quiet --detach "$commit"');
       // No other checkout of a ref given as input.
-      expect(steps.slice(2).filter((s) => s.uses?.startsWith("actions/checkout@")), file).toEqual([]);
+      expect(
+        steps.slice(2).filter((s) => s.uses?.startsWith("actions/checkout@")),
+        file,
+      ).toEqual([]);
     }
     expect(workflows["production.yml"]!.jobs["up"]!.uses).toBe("./.github/workflows/pulumi-up.yml");
     expect(workflows["rollback.yml"]!.jobs["up"]!.uses).toBe("./.github/workflows/pulumi-up.yml");

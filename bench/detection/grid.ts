@@ -123,7 +123,14 @@ export function runGrid(grid: Grid, progress: (msg: string) => void = () => {}):
     for (const rps of grid.rates) {
       for (const m of ms) {
         const h = runMany(m, BASELINE, weight, rps, grid.healthyRuns, "healthy");
-        healthy.push({ method: m.id, weight, rps, runs: h.length, falseRollbackRate: h.filter((o) => o.kind === "rollback").length / h.length, pausedRate: h.filter((o) => o.kind === "paused").length / h.length });
+        healthy.push({
+          method: m.id,
+          weight,
+          rps,
+          runs: h.length,
+          falseRollbackRate: h.filter((o) => o.kind === "rollback").length / h.length,
+          pausedRate: h.filter((o) => o.kind === "paused").length / h.length,
+        });
       }
       for (const r of grid.regressions) {
         const n = floorRequests(r.model, OUR_SETTINGS.alpha);

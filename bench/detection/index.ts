@@ -21,7 +21,12 @@ function main() {
     process.stdout.write(`${JSON.stringify({ ...result, goals: checkGoals(result), seconds }, null, 2)}\n`);
     return;
   }
-  const section = renderMarkdown(result, { date: new Date().toISOString().slice(0, 10), machine: machine(), command: `npm run bench:detection${values.quick ? " -- --quick" : ""}`, seconds });
+  const section = renderMarkdown(result, {
+    date: new Date().toISOString().slice(0, 10),
+    machine: machine(),
+    command: `npm run bench:detection${values.quick ? " -- --quick" : ""}`,
+    seconds,
+  });
   writeSection("detection-benchmark", section);
   process.stderr.write(`bench:detection: wrote ${BENCHMARKS_FILE} (${seconds.toFixed(0)} s)\n`);
 }

@@ -22,7 +22,8 @@ const num = (x: number | null) => (x === null ? "—" : x >= 10_000 ? `${(x / 10
 
 /** The product's goals, checked scenario by scenario. */
 export function checkGoals(r: BenchResult): { checks: GoalCheck[]; ourFalseRollback: number; alphaOk: boolean } {
-  const frr = (method: string, weight: number, rps: number) => r.healthy.find((h) => h.method === method && h.weight === weight && h.rps === rps)!.falseRollbackRate;
+  const frr = (method: string, weight: number, rps: number) =>
+    r.healthy.find((h) => h.method === method && h.weight === weight && h.rps === rps)!.falseRollbackRate;
   const ourRuns = r.healthy.filter((h) => h.method === "ours");
   const ourFalseRollback = ourRuns.reduce((n, h) => n + h.falseRollbackRate * h.runs, 0) / ourRuns.reduce((n, h) => n + h.runs, 0);
   const checks: GoalCheck[] = [];
@@ -49,7 +50,8 @@ export function checkGoals(r: BenchResult): { checks: GoalCheck[]; ourFalseRollb
   return { checks, ourFalseRollback, alphaOk: ourFalseRollback <= r.alpha };
 }
 
-const cell = (s: ScenarioResult) => `${num(s.requests.median)} / ${num(s.seconds.median)} s (p95 ${num(s.requests.p95)}); miss ${pct(s.missRate)}${s.pausedRate > 0 ? `, paused ${pct(s.pausedRate)}` : ""}`;
+const cell = (s: ScenarioResult) =>
+  `${num(s.requests.median)} / ${num(s.seconds.median)} s (p95 ${num(s.requests.p95)}); miss ${pct(s.missRate)}${s.pausedRate > 0 ? `, paused ${pct(s.pausedRate)}` : ""}`;
 
 export function renderMarkdown(r: BenchResult, meta: { date: string; machine: string; command: string; seconds: number }): string {
   const ids = r.methods.map((m) => m.id);
@@ -72,7 +74,12 @@ export function renderMarkdown(r: BenchResult, meta: { date: string; machine: st
     "",
   ];
   for (const reg of REGRESSIONS.filter((x) => r.grid.regressions.some((g) => g.id === x.id))) {
-    lines.push(`### ${reg.label}`, "", `| weight, rate | floor | ${ids.map((i) => `\`${i}\``).join(" | ")} |`, `| --- | --- | ${ids.map(() => "---").join(" | ")} |`);
+    lines.push(
+      `### ${reg.label}`,
+      "",
+      `| weight, rate | floor | ${ids.map((i) => `\`${i}\``).join(" | ")} |`,
+      `| --- | --- | ${ids.map(() => "---").join(" | ")} |`,
+    );
     for (const w of r.grid.weights) {
       for (const rps of r.grid.rates) {
         const f = r.floor.find((x) => x.regression === reg.id && x.weight === w && x.rps === rps)!;
@@ -82,7 +89,12 @@ export function renderMarkdown(r: BenchResult, meta: { date: string; machine: st
     }
     lines.push("");
   }
-  lines.push("### False rollbacks of a healthy candidate", "", `| weight, rate | ${ids.map((i) => `\`${i}\``).join(" | ")} |`, `| --- | ${ids.map(() => "---").join(" | ")} |`);
+  lines.push(
+    "### False rollbacks of a healthy candidate",
+    "",
+    `| weight, rate | ${ids.map((i) => `\`${i}\``).join(" | ")} |`,
+    `| --- | ${ids.map(() => "---").join(" | ")} |`,
+  );
   for (const w of r.grid.weights) {
     for (const rps of r.grid.rates) {
       const row = ids.map((id) => {
@@ -101,11 +113,44 @@ export function renderMarkdown(r: BenchResult, meta: { date: string; machine: st
     "### Against the goals",
     "",
     `- False rollback rate ≤ α (${r.alpha}): **${goals.alphaOk ? "met" : "not met"}**, ${pct(goals.ourFalseRollback)} over ${r.healthy.filter((h) => h.method === "ours").reduce((n, h) => n + h.runs, 0)} healthy runs.`,
-    `- Miss rate no higher than any rival whose false rollback rate is not above ours: met in ${goals.checks.filter((c) => c.missOk).length} of ${goals.checks.length} scenarios${goals.checks.some((c) => !c.missOk) ? ` (not in: ${goals.checks.filter((c) => !c.missOk).map((c) => `${c.scenario} at ${c.weight}%/${c.rps}`).join(", ")})` : ""}.`,
-    `- Median detection with ≥ 2× fewer requests than the best such rival, where the floor fits in the step: met in ${speedOk.length} of ${met.length}${met.some((c) => c.speedup !== null && c.speedup < 2) ? ` (not in: ${met.filter((c) => c.speedup !== null && c.speedup < 2).map((c) => `${c.scenario} at ${c.weight}%/${c.rps} (${c.speedup!.toFixed(2)}× vs ${c.bestRival})`).join(", ")})` : ""}; "met" includes scenarios where no eligible rival has a median at all.`,
-    `- Within 2× of the statistical floor, where the floor fits in the step: met in ${floorOk.length} of ${met.length}${met.some((c) => c.floorRatio === null || c.floorRatio > 2) ? ` (not in: ${met.filter((c) => c.floorRatio === null || c.floorRatio > 2).map((c) => `${c.scenario} at ${c.weight}%/${c.rps} (${c.floorRatio === null ? "no median" : `${c.floorRatio.toFixed(2)}×`})`).join(", ")})` : ""}.`,
-    `- Within 2× of the floor rounded up to whole ${WINDOW_SECONDS} s windows (at high rates the floor is a fraction of one window, which no method that reads metrics per window can beat): met in ${windowFloorOk.length} of ${met.length}${met.some((c) => c.windowFloorRatio === null || c.windowFloorRatio > 2) ? ` (not in: ${met.filter((c) => c.windowFloorRatio === null || c.windowFloorRatio > 2).map((c) => `${c.scenario} at ${c.weight}%/${c.rps} (${c.windowFloorRatio === null ? "no median" : `${c.windowFloorRatio.toFixed(2)}×`})`).join(", ")})` : ""}.`,
-    `- Scenarios whose floor needs more time than the ${STEP_SECONDS / 60}-minute step (no method can be expected to catch them reliably): ${goals.checks.filter((c) => c.beyondStep).map((c) => `${c.scenario} at ${c.weight}%/${c.rps}`).join(", ") || "none"}.`,
+    `- Miss rate no higher than any rival whose false rollback rate is not above ours: met in ${goals.checks.filter((c) => c.missOk).length} of ${goals.checks.length} scenarios${
+      goals.checks.some((c) => !c.missOk)
+        ? ` (not in: ${goals.checks
+            .filter((c) => !c.missOk)
+            .map((c) => `${c.scenario} at ${c.weight}%/${c.rps}`)
+            .join(", ")})`
+        : ""
+    }.`,
+    `- Median detection with ≥ 2× fewer requests than the best such rival, where the floor fits in the step: met in ${speedOk.length} of ${met.length}${
+      met.some((c) => c.speedup !== null && c.speedup < 2)
+        ? ` (not in: ${met
+            .filter((c) => c.speedup !== null && c.speedup < 2)
+            .map((c) => `${c.scenario} at ${c.weight}%/${c.rps} (${c.speedup!.toFixed(2)}× vs ${c.bestRival})`)
+            .join(", ")})`
+        : ""
+    }; "met" includes scenarios where no eligible rival has a median at all.`,
+    `- Within 2× of the statistical floor, where the floor fits in the step: met in ${floorOk.length} of ${met.length}${
+      met.some((c) => c.floorRatio === null || c.floorRatio > 2)
+        ? ` (not in: ${met
+            .filter((c) => c.floorRatio === null || c.floorRatio > 2)
+            .map((c) => `${c.scenario} at ${c.weight}%/${c.rps} (${c.floorRatio === null ? "no median" : `${c.floorRatio.toFixed(2)}×`})`)
+            .join(", ")})`
+        : ""
+    }.`,
+    `- Within 2× of the floor rounded up to whole ${WINDOW_SECONDS} s windows (at high rates the floor is a fraction of one window, which no method that reads metrics per window can beat): met in ${windowFloorOk.length} of ${met.length}${
+      met.some((c) => c.windowFloorRatio === null || c.windowFloorRatio > 2)
+        ? ` (not in: ${met
+            .filter((c) => c.windowFloorRatio === null || c.windowFloorRatio > 2)
+            .map((c) => `${c.scenario} at ${c.weight}%/${c.rps} (${c.windowFloorRatio === null ? "no median" : `${c.windowFloorRatio.toFixed(2)}×`})`)
+            .join(", ")})`
+        : ""
+    }.`,
+    `- Scenarios whose floor needs more time than the ${STEP_SECONDS / 60}-minute step (no method can be expected to catch them reliably): ${
+      goals.checks
+        .filter((c) => c.beyondStep)
+        .map((c) => `${c.scenario} at ${c.weight}%/${c.rps}`)
+        .join(", ") || "none"
+    }.`,
     "",
   );
   return lines.join("\n");

@@ -18,14 +18,15 @@ import { loadPolicyConfig, reconcilePolicyConfig } from "../../src/policy/packCo
 import { startPack } from "../../src/policy/packProcess";
 import { BENCHMARKS_FILE, machine, writeSection } from "../benchmarksFile";
 
-
 const ROOT = resolve(__dirname, "..", "..");
 /** The issue's goal: at most 1 ms of policy evaluation per resource, start-up excluded. */
 const GOAL_MS_PER_RESOURCE = 1;
 
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8")
+    .replace(/^.*\) /, "")
+    .split(" ");
   // After the command: state is field 3, utime and stime fields 14 and 15 (1-based), here 11 and 12 (0-based).
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }

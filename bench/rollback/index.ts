@@ -64,12 +64,24 @@ interface PathResult {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "20" }, json: { type: "boolean", default: false }, "drain-seconds": { type: "string", default: "5" } } });
+  const { values } = parseArgs({
+    options: { runs: { type: "string", default: "20" }, json: { type: "boolean", default: false }, "drain-seconds": { type: "string", default: "5" } },
+  });
   const runs = Math.max(1, Math.min(200, Number(values.runs)));
   const drainMs = Math.max(0, Number(values["drain-seconds"])) * 1000;
   // ~40 ms per request: at 200 req/s about 8 requests are in flight at any moment, half of them on the candidate.
-  const ground = await ProvingGround.start({ blue: { version: "stable", faults: ["--base-latency-ms", "40"] }, green: { version: "candidate", faults: ["--base-latency-ms", "40"] }, active: "blue" });
-  const router = new HaproxyRouter({ runtimeApi: ground.haproxy.runtimeApi, backend: "be_app", stableServer: "blue", candidateServer: "green", stateFile: join(ground.haproxy.dir, "bench-state.json") });
+  const ground = await ProvingGround.start({
+    blue: { version: "stable", faults: ["--base-latency-ms", "40"] },
+    green: { version: "candidate", faults: ["--base-latency-ms", "40"] },
+    active: "blue",
+  });
+  const router = new HaproxyRouter({
+    runtimeApi: ground.haproxy.runtimeApi,
+    backend: "be_app",
+    stableServer: "blue",
+    candidateServer: "green",
+    stateFile: join(ground.haproxy.dir, "bench-state.json"),
+  });
   const measured: Record<"immediate" | "drain", { restoreMs: number[]; lastCandidateMs: number[]; probes: number; candidateAfter: number; cut: number }> = {
     immediate: { restoreMs: [], lastCandidateMs: [], probes: 0, candidateAfter: 0, cut: 0 },
     drain: { restoreMs: [], lastCandidateMs: [], probes: 0, candidateAfter: 0, cut: 0 },
@@ -95,7 +107,9 @@ async function main() {
       m.probes += p.samples.length;
       const cut = p.samples.filter((s) => s.version === "error").length;
       m.cut += cut;
-      process.stderr.write(`bench:rollback: run ${Math.floor(i / 2) + 1}/${runs} (${mode}): router ${m.restoreMs.at(-1)!.toFixed(1)} ms, ${cut} request(s) cut\n`);
+      process.stderr.write(
+        `bench:rollback: run ${Math.floor(i / 2) + 1}/${runs} (${mode}): router ${m.restoreMs.at(-1)!.toFixed(1)} ms, ${cut} request(s) cut\n`,
+      );
     }
   } finally {
     await ground.stop();

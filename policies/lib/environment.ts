@@ -22,7 +22,8 @@ export const PROJECT_ENVIRONMENTS: Readonly<Record<string, Environment>> = (() =
   const file = JSON.parse(readFileSync(join(__dirname, "..", "environments.json"), "utf8")) as { projects?: Record<string, unknown> };
   const out: Record<string, Environment> = {};
   for (const [project, env] of Object.entries(file.projects ?? {})) {
-    if (!isEnvironment(env)) throw new Error(`policies/environments.json: project ${project} is bound to ${JSON.stringify(env)}, not one of ${ENVIRONMENTS.join(", ")}`);
+    if (!isEnvironment(env))
+      throw new Error(`policies/environments.json: project ${project} is bound to ${JSON.stringify(env)}, not one of ${ENVIRONMENTS.join(", ")}`);
     out[project] = env;
   }
   return out;
@@ -71,10 +72,12 @@ export function declaredEnvironment(props: Record<string, unknown>): Environment
 }
 
 /** The stack's name from a resource URN (urn:pulumi:STACK::PROJECT::TYPE::NAME). */
-export const stackOfUrn = (urn: string | undefined): string | undefined => (urn?.startsWith("urn:pulumi:") ? urn.slice("urn:pulumi:".length).split("::")[0] : undefined);
+export const stackOfUrn = (urn: string | undefined): string | undefined =>
+  urn?.startsWith("urn:pulumi:") ? urn.slice("urn:pulumi:".length).split("::")[0] : undefined;
 
 /** The environment a stack name says, as the program reads it. */
-export const environmentOfStack = (stack: string | undefined): Environment | undefined => (stack === undefined ? undefined : ENVIRONMENTS.find((e) => stack === e || stack.startsWith(`${e}-`)));
+export const environmentOfStack = (stack: string | undefined): Environment | undefined =>
+  stack === undefined ? undefined : ENVIRONMENTS.find((e) => stack === e || stack.startsWith(`${e}-`));
 
 /** The GCP project the resource is in, where it says (a provider's default project is not visible to the pack). */
 export const projectOf = (props: Record<string, unknown>): string | undefined =>

@@ -48,7 +48,13 @@ export function grantsOf(type: string, props: Record<string, unknown>): Grant[] 
     if (typeof data !== "string") return [];
     try {
       const bindings = asArray((JSON.parse(data) as { bindings?: { role?: unknown; members?: unknown[] }[] }).bindings);
-      return bindings.flatMap((b) => (typeof b.role === "string" ? asArray(b.members).filter((m): m is string => typeof m === "string").map((member) => ({ role: b.role as string, member })) : []));
+      return bindings.flatMap((b) =>
+        typeof b.role === "string"
+          ? asArray(b.members)
+              .filter((m): m is string => typeof m === "string")
+              .map((member) => ({ role: b.role as string, member }))
+          : [],
+      );
     } catch {
       return [];
     }
@@ -66,7 +72,8 @@ export function whereOf(type: string, props: Record<string, unknown>): string {
 export const PUBLIC_MEMBERS: readonly string[] = ["allUsers", "allAuthenticatedUsers"];
 
 /** The Compute Engine or App Engine default service account (as an IAM member or a bare email). */
-export const isDefaultServiceAccountMember = (member: string): boolean => /-compute@developer\.gserviceaccount\.com$/.test(member) || /@appspot\.gserviceaccount\.com$/.test(member);
+export const isDefaultServiceAccountMember = (member: string): boolean =>
+  /-compute@developer\.gserviceaccount\.com$/.test(member) || /@appspot\.gserviceaccount\.com$/.test(member);
 
 /** A service account as a member: `serviceAccount:` (Trivy), or any member naming an `*.iam.gserviceaccount.com` address (Checkov). */
 export const isServiceAccountMember = (member: string): boolean => member.startsWith("serviceAccount:") || /@.*\.iam\.gserviceaccount\.com$/.test(member);

@@ -27,19 +27,44 @@ type Check = (pod: PodTemplate, args: ResourceValidationArgs, report: ReportViol
  * resource is "not applicable" rather than silently passed.
  */
 export function onPodTemplates(check: Check): ResourceValidation {
-  const templated = (tmpl: () => { metadata?: unknown; spec?: unknown } | undefined, replicas?: () => number | undefined) =>
+  const templated =
+    (tmpl: () => { metadata?: unknown; spec?: unknown } | undefined, replicas?: () => number | undefined) =>
     (args: ResourceValidationArgs, report: ReportViolation) => {
       const t = known(tmpl);
       const spec = t && known(() => t.spec);
       if (!spec) return; // computed during preview, or absent (the API server would reject it)
-      check({ path: POD_SPEC_PATH[args.type]!.join("."), metadata: known(() => t.metadata) as PodMeta | undefined, spec: spec as PodSpec, replicas: replicas ? known(replicas) : undefined }, args, report);
+      check(
+        {
+          path: POD_SPEC_PATH[args.type]!.join("."),
+          metadata: known(() => t.metadata) as PodMeta | undefined,
+          spec: spec as PodSpec,
+          replicas: replicas ? known(replicas) : undefined,
+        },
+        args,
+        report,
+      );
     };
   const byType = [
     validateResourceOfType(k8s.core.v1.Pod, (p, args, report) => templated(() => ({ metadata: p.metadata, spec: p.spec }))(args, report)),
-    validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) => templated(() => d.spec?.template, () => d.spec?.replicas)(args, report)),
-    validateResourceOfType(k8s.apps.v1.StatefulSet, (s, args, report) => templated(() => s.spec?.template, () => s.spec?.replicas)(args, report)),
+    validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) =>
+      templated(
+        () => d.spec?.template,
+        () => d.spec?.replicas,
+      )(args, report),
+    ),
+    validateResourceOfType(k8s.apps.v1.StatefulSet, (s, args, report) =>
+      templated(
+        () => s.spec?.template,
+        () => s.spec?.replicas,
+      )(args, report),
+    ),
     validateResourceOfType(k8s.apps.v1.DaemonSet, (d, args, report) => templated(() => d.spec?.template)(args, report)),
-    validateResourceOfType(k8s.apps.v1.ReplicaSet, (r, args, report) => templated(() => r.spec?.template, () => r.spec?.replicas)(args, report)),
+    validateResourceOfType(k8s.apps.v1.ReplicaSet, (r, args, report) =>
+      templated(
+        () => r.spec?.template,
+        () => r.spec?.replicas,
+      )(args, report),
+    ),
     validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => templated(() => j.spec?.template)(args, report)),
     validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => templated(() => c.spec?.jobTemplate?.spec?.template)(args, report)),
   ];

@@ -13,7 +13,11 @@ export function configSchemaOf(schema: z.ZodObject): PolicyConfigSchema {
 }
 
 /** Parses this policy's config (defaults applied); throws a message naming each bad key. */
-export function readConfig<S extends z.ZodObject>(policy: string, schema: S, args: Pick<ResourceValidationArgs | StackValidationArgs, "getConfig">): z.infer<S> {
+export function readConfig<S extends z.ZodObject>(
+  policy: string,
+  schema: S,
+  args: Pick<ResourceValidationArgs | StackValidationArgs, "getConfig">,
+): z.infer<S> {
   const raw = { ...(args.getConfig<Record<string, unknown>>() ?? {}) };
   delete raw["enforcementLevel"];
   const parsed = schema.safeParse(raw);

@@ -68,7 +68,8 @@ export function parseScanReport(text: string): ScanSummary {
     return { format: "sarif", images, critical, high };
   }
   const trivy = doc as TrivyJson;
-  if (trivy.SchemaVersion !== 2 || !("Results" in trivy || "ArtifactName" in trivy)) throw new ScanReportError("neither a Trivy JSON report (SchemaVersion 2) nor SARIF");
+  if (trivy.SchemaVersion !== 2 || !("Results" in trivy || "ArtifactName" in trivy))
+    throw new ScanReportError("neither a Trivy JSON report (SchemaVersion 2) nor SARIF");
   let critical = 0;
   let high = 0;
   for (const r of trivy.Results ?? []) {

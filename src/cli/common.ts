@@ -38,7 +38,9 @@ export type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: stri
 export function parseCommand<O extends Options>(name: string, argv: string[], options: O, usage: string): { values: Parsed<O> } | { exit: number } {
   let values: Record<string, unknown>;
   try {
-    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" }, version: { type: "boolean" } } }) as { values: Record<string, unknown> });
+    ({ values } = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" }, version: { type: "boolean" } } }) as {
+      values: Record<string, unknown>;
+    });
   } catch (e) {
     return { exit: usageError(name, (e as Error).message, usage) };
   }
@@ -82,7 +84,7 @@ const SECRET_KEY = /token|secret|password|kubeconfig|credential|webhookurl|autho
 function valueAt(input: unknown, path: PropertyKey[]): { found: boolean; value?: unknown } {
   let v: unknown = input;
   for (const k of path) {
-    if (typeof v !== "object" || v === null || !(String(k) in (v))) return { found: false };
+    if (typeof v !== "object" || v === null || !(String(k) in v)) return { found: false };
     v = (v as Record<string, unknown>)[String(k)];
   }
   return { found: true, value: v };

@@ -43,14 +43,19 @@ const DISCLAIMER =
   "Not a diff against the cloud: nothing was read from or sent to GCP, Vercel or Kubernetes, and secrets were not decrypted.";
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand("plan", argv, {
-    stack: { type: "string" },
-    "config-file": { type: "string" },
-    "policy-pack": { type: "string" },
-    "policy-pack-config": { type: "string" },
-    "no-policies": { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-  }, USAGE);
+  const parsed = parseCommand(
+    "plan",
+    argv,
+    {
+      stack: { type: "string" },
+      "config-file": { type: "string" },
+      "policy-pack": { type: "string" },
+      "policy-pack-config": { type: "string" },
+      "no-policies": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+    USAGE,
+  );
   if ("exit" in parsed) return parsed.exit;
   const values = parsed.values;
   /** A problem before the plan: JSON on stdout with --json (as the README promises), text on stderr. */
@@ -85,7 +90,8 @@ async function main(argv: string[]): Promise<number> {
     const packDir = resolve(values["policy-pack"] ?? DEFAULT_PACK);
     const configFile = values["policy-pack-config"] ? resolve(values["policy-pack-config"]) : defaultPolicyConfigFile(stack, packDir);
     if (configFile && !existsSync(configFile)) return refuse(`policy pack config ${values["policy-pack-config"]} does not exist`);
-    if (!values.json) process.stderr.write(`Running policy pack ${packDir}${configFile ? ` with ${configFile}` : " (no config: production-strict defaults)"}...\n`);
+    if (!values.json)
+      process.stderr.write(`Running policy pack ${packDir}${configFile ? ` with ${configFile}` : " (no config: production-strict defaults)"}...\n`);
     try {
       policies = await policyVerdicts(stack, result.resources, { packDir, configFile });
     } catch (e) {
@@ -106,7 +112,14 @@ async function main(argv: string[]): Promise<number> {
       offline: true,
       note: DISCLAIMER,
       environment: result.config.environment,
-      resources: result.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, custom: r.custom, inputs: redactSecrets(r.inputs) })),
+      resources: result.resources.map((r) => ({
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        parent: r.parent ?? null,
+        custom: r.custom,
+        inputs: redactSecrets(r.inputs),
+      })),
       outputs: publicOutputs(result.outputs),
       messages: result.messages,
       summary: { total: result.resources.length, byType: counts },
@@ -125,7 +138,9 @@ async function main(argv: string[]): Promise<number> {
     "",
     "Outputs:",
     ...renderOutputs(result.outputs),
-    ...(result.messages.length > 0 ? ["", "Messages from the program:", ...result.messages.map((m) => `  ${m.severity}: ${m.text.replace(/\n/g, "\n    ")}`)] : []),
+    ...(result.messages.length > 0
+      ? ["", "Messages from the program:", ...result.messages.map((m) => `  ${m.severity}: ${m.text.replace(/\n/g, "\n    ")}`)]
+      : []),
     "",
     `Summary: ${result.resources.length} resources of ${Object.keys(counts).length} types, ${Object.keys(result.outputs).length} outputs`,
     ...Object.entries(counts).map(([t, n]) => `  ${String(n).padStart(3)}  ${t}`),
@@ -137,8 +152,17 @@ async function main(argv: string[]): Promise<number> {
 
 function renderPolicies(p: PolicyVerdicts): string[] {
   const head = `Policies (${p.pack.name}@${p.pack.version}): ${p.mandatory} mandatory, ${p.advisory} advisory violation(s)`;
-  const body = p.violations.map((v) => `  ${v.enforcementLevel === "mandatory" ? "BLOCK" : "warn "}  ${v.policyName}  ${v.urn.split("::").pop() ?? ""}\n         ${v.detail.replace(/\n/g, "\n         ")}`);
-  return [head, ...body, ...(p.mandatory > 0 ? ["", "Mandatory violations block `pulumi preview/up --policy-pack policies`: fix them or change the level in the pack's config."] : [])];
+  const body = p.violations.map(
+    (v) =>
+      `  ${v.enforcementLevel === "mandatory" ? "BLOCK" : "warn "}  ${v.policyName}  ${v.urn.split("::").pop() ?? ""}\n         ${v.detail.replace(/\n/g, "\n         ")}`,
+  );
+  return [
+    head,
+    ...body,
+    ...(p.mandatory > 0
+      ? ["", "Mandatory violations block `pulumi preview/up --policy-pack policies`: fix them or change the level in the pack's config."]
+      : []),
+  ];
 }
 
 runMain("plan", main);

@@ -34,7 +34,9 @@ function commitTimes(dir: string, commits: string[]): Map<string, Date> {
   const out = new Map<string, Date>();
   for (const c of new Set(commits)) {
     try {
-      const seconds = Number(execFileSync("git", ["-C", dir, "show", "-s", "--format=%ct", c], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim());
+      const seconds = Number(
+        execFileSync("git", ["-C", dir, "show", "-s", "--format=%ct", c], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim(),
+      );
       if (Number.isFinite(seconds) && seconds > 0) out.set(c, new Date(seconds * 1000));
     } catch {
       // Not in this clone (shallow, or another repository): no lead time for it.
@@ -44,17 +46,31 @@ function commitTimes(dir: string, commits: string[]): Map<string, Date> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand("report", argv, { stack: { type: "string" }, since: { type: "string" }, format: { type: "string", default: "md" }, chart: { type: "string" }, "project-dir": { type: "string" } }, USAGE);
+  const parsed = parseCommand(
+    "report",
+    argv,
+    {
+      stack: { type: "string" },
+      since: { type: "string" },
+      format: { type: "string", default: "md" },
+      chart: { type: "string" },
+      "project-dir": { type: "string" },
+    },
+    USAGE,
+  );
   if ("exit" in parsed) return parsed.exit;
   const values = parsed.values;
   if (!values.stack) return usageError("report", "--stack is required", USAGE);
   if (values.format !== "md" && values.format !== "json") return usageError("report", `--format must be md or json, not ${JSON.stringify(values.format)}`, "");
   const since = values.since === undefined ? undefined : new Date(`${values.since}T00:00:00Z`);
-  if (since && (!/^\d{4}-\d\d-\d\d$/.test(values.since!) || Number.isNaN(since.getTime()))) return usageError("report", `--since must be a date such as 2026-11-01, not ${JSON.stringify(values.since)}`, "");
+  if (since && (!/^\d{4}-\d\d-\d\d$/.test(values.since!) || Number.isNaN(since.getTime())))
+    return usageError("report", `--since must be a date such as 2026-11-01, not ${JSON.stringify(values.since)}`, "");
   const now = new Date();
-  if (since && since.getTime() > now.getTime()) return usageError("report", `--since ${values.since} is in the future (today is ${now.toISOString().slice(0, 10)})`, "");
+  if (since && since.getTime() > now.getTime())
+    return usageError("report", `--since ${values.since} is in the future (today is ${now.toISOString().slice(0, 10)})`, "");
   const chart = values.chart === undefined ? undefined : resolve(values.chart);
-  if (chart && !(existsSync(dirname(chart)) && statSync(dirname(chart)).isDirectory())) return usageError("report", `--chart ${values.chart}: the folder ${dirname(chart)} does not exist (it is not created for you)`, "");
+  if (chart && !(existsSync(dirname(chart)) && statSync(dirname(chart)).isDirectory()))
+    return usageError("report", `--chart ${values.chart}: the folder ${dirname(chart)} does not exist (it is not created for you)`, "");
   const selected = await selectStack(values.stack, values["project-dir"]);
   if ("problem" in selected) return usageError("report", selected.problem, "");
   let history: HistoryEntry[];
@@ -67,7 +83,11 @@ async function main(argv: string[]): Promise<number> {
   const heads = history.map((e) => e.environment?.["git.head"]).filter((h): h is string => typeof h === "string" && h.length > 0);
   const report = deliveryReport(values.stack, history, { now, commitTimes: commitTimes(selected.projectDir, heads), ...(since ? { since } : {}) });
   if (chart) writeFileSync(chart, renderSvg(report));
-  process.stdout.write(values.format === "json" ? `${JSON.stringify({ ...report, chart: chart ?? null }, null, 2)}\n` : renderMarkdown(report, chart ? relative(process.cwd(), chart) : undefined));
+  process.stdout.write(
+    values.format === "json"
+      ? `${JSON.stringify({ ...report, chart: chart ?? null }, null, 2)}\n`
+      : renderMarkdown(report, chart ? relative(process.cwd(), chart) : undefined),
+  );
   return 0;
 }
 

@@ -63,25 +63,36 @@ async function confirm(question: string): Promise<boolean> {
 /** `pulumi config set --secret KEY` with the value on stdin: never on a command line. */
 function setSecretFromStdin(cwd: string, stackName: string, key: string, value: string, env: Record<string, string>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", ["config", "set", "--secret", key, "--stack", stackName, "--non-interactive"], { cwd, env: { ...process.env, ...env }, stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn("pulumi", ["config", "set", "--secret", key, "--stack", stackName, "--non-interactive"], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ["pipe", "ignore", "pipe"],
+    });
     let err = "";
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set --secret ${key} exited ${code}: ${err.trim().split("\n")[0] ?? ""}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`pulumi config set --secret ${key} exited ${code}: ${err.trim().split("\n")[0] ?? ""}`)),
+    );
     child.stdin.end(value);
   });
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand("rollback", argv, {
-    stack: { type: "string" },
-    to: { type: "string" },
-    yes: { type: "boolean", default: false },
-    immediate: { type: "boolean", default: false },
-    "project-dir": { type: "string" },
-    "policy-pack": { type: "string" },
-    "policy-pack-config": { type: "string" },
-  }, USAGE);
+  const parsed = parseCommand(
+    "rollback",
+    argv,
+    {
+      stack: { type: "string" },
+      to: { type: "string" },
+      yes: { type: "boolean", default: false },
+      immediate: { type: "boolean", default: false },
+      "project-dir": { type: "string" },
+      "policy-pack": { type: "string" },
+      "policy-pack-config": { type: "string" },
+    },
+    USAGE,
+  );
   if ("exit" in parsed) return parsed.exit;
   const values = parsed.values;
   if (!values.stack) return usageError("rollback", "--stack is required", USAGE);
@@ -91,7 +102,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.error;
   }
   const stackName = values.stack;
-  const policies = values["policy-pack"] ? { policyPacks: [resolve(values["policy-pack"])], ...(values["policy-pack-config"] ? { policyPackConfigs: [resolve(values["policy-pack-config"])] } : {}) } : {};
+  const policies = values["policy-pack"]
+    ? { policyPacks: [resolve(values["policy-pack"])], ...(values["policy-pack-config"] ? { policyPackConfigs: [resolve(values["policy-pack-config"])] } : {}) }
+    : {};
 
   const selected = await selectStack(stackName, values["project-dir"]);
   if ("problem" in selected) {
@@ -108,15 +121,23 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.error;
   }
   const { current, target } = choice;
-  say(`stack ${stackName}: newest update ${current.version} (${current.kind}, ${current.result}, ${new Date(current.startTime).toISOString()}); returning to update ${target.version} (${new Date(target.startTime).toISOString()}${target.message ? `, "${target.message}"` : ""})`);
+  say(
+    `stack ${stackName}: newest update ${current.version} (${current.kind}, ${current.result}, ${new Date(current.startTime).toISOString()}); returning to update ${target.version} (${new Date(target.startTime).toISOString()}${target.message ? `, "${target.message}"` : ""})`,
+  );
 
   const head = target.environment?.["git.head"];
   if (head) {
     const changed = changedSince(projectDir, head);
-    if ("unknown" in changed) say(`cannot compare the program with update ${target.version}'s commit ${head.slice(0, 12)} (${changed.unknown}); the rollback runs the program as checked out`);
+    if ("unknown" in changed)
+      say(
+        `cannot compare the program with update ${target.version}'s commit ${head.slice(0, 12)} (${changed.unknown}); the rollback runs the program as checked out`,
+      );
     else {
       const files = programFiles(changed.files);
-      if (files.length > 0) say(`the program changed since update ${target.version} (commit ${head.slice(0, 12)}): ${files.join(", ")}. This rollback redeploys that update's configuration with the program as checked out; to redeploy its program as well, check out ${head.slice(0, 12)} (e.g. \`git worktree add\`) and run the rollback there.`);
+      if (files.length > 0)
+        say(
+          `the program changed since update ${target.version} (commit ${head.slice(0, 12)}): ${files.join(", ")}. This rollback redeploys that update's configuration with the program as checked out; to redeploy its program as well, check out ${head.slice(0, 12)} (e.g. \`git worktree add\`) and run the rollback there.`,
+        );
     }
   }
 
@@ -161,7 +182,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.done;
   } catch (e) {
     // The config stays at the target: the engine already restored traffic where it could, and a retry needs the same config.
-    process.stderr.write(`rollback: the update failed: ${firstErrorLine(e)}\nThe stack's config is now update ${target.version}'s; run the rollback again after fixing the cause, or restore the file from git.\n`);
+    process.stderr.write(
+      `rollback: the update failed: ${firstErrorLine(e)}\nThe stack's config is now update ${target.version}'s; run the rollback again after fixing the cause, or restore the file from git.\n`,
+    );
     return EXIT.error;
   }
 }

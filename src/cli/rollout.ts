@@ -74,7 +74,8 @@ function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: str
   try {
     const text = readFileSync(file, "utf8");
     raw = (file.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error("the file must hold a mapping (stable, candidate, release, target, metrics)");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+      throw new Error("the file must hold a mapping (stable, candidate, release, target, metrics)");
   } catch (e) {
     return { problems: [`${file}: ${syntaxProblem(e)}`] };
   }
@@ -92,17 +93,22 @@ function readRolloutFile(file: string): { inputs: TrafficSplitInputs; notes: str
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommand("rollout", argv, {
-    config: { type: "string" },
-    plan: { type: "boolean", default: false },
-    check: { type: "boolean", default: false },
-    "allow-inconclusive": { type: "boolean", default: false },
-    "restore-stable": { type: "boolean", default: false },
-    stack: { type: "string" },
-    "project-dir": { type: "string" },
-    force: { type: "boolean", default: false },
-    json: { type: "boolean", default: false },
-  }, USAGE);
+  const parsed = parseCommand(
+    "rollout",
+    argv,
+    {
+      config: { type: "string" },
+      plan: { type: "boolean", default: false },
+      check: { type: "boolean", default: false },
+      "allow-inconclusive": { type: "boolean", default: false },
+      "restore-stable": { type: "boolean", default: false },
+      stack: { type: "string" },
+      "project-dir": { type: "string" },
+      force: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+    USAGE,
+  );
   if ("exit" in parsed) return parsed.exit;
   const values = parsed.values;
   const modes = [values.plan, values.check, values["restore-stable"]].filter(Boolean).length;
@@ -126,7 +132,11 @@ async function main(argv: string[]): Promise<number> {
     const results: { name: string; message: string; moved: boolean; error?: string }[] = [];
     for (const s of splits) {
       try {
-        const r = await restoreStable(s.inputs, { reason: values.stack ? `npm run rollout -- --restore-stable --stack ${values.stack}` : "npm run rollout -- --restore-stable", force: values.force, log: say });
+        const r = await restoreStable(s.inputs, {
+          reason: values.stack ? `npm run rollout -- --restore-stable --stack ${values.stack}` : "npm run rollout -- --restore-stable",
+          force: values.force,
+          log: say,
+        });
         say(`${s.name}: ${r.message}`);
         results.push({ name: s.name, ...r });
       } catch (e) {
@@ -162,7 +172,11 @@ async function main(argv: string[]): Promise<number> {
     const report = await checkRelease(i, router, templatesFor(i), await depsFor(i, router, () => undefined));
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     for (const c of report.checks) say(`${c.ok ? "ok  " : "FAIL"} ${c.what}: ${c.detail}`);
-    say(report.ok ? "check: everything the release needs answers" : `check: ${report.checks.filter((c) => !c.ok).length} problem(s); the release would not go well`);
+    say(
+      report.ok
+        ? "check: everything the release needs answers"
+        : `check: ${report.checks.filter((c) => !c.ok).length} problem(s); the release would not go well`,
+    );
     return report.ok ? EXIT.promoted : EXIT.error;
   }
 
@@ -174,7 +188,18 @@ async function main(argv: string[]): Promise<number> {
   const result = await runRollout(optionsFor(i), await depsFor(i, router, log));
   if (values.json) {
     const s = result.state;
-    const record = { phase: result.phase, stable: i.stable, candidate: i.candidate, message: result.message, failure: s.failure, restoreMs: result.restoreMs, drain: result.drain, resumed: result.resumed, alreadyDecided: result.alreadyDecided, steps: s.records };
+    const record = {
+      phase: result.phase,
+      stable: i.stable,
+      candidate: i.candidate,
+      message: result.message,
+      failure: s.failure,
+      restoreMs: result.restoreMs,
+      drain: result.drain,
+      resumed: result.resumed,
+      alreadyDecided: result.alreadyDecided,
+      steps: s.records,
+    };
     process.stdout.write(`${JSON.stringify(record, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2)}\n`);
   }
   return result.phase === "promoted" ? EXIT.promoted : result.phase === "held" ? EXIT.held : result.phase === "interrupted" ? EXIT.interrupted : EXIT.rejected;

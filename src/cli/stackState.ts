@@ -21,12 +21,15 @@ function unwrap(v: unknown): unknown {
  * in memory only: the kubeconfig or tokens they carry never reach a file or
  * a command line).
  */
-export async function trafficSplitsOf(stackName: string, projectDir?: string): Promise<{ splits: { name: string; inputs: TrafficSplitInputs }[] } | { problem: string }> {
+export async function trafficSplitsOf(
+  stackName: string,
+  projectDir?: string,
+): Promise<{ splits: { name: string; inputs: TrafficSplitInputs }[] } | { problem: string }> {
   const selected = await selectStack(stackName, projectDir);
   if ("problem" in selected) return selected;
   let deployment: { deployment?: { resources?: { urn: string; type: string; inputs?: Record<string, unknown> }[] } };
   try {
-    deployment = (await selected.stack.exportStack());
+    deployment = await selected.stack.exportStack();
   } catch (e) {
     return { problem: `cannot read the state of stack ${stackName}: ${firstErrorLine(e)}` };
   }
@@ -35,7 +38,8 @@ export async function trafficSplitsOf(stackName: string, projectDir?: string): P
     if (r.type !== TRAFFIC_SPLIT_TOKEN) continue;
     const { __provider: _p, ...inputs } = (unwrap(r.inputs ?? {}) as Record<string, unknown>) ?? {};
     const parsed = TrafficSplitInputs.safeParse(Object.fromEntries(Object.entries(inputs).filter(([k]) => k in TrafficSplitInputs.shape)));
-    if (!parsed.success) return { problem: `${r.urn}: its inputs in the state do not parse: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}` };
+    if (!parsed.success)
+      return { problem: `${r.urn}: its inputs in the state do not parse: ${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message}` };
     splits.push({ name: r.urn.split("::").at(-1) ?? r.urn, inputs: parsed.data });
   }
   return { splits };

@@ -73,7 +73,10 @@ export class AgentWorkloads extends pulumi.ComponentResource {
         // A Service per slot exists even while the slot is empty, so the route's backendRefs always resolve.
         new k8s.core.v1.Service(
           `${name}-${id}`,
-          { metadata: { name: id, namespace: ns, labels }, spec: { type: "ClusterIP", selector: labels, ports: [{ name: "http", port: svc.port, targetPort: "http" }] } },
+          {
+            metadata: { name: id, namespace: ns, labels },
+            spec: { type: "ClusterIP", selector: labels, ports: [{ name: "http", port: svc.port, targetPort: "http" }] },
+          },
           inNs,
         );
         const image = svc.images[slot];
@@ -227,7 +230,9 @@ export class AgentWorkloads extends pulumi.ComponentResource {
       policyTypes: ["Egress"],
       egress: [
         {
-          to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+          to: [
+            { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } },
+          ],
           ports: [
             { protocol: "UDP", port: 53 },
             { protocol: "TCP", port: 53 },
@@ -242,14 +247,29 @@ export class AgentWorkloads extends pulumi.ComponentResource {
       policyTypes: ["Egress"],
       egress: [
         ...egress.map((e) => ({ to: [{ ipBlock: { cidr: e.cidr } }], ports: e.ports.map((port) => ({ protocol: "TCP", port })) })),
-        { to: [{ ipBlock: { cidr: "169.254.169.254/32" } }, { ipBlock: { cidr: "169.254.169.252/32" } }], ports: [{ protocol: "TCP", port: 80 }, { protocol: "TCP", port: 988 }] },
+        {
+          to: [{ ipBlock: { cidr: "169.254.169.254/32" } }, { ipBlock: { cidr: "169.254.169.252/32" } }],
+          ports: [
+            { protocol: "TCP", port: 80 },
+            { protocol: "TCP", port: 988 },
+          ],
+        },
       ],
     });
   }
 
-  private declareServicePolicies(name: string, ns: string, svc: AgentService, all: AgentService[], gatewaySources: readonly string[], opts: pulumi.CustomResourceOptions) {
+  private declareServicePolicies(
+    name: string,
+    ns: string,
+    svc: AgentService,
+    all: AgentService[],
+    gatewaySources: readonly string[],
+    opts: pulumi.CustomResourceOptions,
+  ) {
     const callers = all.filter((s) => s.talksTo.includes(svc.name));
-    const from: k8s.types.input.networking.v1.NetworkPolicyPeer[] = callers.map((c) => ({ podSelector: { matchLabels: { "app.kubernetes.io/name": c.name } } }));
+    const from: k8s.types.input.networking.v1.NetworkPolicyPeer[] = callers.map((c) => ({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": c.name } },
+    }));
     if (svc.expose) from.push(...gatewaySources.map((cidr) => ({ ipBlock: { cidr } })));
     if (from.length > 0) {
       new k8s.networking.v1.NetworkPolicy(
@@ -274,7 +294,10 @@ export class AgentWorkloads extends pulumi.ComponentResource {
           spec: {
             podSelector: { matchLabels: { "app.kubernetes.io/name": svc.name } },
             policyTypes: ["Egress"],
-            egress: targets.map((t) => ({ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": t.name } } }], ports: [{ protocol: "TCP", port: t.port }] })),
+            egress: targets.map((t) => ({
+              to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": t.name } } }],
+              ports: [{ protocol: "TCP", port: t.port }],
+            })),
           },
         },
         opts,

@@ -29,7 +29,9 @@ export class ExistingCluster extends pulumi.ComponentResource {
     const given = args.kubeconfig ? pulumi.secret(args.kubeconfig) : undefined;
     this.kubeconfig = given ?? pulumi.output(undefined);
     // Without a kubeconfig the provider reads the machine's own ($KUBECONFIG or ~/.kube/config), pinned to the context.
-    const target = given ? given.apply((text) => targetOf(text, args.context)) : pulumi.output({ context: args.context ?? "(current-context)", server: "(the deploying machine's kubeconfig)" });
+    const target = given
+      ? given.apply((text) => targetOf(text, args.context))
+      : pulumi.output({ context: args.context ?? "(current-context)", server: "(the deploying machine's kubeconfig)" });
     this.name = pulumi.unsecret(target.apply((t) => t.context));
     this.endpoint = pulumi.secret(target.apply((t) => t.server));
     this.provider = new k8s.Provider(

@@ -19,7 +19,12 @@ export interface GkeClusterArgs {
 }
 
 /** Least privilege for nodes on the project: write logs and metrics; nothing else (pulling is granted per repository). */
-export const NODE_ROLES = ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/stackdriver.resourceMetadata.writer"] as const;
+export const NODE_ROLES = [
+  "roles/logging.logWriter",
+  "roles/monitoring.metricWriter",
+  "roles/monitoring.viewer",
+  "roles/stackdriver.resourceMetadata.writer",
+] as const;
 
 /** A private, hardened GKE Standard cluster with a separately managed node pool. */
 export class GkeCluster extends pulumi.ComponentResource {

@@ -46,7 +46,13 @@ export class Monitoring extends pulumi.ComponentResource {
     const base = { project: args.project, userLabels: args.labels };
 
     m.emails.forEach((email, i) => {
-      this.channels.push(new gcp.monitoring.NotificationChannel(`${name}-email-${i}`, { ...base, type: "email", displayName: `Email ${email}`, labels: { email_address: email } }, child));
+      this.channels.push(
+        new gcp.monitoring.NotificationChannel(
+          `${name}-email-${i}`,
+          { ...base, type: "email", displayName: `Email ${email}`, labels: { email_address: email } },
+          child,
+        ),
+      );
     });
     if (args.slackWebhookUrl && m.level !== "minimal") {
       this.channels.push(
@@ -106,7 +112,13 @@ export class Monitoring extends pulumi.ComponentResource {
       "CRITICAL",
       "More than the allowed share of requests fail. If a release is in progress the release engine rolls back by itself; otherwise run `npm run rollback`.",
     );
-    alert("p95-latency", `p95 latency above ${m.p95LatencyMs} ms`, `${promql.p95LatencyMs(svc)} > ${m.p95LatencyMs}`, "ERROR", "Requests are slow. Check instance saturation and Redis latency.");
+    alert(
+      "p95-latency",
+      `p95 latency above ${m.p95LatencyMs} ms`,
+      `${promql.p95LatencyMs(svc)} > ${m.p95LatencyMs}`,
+      "ERROR",
+      "Requests are slow. Check instance saturation and Redis latency.",
+    );
     alert(
       "saturation",
       `CPU or instances above ${pct(m.saturationThreshold)}`,
@@ -132,7 +144,14 @@ export class Monitoring extends pulumi.ComponentResource {
                   comparison: "COMPARISON_GT",
                   thresholdValue: 1,
                   duration: "180s",
-                  aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_NEXT_OLDER", crossSeriesReducer: "REDUCE_COUNT_FALSE", groupByFields: ["resource.label.host"] }],
+                  aggregations: [
+                    {
+                      alignmentPeriod: "60s",
+                      perSeriesAligner: "ALIGN_NEXT_OLDER",
+                      crossSeriesReducer: "REDUCE_COUNT_FALSE",
+                      groupByFields: ["resource.label.host"],
+                    },
+                  ],
                 },
               },
             ],
@@ -143,7 +162,11 @@ export class Monitoring extends pulumi.ComponentResource {
     }
 
     if (m.level !== "minimal") {
-      this.dashboard = new gcp.monitoring.Dashboard(`${name}-release`, { project: args.project, dashboardJson: JSON.stringify(releaseDashboard(svc, args.environment)) }, child);
+      this.dashboard = new gcp.monitoring.Dashboard(
+        `${name}-release`,
+        { project: args.project, dashboardJson: JSON.stringify(releaseDashboard(svc, args.environment)) },
+        child,
+      );
     }
     this.registerOutputs({});
   }
@@ -158,7 +181,10 @@ export function releaseDashboard(svc: string, environment: string) {
     yPos,
     width: 6,
     height: 4,
-    widget: { title, xyChart: { dataSets: [{ prometheusQuery: query, plotType: "LINE", legendTemplate: "${labels.revision_name}" }], yAxis: { scale: "LINEAR" } } },
+    widget: {
+      title,
+      xyChart: { dataSets: [{ prometheusQuery: query, plotType: "LINE", legendTemplate: "${labels.revision_name}" }], yAxis: { scale: "LINEAR" } },
+    },
   });
   return {
     displayName: `${svc} release: candidate vs stable (${environment})`,

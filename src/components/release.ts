@@ -67,12 +67,19 @@ export class Release extends pulumi.ComponentResource {
               },
             ])
           : [];
-      this.track("backend",
+      this.track(
+        "backend",
         new TrafficSplit(
           `${name}-backend`,
           {
             environment: c.environment,
-            target: args.serviceName.apply((service) => ({ kind: "cloud-run" as const, project: c.gcp.project, region: c.gcp.region, service, candidateTag: "candidate" })),
+            target: args.serviceName.apply((service) => ({
+              kind: "cloud-run" as const,
+              project: c.gcp.project,
+              region: c.gcp.region,
+              service,
+              candidateTag: "candidate",
+            })),
             stable,
             candidate,
             release: r,
@@ -92,7 +99,8 @@ export class Release extends pulumi.ComponentResource {
       for (const svc of c.workloads.services.filter((s) => s.expose)) {
         const idle = svc.activeSlot === "blue" ? "green" : "blue";
         if (!svc.images[idle] || svc.images[idle] === svc.images[svc.activeSlot]) continue;
-        this.track(svc.name,
+        this.track(
+          svc.name,
           new TrafficSplit(
             `${name}-${svc.name}`,
             {
@@ -108,7 +116,10 @@ export class Release extends pulumi.ComponentResource {
                 ...(args.kubeContext ? { context: args.kubeContext } : {}),
                 // The slots' own paths on the Gateway (schema: an http-route release needs workloads.hostname).
                 ...(c.workloads.hostname
-                  ? { candidateUrl: `http://${c.workloads.hostname}${slotPath(svc.name, idle)}`, stableUrl: `http://${c.workloads.hostname}${slotPath(svc.name, svc.activeSlot)}` }
+                  ? {
+                      candidateUrl: `http://${c.workloads.hostname}${slotPath(svc.name, idle)}`,
+                      stableUrl: `http://${c.workloads.hostname}${slotPath(svc.name, svc.activeSlot)}`,
+                    }
                   : {}),
               })),
               stable: slotName(svc.name, svc.activeSlot),
@@ -125,7 +136,12 @@ export class Release extends pulumi.ComponentResource {
             child,
           ),
         );
-        this.announce(`${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`, c, slotName(svc.name, svc.activeSlot), slotName(svc.name, idle));
+        this.announce(
+          `${svc.name}: ${slotName(svc.name, idle)} over ${slotName(svc.name, svc.activeSlot)}`,
+          c,
+          slotName(svc.name, svc.activeSlot),
+          slotName(svc.name, idle),
+        );
       }
     }
     this.registerOutputs({});
@@ -144,7 +160,10 @@ export class Release extends pulumi.ComponentResource {
   private announce(what: string, c: StackConfig, stable: string, candidate: string) {
     const r = c.release;
     if (c.releaseImmediately === true) {
-      void pulumi.log.warn(`release ${what}: IMMEDIATE (releaseImmediately is set): 100% at once, without steps or gates; remove it after the emergency (pulumi config rm releaseImmediately)`, this);
+      void pulumi.log.warn(
+        `release ${what}: IMMEDIATE (releaseImmediately is set): 100% at once, without steps or gates; remove it after the emergency (pulumi config rm releaseImmediately)`,
+        this,
+      );
       return;
     }
     if (r.strategy === "direct") {
@@ -153,7 +172,18 @@ export class Release extends pulumi.ComponentResource {
     }
     const spec = releaseSpec(r);
     void pulumi.log.info(`release ${what}: ${describeForecast(forecast(spec, r.analysis.expectedRps))}`, this);
-    const refusal = forecastRefusal({ environment: c.environment, stable, candidate, release: r, deadlineSeconds: DEFAULT_DEADLINE_SECONDS, immediate: false, allowInconclusive: c.releaseAllowInconclusive === true }, spec);
+    const refusal = forecastRefusal(
+      {
+        environment: c.environment,
+        stable,
+        candidate,
+        release: r,
+        deadlineSeconds: DEFAULT_DEADLINE_SECONDS,
+        immediate: false,
+        allowInconclusive: c.releaseAllowInconclusive === true,
+      },
+      spec,
+    );
     if (refusal) void pulumi.log.error(`release ${what}: ${refusal}`, this);
   }
 }

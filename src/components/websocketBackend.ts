@@ -20,7 +20,10 @@ export const TRAFFIC_PATHS = ["traffics"];
 
 /** Cloud Run revision names must start with the service name; derive them from the release version. */
 export function revisionName(service: string, version: string): string {
-  const slug = version.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  const slug = version
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "");
   return `${service}-v${slug}`.slice(0, 63).replace(/-+$/, "");
 }
 

@@ -106,12 +106,21 @@ const perEnvironment: Record<Environment, ConfigLayer> = {
     workloads: { namespace: "agents", replicas: 3, maxReplicas: 20, resources: { cpu: "2000m", memory: "4Gi" } },
     backend: { minInstances: 2, maxInstances: 20, resources: { cpu: "2", memory: "4Gi" }, redis: { tier: "STANDARD_HA", memorySizeGb: 5 }, public: true },
     // The backend is a WebSocket service: message loss is invisible to HTTP metrics, so production probes both revisions.
-    release: { strategy: "canary", target: "cloud-run", analysis: { expectedRps: 200, websocketProbe: { path: "/ws", messagesPerSecond: 5, timeoutMs: 2000 } } },
+    release: {
+      strategy: "canary",
+      target: "cloud-run",
+      analysis: { expectedRps: 200, websocketProbe: { path: "/ws", messagesPerSecond: 5, timeoutMs: 2000 } },
+    },
     monitoring: { level: "comprehensive" },
     frontend: {
       rollingRelease: {
         advancementType: "automatic",
-        stages: [{ targetPercentage: 5, durationMinutes: 10 }, { targetPercentage: 25, durationMinutes: 10 }, { targetPercentage: 50, durationMinutes: 10 }, { targetPercentage: 100 }],
+        stages: [
+          { targetPercentage: 5, durationMinutes: 10 },
+          { targetPercentage: 25, durationMinutes: 10 },
+          { targetPercentage: 50, durationMinutes: 10 },
+          { targetPercentage: 100 },
+        ],
       },
     },
   },
@@ -165,5 +174,7 @@ export function releaseDefaults(environment: Environment, release: unknown): Rec
   const envRelease = perEnvironment[environment].release!;
   const requested = isPlainObject(release) ? release["strategy"] : undefined;
   const strategy = (typeof requested === "string" && requested in strategyDefaults ? requested : envRelease.strategy) as Strategy;
-  return (strategy === envRelease.strategy ? deepMerge(strategyDefaults[strategy], envRelease) : { ...strategyDefaults[strategy], target: envRelease.target }) as Record<string, unknown>;
+  return (
+    strategy === envRelease.strategy ? deepMerge(strategyDefaults[strategy], envRelease) : { ...strategyDefaults[strategy], target: envRelease.target }
+  ) as Record<string, unknown>;
 }

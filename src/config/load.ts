@@ -107,7 +107,11 @@ function describeIssue(issue: z.core.$ZodIssue, found: unknown, isSecret: boolea
       return issue.message;
     case "invalid_union": {
       const options = /^Invalid discriminator value\. Expected (.*)$/.exec(issue.message)?.[1];
-      if (options) return `expected one of ${options.split(" | ").map((o) => `"${o.replace(/^'|'$/g, "")}"`).join(", ")}${shown}`;
+      if (options)
+        return `expected one of ${options
+          .split(" | ")
+          .map((o) => `"${o.replace(/^'|'$/g, "")}"`)
+          .join(", ")}${shown}`;
       return `${issue.message}${shown}`;
     }
     default:
@@ -195,11 +199,17 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
   const environment = environmentOfStack(source.stack);
   const at = { stack: source.stack, origin: source.origin, key: `${PROJECT}:environment` };
   if (environment === undefined) {
-    problems.push({ ...at, problem: `the stack name "${source.stack}" names no environment: name the stack dev, staging or production, or one of them followed by '-' and a suffix (e.g. dev-feature-x); the environment is never taken from config` });
+    problems.push({
+      ...at,
+      problem: `the stack name "${source.stack}" names no environment: name the stack dev, staging or production, or one of them followed by '-' and a suffix (e.g. dev-feature-x); the environment is never taken from config`,
+    });
     return { ok: false, problems };
   }
   if (declared !== undefined && declared !== environment) {
-    problems.push({ ...at, problem: `stack ${source.stack} is ${environment}; its environment follows from the stack name, not from config (found ${describe(declared)}): remove the key` });
+    problems.push({
+      ...at,
+      problem: `stack ${source.stack} is ${environment}; its environment follows from the stack name, not from config (found ${describe(declared)}): remove the key`,
+    });
     return { ok: false, problems };
   }
   const merged = withDefaults(environment, decoded);
@@ -245,7 +255,10 @@ function namespaceProblems(source: ConfigSource): ConfigProblem[] {
     const namespace = full.slice(0, colon);
     if ((OTHER_NAMESPACES as readonly string[]).includes(namespace)) continue;
     const near = distance(namespace, PROJECT) <= Math.max(3, Math.floor(PROJECT.length / 4));
-    out.push({ ...at, problem: `namespace "${namespace}" is not used by this program or its providers${near ? `: did you mean ${PROJECT}:${full.slice(colon + 1)}?` : ` (allowed: ${PROJECT}, ${OTHER_NAMESPACES.join(", ")})`}` });
+    out.push({
+      ...at,
+      problem: `namespace "${namespace}" is not used by this program or its providers${near ? `: did you mean ${PROJECT}:${full.slice(colon + 1)}?` : ` (allowed: ${PROJECT}, ${OTHER_NAMESPACES.join(", ")})`}`,
+    });
   }
   return out;
 }

@@ -10,7 +10,13 @@ import { isIP } from "node:net";
  */
 
 /** Hosts whose webhook URLs are credentials in themselves (the path is the token). */
-const CREDENTIAL_URL_HOSTS = [/^hooks\.slack(-gov)?\.com$/, /^((canary|ptb)\.)?(discord|discordapp)\.com$/, /(^|\.)webhook\.office\.com$/, /^outlook\.office\.com$/, /^hooks\.zapier\.com$/];
+const CREDENTIAL_URL_HOSTS = [
+  /^hooks\.slack(-gov)?\.com$/,
+  /^((canary|ptb)\.)?(discord|discordapp)\.com$/,
+  /(^|\.)webhook\.office\.com$/,
+  /^outlook\.office\.com$/,
+  /^hooks\.zapier\.com$/,
+];
 /** Query parameter names that carry credentials, after lower-casing, dropping `[]` and reading `-` as `_`. */
 const CREDENTIAL_PARAMS = /(token|secret|signature|password|passwd|credential|api_?key|jwt|bearer|session)|(^|_)(auth|authorization|key|sig|pwd|pass|code)s?$/;
 const credentialParam = (name: string) => CREDENTIAL_PARAMS.test(name.toLowerCase().replace(/\[\]$/, "").replace(/-/g, "_"));
@@ -62,7 +68,13 @@ export function forbiddenAddress(address: string): string | undefined {
     if (!g) return undefined;
     if ((g[0]! & 0xffc0) === 0xfe80) return "a link-local address (fe80::/10)";
     // AWS's and GCP's IPv6 metadata addresses.
-    if ([[0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], [0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254]].some((m) => m.join(":") === g.join(":"))) return "a cloud metadata address";
+    if (
+      [
+        [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
+        [0xfd20, 0xce, 0, 0, 0, 0, 0, 0x254],
+      ].some((m) => m.join(":") === g.join(":"))
+    )
+      return "a cloud metadata address";
     // The local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) translates its last 32 bits too.
     if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) return forbiddenAddress(`${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`);
     if (EMBEDS_IPV4.some((p) => p.every((x, i) => g[i] === x))) {
@@ -74,7 +86,10 @@ export function forbiddenAddress(address: string): string | undefined {
 
 /** localhost, 127.0.0.0/8 or ::1: a local test server, never another machine. */
 export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase().replace(/\.$/, "");
+  const h = hostname
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase()
+    .replace(/\.$/, "");
   if (h === "localhost") return true;
   if (isIP(h) === 4) return h.startsWith("127.");
   return isIP(h) === 6 && ipv6Groups(h)?.join(":") === "0:0:0:0:0:0:0:1";
@@ -92,7 +107,8 @@ export interface OutboundRules {
   allowedHosts?: readonly string[];
 }
 
-const hostAllowed = (host: string, allowed: readonly string[]) => allowed.some((h) => (h.startsWith("*.") ? host.endsWith(h.slice(1)) : host === h.toLowerCase()));
+const hostAllowed = (host: string, allowed: readonly string[]) =>
+  allowed.some((h) => (h.startsWith("*.") ? host.endsWith(h.slice(1)) : host === h.toLowerCase()));
 
 /** Why this URL may not be called, or undefined when it may. */
 export function outboundUrlProblem(text: string, rules: OutboundRules): string | undefined {
@@ -102,18 +118,22 @@ export function outboundUrlProblem(text: string, rules: OutboundRules): string |
   } catch {
     return "is not a URL";
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return `uses ${url.protocol.replace(/:$/, "")}: only https (or http outside staging and production)`;
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    return `uses ${url.protocol.replace(/:$/, "")}: only https (or http outside staging and production)`;
   if (rules.httpsOnly && url.protocol !== "https:") return "uses http: staging and production send webhooks over https only";
-  if (url.username || url.password) return "carries credentials in the URL (user:password@): put the secret in releaseWebhookSecret (an HMAC signature) instead";
+  if (url.username || url.password)
+    return "carries credentials in the URL (user:password@): put the secret in releaseWebhookSecret (an HMAC signature) instead";
   if (url.hash) return "has a fragment (#...): it is never sent, and may hold a token; remove it";
   const params = [...new Set(url.searchParams.keys())].filter(credentialParam);
   if (params.length > 0) return `carries a credential in its query (${params.join(", ")}): put the secret in releaseWebhookSecret (an HMAC signature) instead`;
   const host = url.hostname.toLowerCase().replace(/\.$/, "");
-  if (CREDENTIAL_URL_HOSTS.some((h) => h.test(host))) return `is a ${host} webhook, whose URL is itself a credential: it would be stored in plaintext; send release events through an endpoint you authenticate with releaseWebhookSecret`;
+  if (CREDENTIAL_URL_HOSTS.some((h) => h.test(host)))
+    return `is a ${host} webhook, whose URL is itself a credential: it would be stored in plaintext; send release events through an endpoint you authenticate with releaseWebhookSecret`;
   if (METADATA_HOSTS.has(host)) return `names a cloud metadata service (${host})`;
   const bad = forbiddenAddress(host);
   if (bad) return `points at ${bad}`;
-  if (rules.allowedHosts && !hostAllowed(host, rules.allowedHosts)) return `host ${host} is not in release.webhookAllowedHosts (${rules.allowedHosts.join(", ")})`;
+  if (rules.allowedHosts && !hostAllowed(host, rules.allowedHosts))
+    return `host ${host} is not in release.webhookAllowedHosts (${rules.allowedHosts.join(", ")})`;
   return undefined;
 }
 
@@ -129,7 +149,8 @@ export function tokenDestinationProblem(text: string, token: keyof typeof TOKEN_
   const url = new URL(text);
   if (isLoopbackHost(url.hostname)) return undefined;
   const { hosts, named } = TOKEN_AUDIENCES[token];
-  if (url.protocol !== "https:" || !hosts.test(url.hostname.toLowerCase().replace(/\.$/, ""))) return `would receive a ${token} token: it goes only over https to ${named} (or to a loopback test server)`;
+  if (url.protocol !== "https:" || !hosts.test(url.hostname.toLowerCase().replace(/\.$/, "")))
+    return `would receive a ${token} token: it goes only over https to ${named} (or to a loopback test server)`;
   return undefined;
 }
 

@@ -29,12 +29,8 @@ const IMAGE_PATTERN = /^[a-z0-9]+([.-][a-z0-9]+)*(:\d+)?(\/[a-z0-9]+([._-][a-z0-
 export const ImageRef = z.string().regex(IMAGE_PATTERN, "a container image reference such as europe-docker.pkg.dev/p/repo/app@sha256:<64 hex>");
 export const hasDigest = (image: string): boolean => /@sha256:[a-f0-9]{64}$/.test(image);
 
-const DnsLabel = z
-  .string()
-  .regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, "a lower-case DNS label (letters, digits, '-'; at most 40 characters)");
-const Hostname = z
-  .string()
-  .regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a fully qualified host name such as app.example.com");
+const DnsLabel = z.string().regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, "a lower-case DNS label (letters, digits, '-'; at most 40 characters)");
+const Hostname = z.string().regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a fully qualified host name such as app.example.com");
 /** An IPv4 CIDR range, parsed: four octets of 0–255, a prefix of 0–32, no host bits set. */
 export const Cidr = z.string().superRefine((v, ctx) => {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
@@ -153,7 +149,10 @@ const BackendConfig = z.strictObject({
   /** Release version; the Cloud Run revision name is derived from it. */
   version: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2 or 2026-11-22.1"),
   /** The version serving today; when set and different from `version`, the release engine shifts traffic from it. */
-  stableVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2").optional(),
+  stableVersion: z
+    .string()
+    .regex(/^[0-9A-Za-z][0-9A-Za-z.-]{0,29}$/, "a release version such as 1.4.2")
+    .optional(),
   minInstances: z.number().int().min(0).max(1000),
   maxInstances: z.number().int().min(1).max(1000),
   cpuTargetPercent: Percent,
@@ -186,7 +185,10 @@ const FrontendConfig = z.strictObject({
   rollingRelease: z
     .strictObject({
       advancementType: z.enum(["automatic", "manual-approval"]),
-      stages: z.array(z.strictObject({ targetPercentage: Percent, durationMinutes: z.number().int().min(1).max(10_080).optional() })).min(2).max(20),
+      stages: z
+        .array(z.strictObject({ targetPercentage: Percent, durationMinutes: z.number().int().min(1).max(10_080).optional() }))
+        .min(2)
+        .max(20),
     })
     .optional(),
 });
@@ -240,7 +242,11 @@ const WebsocketProbe = z.strictObject({
 
 const Analysis = z.strictObject({
   /** Absolute kill-switch limits, checked continuously. */
-  guardrails: z.strictObject({ errorRate: z.number().gt(0).lt(1), p95LatencyMs: z.number().int().positive().max(600_000), consecutiveHealthFailures: z.number().int().min(1).max(100) }),
+  guardrails: z.strictObject({
+    errorRate: z.number().gt(0).lt(1),
+    p95LatencyMs: z.number().int().positive().max(600_000),
+    consecutiveHealthFailures: z.number().int().min(1).max(100),
+  }),
   /** Per-step comparative criteria, keyed by step weight; the nearest step at or below applies. */
   stepCriteria: z.record(z.string().regex(/^\d{1,3}$/), Thresholds),
   alpha: z.number().gt(0).max(0.2),
@@ -280,62 +286,68 @@ const Webhook = z.strictObject({
   timeoutSeconds: z.number().int().min(1).max(300).default(10),
 });
 /** Hosts webhooks may call ("hooks.example.com", or "*.example.com"); without it, any host the URL rules allow. */
-const WebhookAllowedHosts = z.array(z.string().regex(/^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a host name such as hooks.example.com or *.example.com")).min(1).optional();
+const WebhookAllowedHosts = z
+  .array(z.string().regex(/^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a host name such as hooks.example.com or *.example.com"))
+  .min(1)
+  .optional();
 
-export const ReleaseConfig = z.discriminatedUnion("strategy", [
-  z.strictObject({
-    strategy: z.literal("direct"),
-    target: ReleaseTarget,
-    smokeTests: SmokeTests,
-    webhooks: z.array(Webhook).default([]),
-    webhookAllowedHosts: WebhookAllowedHosts,
-  }),
-  z.strictObject({
-    strategy: z.literal("blue-green"),
-    target: ReleaseTarget,
-    smokeTests: SmokeTests,
-    webhooks: z.array(Webhook).default([]),
-    webhookAllowedHosts: WebhookAllowedHosts,
-    switch: z.discriminatedUnion("mode", [
-      z.strictObject({ mode: z.literal("immediate") }),
-      z.strictObject({ mode: z.literal("gradual"), steps: StepList }),
-    ]),
-    bakeSeconds: Seconds,
-    autoRollback: z.boolean(),
-    analysis: Analysis,
-    drainSeconds: DrainSeconds,
-    approval: Approval.optional(),
-  }),
-  z.strictObject({
-    strategy: z.literal("canary"),
-    target: ReleaseTarget,
-    smokeTests: SmokeTests,
-    webhooks: z.array(Webhook).default([]),
-    webhookAllowedHosts: WebhookAllowedHosts,
-    steps: StepList,
-    bakeSeconds: Seconds,
-    maxStepSeconds: Seconds,
-    autoRollback: z.boolean(),
-    manualApproval: z.boolean(),
-    analysis: Analysis,
-    drainSeconds: DrainSeconds,
-    approval: Approval.optional(),
-  }),
-]).superRefine((r, ctx) => {
-  r.webhooks.forEach((h, i) => {
-    const problem = r.webhookAllowedHosts ? outboundUrlProblem(h.url, { httpsOnly: false, allowedHosts: r.webhookAllowedHosts }) : undefined;
-    if (problem) ctx.addIssue({ code: "custom", path: ["webhooks", i, "url"], message: problem });
+export const ReleaseConfig = z
+  .discriminatedUnion("strategy", [
+    z.strictObject({
+      strategy: z.literal("direct"),
+      target: ReleaseTarget,
+      smokeTests: SmokeTests,
+      webhooks: z.array(Webhook).default([]),
+      webhookAllowedHosts: WebhookAllowedHosts,
+    }),
+    z.strictObject({
+      strategy: z.literal("blue-green"),
+      target: ReleaseTarget,
+      smokeTests: SmokeTests,
+      webhooks: z.array(Webhook).default([]),
+      webhookAllowedHosts: WebhookAllowedHosts,
+      switch: z.discriminatedUnion("mode", [z.strictObject({ mode: z.literal("immediate") }), z.strictObject({ mode: z.literal("gradual"), steps: StepList })]),
+      bakeSeconds: Seconds,
+      autoRollback: z.boolean(),
+      analysis: Analysis,
+      drainSeconds: DrainSeconds,
+      approval: Approval.optional(),
+    }),
+    z.strictObject({
+      strategy: z.literal("canary"),
+      target: ReleaseTarget,
+      smokeTests: SmokeTests,
+      webhooks: z.array(Webhook).default([]),
+      webhookAllowedHosts: WebhookAllowedHosts,
+      steps: StepList,
+      bakeSeconds: Seconds,
+      maxStepSeconds: Seconds,
+      autoRollback: z.boolean(),
+      manualApproval: z.boolean(),
+      analysis: Analysis,
+      drainSeconds: DrainSeconds,
+      approval: Approval.optional(),
+    }),
+  ])
+  .superRefine((r, ctx) => {
+    r.webhooks.forEach((h, i) => {
+      const problem = r.webhookAllowedHosts ? outboundUrlProblem(h.url, { httpsOnly: false, allowedHosts: r.webhookAllowedHosts }) : undefined;
+      if (problem) ctx.addIssue({ code: "custom", path: ["webhooks", i, "url"], message: problem });
+    });
+    if (r.strategy === "direct" || r.approval) return;
+    // A release that can hold waits for a person: without a source to ask, it would sit at a partial weight with nobody watching.
+    const holds: [path: string[], what: string][] = [];
+    if (r.analysis.onInconclusive === "hold") holds.push([["analysis", "onInconclusive"], "onInconclusive: hold"]);
+    if (r.strategy === "canary" && r.manualApproval) holds.push([["manualApproval"], "manualApproval: true"]);
+    if (!r.autoRollback) holds.push([["autoRollback"], "autoRollback: false"]);
+    for (const [path, what] of holds) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `${what} holds the release for a person, but no approval source is configured: set release.approval ({ source: file, path, timeoutSeconds } or { source: http, url, timeoutSeconds })`,
+      });
+    }
   });
-  if (r.strategy === "direct" || r.approval) return;
-  // A release that can hold waits for a person: without a source to ask, it would sit at a partial weight with nobody watching.
-  const holds: [path: string[], what: string][] = [];
-  if (r.analysis.onInconclusive === "hold") holds.push([["analysis", "onInconclusive"], "onInconclusive: hold"]);
-  if (r.strategy === "canary" && r.manualApproval) holds.push([["manualApproval"], "manualApproval: true"]);
-  if (!r.autoRollback) holds.push([["autoRollback"], "autoRollback: false"]);
-  for (const [path, what] of holds) {
-    ctx.addIssue({ code: "custom", path, message: `${what} holds the release for a person, but no approval source is configured: set release.approval ({ source: file, path, timeoutSeconds } or { source: http, url, timeoutSeconds })` });
-  }
-});
 export type ReleaseConfig = z.infer<typeof ReleaseConfig>;
 
 const MonitoringConfig = z.strictObject({
@@ -414,13 +426,15 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   const gcp = obj(c["gcp"]);
   const region = str(gcp["region"]);
   const zone = str(gcp["zone"]);
-  if (region && zone && (GCP_REGIONS as readonly string[]).includes(region) && !zone.startsWith(`${region}-`)) issues.push({ path: ["gcp", "zone"], message: `must be a zone of region ${region} (found ${zone})` });
+  if (region && zone && (GCP_REGIONS as readonly string[]).includes(region) && !zone.startsWith(`${region}-`))
+    issues.push({ path: ["gcp", "zone"], message: `must be a zone of region ${region} (found ${zone})` });
 
   const minMax = (section: string, minKey: string, maxKey: string) => {
     const s = obj(c[section]);
     const min = num(s[minKey]);
     const max = num(s[maxKey]);
-    if (min !== undefined && max !== undefined && min > max) issues.push({ path: [section, minKey], message: `must not exceed ${section}.${maxKey} (${min} > ${max})` });
+    if (min !== undefined && max !== undefined && min > max)
+      issues.push({ path: [section, minKey], message: `must not exceed ${section}.${maxKey} (${min} > ${max})` });
   };
   minMax("backend", "minInstances", "maxInstances");
   minMax("cluster", "minNodes", "maxNodes");
@@ -432,11 +446,16 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   services.forEach((s, i) => {
     const name = str(s["name"]);
     const first = services.findIndex((o) => str(o["name"]) === name);
-    if (name !== undefined && first < i) issues.push({ path: ["workloads", "services", i, "name"], message: `"${name}" is also the name of workloads.services[${first}]: each agent service needs its own name` });
+    if (name !== undefined && first < i)
+      issues.push({
+        path: ["workloads", "services", i, "name"],
+        message: `"${name}" is also the name of workloads.services[${first}]: each agent service needs its own name`,
+      });
   });
   services.forEach((s, i) => {
     arr(s["talksTo"]).forEach((t, j) => {
-      if (typeof t === "string" && !names.has(t)) issues.push({ path: ["workloads", "services", i, "talksTo", j], message: `names no agent service of this stack (${t})` });
+      if (typeof t === "string" && !names.has(t))
+        issues.push({ path: ["workloads", "services", i, "talksTo", j], message: `names no agent service of this stack (${t})` });
     });
     const active = str(s["activeSlot"]) ?? "blue";
     if ((active === "blue" || active === "green") && !str(obj(s["images"])[active])) {
@@ -446,11 +465,13 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
 
   if (c["environment"] === "production") {
     const image = str(obj(c["backend"])["image"]);
-    if (image && !hasDigest(image)) issues.push({ path: ["backend", "image"], message: `must be pinned by digest (@sha256:...) in production (found ${image})` });
+    if (image && !hasDigest(image))
+      issues.push({ path: ["backend", "image"], message: `must be pinned by digest (@sha256:...) in production (found ${image})` });
     services.forEach((s, i) => {
       for (const slot of ["blue", "green"] as const) {
         const img = str(obj(s["images"])[slot]);
-        if (img && !hasDigest(img)) issues.push({ path: ["workloads", "services", i, "images", slot], message: `must be pinned by digest (@sha256:...) in production (found ${img})` });
+        if (img && !hasDigest(img))
+          issues.push({ path: ["workloads", "services", i, "images", slot], message: `must be pinned by digest (@sha256:...) in production (found ${img})` });
       }
     });
   }
@@ -461,35 +482,67 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   if (c["environment"] === "staging" || c["environment"] === "production") {
     hooks.forEach((h, i) => {
       const url = str(h["url"]);
-      if (url !== undefined && isPlainHttp(url)) issues.push({ path: ["release", "webhooks", i, "url"], message: `${String(c["environment"])} sends webhooks over https only (found ${shownUrl(url)})` });
+      if (url !== undefined && isPlainHttp(url))
+        issues.push({
+          path: ["release", "webhooks", i, "url"],
+          message: `${String(c["environment"])} sends webhooks over https only (found ${shownUrl(url)})`,
+        });
     });
     const approvalUrl = str(obj(release["approval"])["url"]);
-    if (approvalUrl !== undefined && isPlainHttp(approvalUrl)) issues.push({ path: ["release", "approval", "url"], message: `${c["environment"]} asks the approval endpoint over https only` });
-    if (hooks.length > 0 && c["releaseWebhookSecret"] === undefined) issues.push({ path: ["releaseWebhookSecret"], message: `${c["environment"]} signs its release webhooks: set a secret with \`pulumi config set --secret releaseWebhookSecret <value>\` (receivers check the x-delivery-signature header)` });
+    if (approvalUrl !== undefined && isPlainHttp(approvalUrl))
+      issues.push({ path: ["release", "approval", "url"], message: `${c["environment"]} asks the approval endpoint over https only` });
+    if (hooks.length > 0 && c["releaseWebhookSecret"] === undefined)
+      issues.push({
+        path: ["releaseWebhookSecret"],
+        message: `${c["environment"]} signs its release webhooks: set a secret with \`pulumi config set --secret releaseWebhookSecret <value>\` (receivers check the x-delivery-signature header)`,
+      });
   }
 
   const workloads = obj(c["workloads"]);
   const cluster = obj(c["cluster"]);
   if (cluster["mode"] === "existing") {
     if (c["kubeconfig"] === undefined && cluster["context"] === undefined) {
-      issues.push({ path: ["kubeconfig"], message: 'cluster.mode existing deploys to the cluster a kubeconfig reaches: set it with `pulumi config set --secret kubeconfig "$(cat your-kubeconfig)"`, or set cluster.context to a context of the deploying machine\'s own kubeconfig' });
+      issues.push({
+        path: ["kubeconfig"],
+        message:
+          'cluster.mode existing deploys to the cluster a kubeconfig reaches: set it with `pulumi config set --secret kubeconfig "$(cat your-kubeconfig)"`, or set cluster.context to a context of the deploying machine\'s own kubeconfig',
+      });
     }
     const gatewayClass = str(workloads["gatewayClassName"]);
-    if (gatewayClass?.startsWith("gke-")) issues.push({ path: ["workloads", "gatewayClassName"], message: `"${gatewayClass}" is a GKE GatewayClass: with cluster.mode existing, name a GatewayClass your cluster has (kubectl get gatewayclass)` });
+    if (gatewayClass?.startsWith("gke-"))
+      issues.push({
+        path: ["workloads", "gatewayClassName"],
+        message: `"${gatewayClass}" is a GKE GatewayClass: with cluster.mode existing, name a GatewayClass your cluster has (kubectl get gatewayclass)`,
+      });
     if (services.some((s) => s["expose"] === true) && arr(cluster["gatewaySourceCidrs"]).length === 0) {
-      issues.push({ path: ["cluster", "gatewaySourceCidrs"], message: "exposed agent services accept traffic only from the Gateway's data plane: list the ranges its proxies connect from" });
+      issues.push({
+        path: ["cluster", "gatewaySourceCidrs"],
+        message: "exposed agent services accept traffic only from the Gateway's data plane: list the ranges its proxies connect from",
+      });
     }
   } else if (c["kubeconfig"] !== undefined) {
     issues.push({ path: ["kubeconfig"], message: "is only for cluster.mode existing (a GKE cluster's kubeconfig is made from the cluster itself): remove it" });
   }
-  if (release["target"] === "http-route" && release["strategy"] !== undefined && release["strategy"] !== "direct" && workloads["hostname"] === undefined && services.some((s) => s["expose"] === true)) {
-    issues.push({ path: ["workloads", "hostname"], message: `a ${str(release["strategy"]) ?? ""} release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot> before it takes traffic: set the hostname the Gateway serves` });
+  if (
+    release["target"] === "http-route" &&
+    release["strategy"] !== undefined &&
+    release["strategy"] !== "direct" &&
+    workloads["hostname"] === undefined &&
+    services.some((s) => s["expose"] === true)
+  ) {
+    issues.push({
+      path: ["workloads", "hostname"],
+      message: `a ${str(release["strategy"]) ?? ""} release on the HTTPRoutes smoke-tests and health-checks each candidate slot at http://<hostname>/<service>/slots/<slot> before it takes traffic: set the hostname the Gateway serves`,
+    });
   }
 
   const bake = num(release["bakeSeconds"]);
   const stepLimit = num(release["maxStepSeconds"]);
   if (release["strategy"] === "canary" && bake !== undefined && stepLimit !== undefined && bake > stepLimit) {
-    issues.push({ path: ["release", "bakeSeconds"], message: `must not exceed release.maxStepSeconds (${bake} > ${stepLimit}): no step could pass before its limit ends it` });
+    issues.push({
+      path: ["release", "bakeSeconds"],
+      message: `must not exceed release.maxStepSeconds (${bake} > ${stepLimit}): no step could pass before its limit ends it`,
+    });
   }
 
   const frontend = obj(c["frontend"]);
@@ -498,23 +551,37 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   stages.forEach((st, i) => {
     const previous = i > 0 ? num(stages[i - 1]!["targetPercentage"]) : undefined;
     const pct = num(st["targetPercentage"]);
-    if (previous !== undefined && pct !== undefined && pct <= previous) issues.push({ path: ["frontend", "rollingRelease", "stages", i, "targetPercentage"], message: `must be greater than the stage before it (${pct} after ${previous}): stages only move traffic forward` });
+    if (previous !== undefined && pct !== undefined && pct <= previous)
+      issues.push({
+        path: ["frontend", "rollingRelease", "stages", i, "targetPercentage"],
+        message: `must be greater than the stage before it (${pct} after ${previous}): stages only move traffic forward`,
+      });
   });
   if (frontend["deployments"] !== undefined) {
     // The follower is stepped by the backend's Cloud Run release; anywhere else it would be silently left out.
     if (release["target"] !== "cloud-run" || release["strategy"] === "direct" || release["strategy"] === undefined) {
-      issues.push({ path: ["frontend", "deployments"], message: `steps Vercel's rolling release with a canary or blue-green release of the backend on Cloud Run (release.target cloud-run); this stack's release is ${String(release["strategy"])} on ${String(release["target"])}, so it would be ignored: remove it` });
+      issues.push({
+        path: ["frontend", "deployments"],
+        message: `steps Vercel's rolling release with a canary or blue-green release of the backend on Cloud Run (release.target cloud-run); this stack's release is ${String(release["strategy"])} on ${String(release["target"])}, so it would be ignored: remove it`,
+      });
     }
     // Starting Vercel's release serves its first stage at once: never more than the backend's first step.
-    const steps = release["strategy"] === "canary" ? arr(release["steps"]) : obj(release["switch"])["mode"] === "gradual" ? arr(obj(release["switch"])["steps"]) : [100];
+    const steps =
+      release["strategy"] === "canary" ? arr(release["steps"]) : obj(release["switch"])["mode"] === "gradual" ? arr(obj(release["switch"])["steps"]) : [100];
     const firstStep = num(steps[0]);
     const firstStage = num(stages[0]?.["targetPercentage"]);
     if (firstStep !== undefined && firstStage !== undefined && firstStage > firstStep) {
-      issues.push({ path: ["frontend", "rollingRelease", "stages", 0, "targetPercentage"], message: `${firstStage}% is more than the backend's first step (${firstStep}%): the frontend would lead the backend; start Vercel's stages at ${firstStep}% or less` });
+      issues.push({
+        path: ["frontend", "rollingRelease", "stages", 0, "targetPercentage"],
+        message: `${firstStage}% is more than the backend's first step (${firstStep}%): the frontend would lead the backend; start Vercel's stages at ${firstStep}% or less`,
+      });
     }
   }
   if (frontend["deployments"] !== undefined && rolling["advancementType"] === "automatic") {
-    issues.push({ path: ["frontend", "rollingRelease", "advancementType"], message: `with frontend.deployments the release engine steps Vercel's rolling release in lockstep with the backend, which needs "manual-approval" (with "automatic", Vercel advances on its own clock)` });
+    issues.push({
+      path: ["frontend", "rollingRelease", "advancementType"],
+      message: `with frontend.deployments the release engine steps Vercel's rolling release in lockstep with the backend, which needs "manual-approval" (with "automatic", Vercel advances on its own clock)`,
+    });
   }
   if (stages.length > 0 && num(stages[stages.length - 1]!["targetPercentage"]) !== 100) {
     issues.push({ path: ["frontend", "rollingRelease", "stages"], message: "last stage must have targetPercentage 100" });

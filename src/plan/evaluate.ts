@@ -53,7 +53,10 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
 
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(source.values)) config[`${PROJECT}:${k}`] = v;
-  pulumi.runtime.setAllConfig(config, [...source.secretKeys].map((k) => `${PROJECT}:${k}`));
+  pulumi.runtime.setAllConfig(
+    config,
+    [...source.secretKeys].map((k) => `${PROJECT}:${k}`),
+  );
 
   const cloud = new OfflineCloud();
   await pulumi.runtime.setMocks(cloud, PROJECT, source.stack, false);
@@ -112,12 +115,14 @@ export async function evaluateStack(source: ConfigSource, loadProgram: () => Pro
 
 function captureProgramLogs(into: ProgramMessage[]): () => void {
   const saved = { log: console.log, warn: console.warn, error: console.error };
-  const hook = (original: (...a: unknown[]) => void) => (...args: unknown[]) => {
-    const text = args.map(String).join(" ");
-    const m = /^(info|warning|error): \[runtime\] ([\s\S]*)$/.exec(text);
-    if (m) into.push({ severity: m[1] as ProgramMessage["severity"], text: m[2]! });
-    else original(...args);
-  };
+  const hook =
+    (original: (...a: unknown[]) => void) =>
+    (...args: unknown[]) => {
+      const text = args.map(String).join(" ");
+      const m = /^(info|warning|error): \[runtime\] ([\s\S]*)$/.exec(text);
+      if (m) into.push({ severity: m[1] as ProgramMessage["severity"], text: m[2]! });
+      else original(...args);
+    };
   console.log = hook(saved.log);
   console.warn = hook(saved.warn);
   console.error = hook(saved.error);

@@ -65,7 +65,8 @@ const text = (v: unknown, otherwise: string) => (typeof v === "string" || typeof
 const projectOf = (i: State) => text(i["project"], "offline-project");
 
 /** Cloud Run's region code in *.run.app host names (from Cloud Run's URL docs): a stable stand-in. */
-const runUrl = (service: string, region: string) => `https://${service}-${shortHash(service + region, 10)}-${region.replace(/[^a-z]/g, "").slice(0, 2)}.a.run.app`;
+const runUrl = (service: string, region: string) =>
+  `https://${service}-${shortHash(service + region, 10)}-${region.replace(/[^a-z]/g, "").slice(0, 2)}.a.run.app`;
 
 /**
  * Computed state for every resource type the program may declare, shaped like
@@ -77,7 +78,10 @@ const COMPUTED: Record<string, Fabricate> = {
   "pulumi:providers:vercel": () => ({}),
   "pulumi:providers:kubernetes": () => ({}),
   "gcp:projects/service:Service": () => ({}),
-  "gcp:compute/network:Network": (n, i) => ({ name: i["name"] ?? `${n}-${shortHash(n, 7)}`, selfLink: `https://www.googleapis.com/compute/v1/projects/${projectOf(i)}/global/networks/${n}` }),
+  "gcp:compute/network:Network": (n, i) => ({
+    name: i["name"] ?? `${n}-${shortHash(n, 7)}`,
+    selfLink: `https://www.googleapis.com/compute/v1/projects/${projectOf(i)}/global/networks/${n}`,
+  }),
   "gcp:compute/subnetwork:Subnetwork": (n, i) => ({ name: i["name"] ?? `${n}-${shortHash(n, 7)}`, gatewayAddress: "10.10.0.1" }),
   "gcp:compute/router:Router": (n, i) => ({ name: i["name"] ?? `${n}-${shortHash(n, 7)}` }),
   "gcp:compute/routerNat:RouterNat": (n, i) => ({ name: i["name"] ?? `${n}-${shortHash(n, 7)}` }),
@@ -93,7 +97,12 @@ const COMPUTED: Record<string, Fabricate> = {
     selfLink: `https://container.googleapis.com/v1/projects/${projectOf(i)}/locations/${String(i["location"])}/clusters/${String(i["name"])}`,
   }),
   "gcp:container/nodePool:NodePool": (n, i) => ({ name: i["name"] ?? `${n}-${shortHash(n, 7)}` }),
-  "gcp:redis/instance:Instance": () => ({ host: "10.128.0.4", port: 6378, authString: SECRET_PLACEHOLDER, serverCaCerts: [{ cert: "-----BEGIN CERTIFICATE-----\n(offline plan: issued by Memorystore at creation)\n-----END CERTIFICATE-----" }] }),
+  "gcp:redis/instance:Instance": () => ({
+    host: "10.128.0.4",
+    port: 6378,
+    authString: SECRET_PLACEHOLDER,
+    serverCaCerts: [{ cert: "-----BEGIN CERTIFICATE-----\n(offline plan: issued by Memorystore at creation)\n-----END CERTIFICATE-----" }],
+  }),
   "gcp:binaryauthorization/policy:Policy": () => ({}),
   "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": () => ({ etag: "BwYofflineD=" }),
   "gcp:secretmanager/secret:Secret": (_n, i) => ({ name: `projects/${projectOf(i)}/secrets/${String(i["secretId"])}` }),
@@ -109,7 +118,9 @@ const COMPUTED: Record<string, Fabricate> = {
     };
   },
   "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": () => ({ etag: "BwYofflineC=" }),
-  "gcp:monitoring/notificationChannel:NotificationChannel": (n, i) => ({ name: `projects/${projectOf(i)}/notificationChannels/${shortHash(n, 19).replace(/[a-z]/g, "3")}` }),
+  "gcp:monitoring/notificationChannel:NotificationChannel": (n, i) => ({
+    name: `projects/${projectOf(i)}/notificationChannels/${shortHash(n, 19).replace(/[a-z]/g, "3")}`,
+  }),
   "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": (n, i) => {
     const id = `${n}-${shortHash(n, 8)}`;
     return { uptimeCheckId: id, name: `projects/${projectOf(i)}/uptimeCheckConfigs/${id}` };
@@ -140,7 +151,8 @@ export const KNOWN_TYPES: readonly string[] = Object.keys(COMPUTED);
 
 function idFor(type: string, name: string, inputs: State): string {
   const meta = inputs["metadata"] as State | undefined;
-  if (type.startsWith("kubernetes:")) return meta?.["namespace"] ? `${text(meta["namespace"], "default")}/${text(meta["name"], name)}` : text(meta?.["name"], name);
+  if (type.startsWith("kubernetes:"))
+    return meta?.["namespace"] ? `${text(meta["namespace"], "default")}/${text(meta["name"], name)}` : text(meta?.["name"], name);
   if (type === "vercel:index/project:Project") return `prj_${shortHash(name, 24)}`;
   return text(inputs["name"] ?? inputs["secretId"] ?? inputs["accountId"], `${name}-${shortHash(type + name, 8)}`);
 }

@@ -29,7 +29,11 @@ export function toAnalyzed(r: DeclaredResource, use: "inputs" | "outputs"): Anal
 }
 
 /** Runs the policy pack over an offline evaluation exactly as `pulumi preview --policy-pack` would call it. */
-export async function policyVerdicts(stack: string, resources: DeclaredResource[], opts: { packDir?: string; configFile?: string | undefined } = {}): Promise<PolicyVerdicts> {
+export async function policyVerdicts(
+  stack: string,
+  resources: DeclaredResource[],
+  opts: { packDir?: string; configFile?: string | undefined } = {},
+): Promise<PolicyVerdicts> {
   const packDir = opts.packDir ?? DEFAULT_PACK;
   const config = opts.configFile ? loadPolicyConfig(opts.configFile) : {};
   const pack = await startPack(packDir);

@@ -13,7 +13,14 @@ const KEY_PROPERTIES: Record<string, string[]> = {
   "gcp:redis/instance:Instance": ["tier", "memorySizeGb", "authEnabled"],
   "gcp:secretmanager/secret:Secret": ["secretId"],
   "gcp:secretmanager/secretIamMember:SecretIamMember": ["role", "member"],
-  "gcp:cloudrunv2/service:Service": ["name", "template.revision", "template.scaling.minInstanceCount", "template.scaling.maxInstanceCount", "template.timeout", "ingress"],
+  "gcp:cloudrunv2/service:Service": [
+    "name",
+    "template.revision",
+    "template.scaling.minInstanceCount",
+    "template.scaling.maxInstanceCount",
+    "template.timeout",
+    "ingress",
+  ],
   "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ["role", "member"],
   "gcp:monitoring/alertPolicy:AlertPolicy": ["displayName", "severity"],
   "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": ["httpCheck.path", "period"],
@@ -42,7 +49,13 @@ function at(obj: unknown, path: string): unknown {
 function show(v: unknown): string {
   if (typeof v === "string") return v;
   if (Array.isArray(v) && v.every((x) => typeof x === "object" && x !== null)) {
-    return `[${v.map((x) => Object.entries(x as object).map(([k, y]) => `${k}=${String(y)}`).join(" ")).join(", ")}]`;
+    return `[${v
+      .map((x) =>
+        Object.entries(x as object)
+          .map(([k, y]) => `${k}=${String(y)}`)
+          .join(" "),
+      )
+      .join(", ")}]`;
   }
   return JSON.stringify(v);
 }
@@ -71,7 +84,8 @@ export function renderTree(resources: DeclaredResource[]): string[] {
   }
   const lines: string[] = [];
   // Registration order depends on timing; sort so the same stack always prints the same tree.
-  const order = (a: DeclaredResource, b: DeclaredResource) => Number(a.custom) - Number(b.custom) || a.type.localeCompare(b.type) || a.name.localeCompare(b.name);
+  const order = (a: DeclaredResource, b: DeclaredResource) =>
+    Number(a.custom) - Number(b.custom) || a.type.localeCompare(b.type) || a.name.localeCompare(b.name);
   const walk = (parent: string | undefined, prefix: string) => {
     const list = [...(children.get(parent) ?? [])].sort(order);
     list.forEach((r, i) => {

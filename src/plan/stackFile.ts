@@ -6,7 +6,10 @@ import { PROJECT, type ConfigSource } from "../config/load";
 import { SECRET_PLACEHOLDER } from "./offlineCloud";
 
 export class StackFileError extends Error {
-  constructor(readonly file: string, detail: string) {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
     super(`${file}: ${detail}`);
     this.name = "StackFileError";
   }

@@ -101,7 +101,7 @@ export class AnalyzerSession {
           description: p.getDescription(),
           enforcementLevel: LEVELS[p.getEnforcementlevel()]!,
           severity: p.getSeverity(),
-          ...(schema ? { configSchema: { properties: (schema.getProperties()?.toJavaScript() ?? {}), required: schema.getRequiredList() } } : {}),
+          ...(schema ? { configSchema: { properties: schema.getProperties()?.toJavaScript() ?? {}, required: schema.getRequiredList() } } : {}),
         };
       }),
     };
@@ -121,7 +121,11 @@ export class AnalyzerSession {
 
   async configureStack(stack: { stack: string; project: string; organization?: string; dryRun: boolean; tags?: Record<string, string> }): Promise<void> {
     const req = new analyzerPb.AnalyzerStackConfigureRequest();
-    req.setStack(stack.stack).setProject(stack.project).setOrganization(stack.organization ?? "organization").setDryRun(stack.dryRun);
+    req
+      .setStack(stack.stack)
+      .setProject(stack.project)
+      .setOrganization(stack.organization ?? "organization")
+      .setDryRun(stack.dryRun);
     for (const [k, v] of Object.entries(stack.tags ?? {})) req.getTagsMap().set(k, v);
     await this.call(this.client.configureStack.bind(this.client), req);
   }
@@ -171,7 +175,11 @@ export class AnalyzerSession {
 /** The engine's Analyze request for one resource (its inputs). */
 export function analyzeRequest(r: AnalyzedResource): analyzerPb.AnalyzeRequest {
   const req = new analyzerPb.AnalyzeRequest();
-  req.setUrn(r.urn).setType(r.type).setName(r.name).setProperties(Struct.fromJavaScript(r.properties as never));
+  req
+    .setUrn(r.urn)
+    .setType(r.type)
+    .setName(r.name)
+    .setProperties(Struct.fromJavaScript(r.properties as never));
   const opts = new analyzerPb.AnalyzerResourceOptions();
   if (r.parent) opts.setParent(r.parent);
   req.setOptions(opts);
@@ -184,7 +192,10 @@ export function analyzeStackRequest(resources: AnalyzedResource[]): analyzerPb.A
   req.setResourcesList(
     resources.map((r) => {
       const ar = new analyzerPb.AnalyzerResource();
-      ar.setUrn(r.urn).setType(r.type).setName(r.name).setProperties(Struct.fromJavaScript(r.properties as never));
+      ar.setUrn(r.urn)
+        .setType(r.type)
+        .setName(r.name)
+        .setProperties(Struct.fromJavaScript(r.properties as never));
       if (r.parent) ar.setParent(r.parent);
       ar.setDependenciesList(r.dependencies ?? []);
       for (const [prop, urns] of Object.entries(r.propertyDependencies ?? {})) {

@@ -27,13 +27,17 @@ export function parsePolicyConfig(text: string, file: string): Record<string, Po
   const out: Record<string, PolicyConfigEntry> = {};
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
     const level = (v: unknown): EnforcementLevel => {
-      if (typeof v !== "string" || !VALID_LEVELS.includes(v as EnforcementLevel)) throw new PolicyConfigFileError(`${file}: ${name}: ${JSON.stringify(v)} is not a valid enforcement level (one of ${VALID_LEVELS.join(", ")})`);
+      if (typeof v !== "string" || !VALID_LEVELS.includes(v as EnforcementLevel))
+        throw new PolicyConfigFileError(`${file}: ${name}: ${JSON.stringify(v)} is not a valid enforcement level (one of ${VALID_LEVELS.join(", ")})`);
       return v as EnforcementLevel;
     };
     if (typeof value === "string") out[name] = { enforcementLevel: level(value) };
     else if (typeof value === "object" && value !== null && !Array.isArray(value)) {
       const { enforcementLevel, ...properties } = value as Record<string, unknown>;
-      out[name] = { ...(enforcementLevel !== undefined ? { enforcementLevel: level(enforcementLevel) } : {}), ...(Object.keys(properties).length ? { properties } : {}) };
+      out[name] = {
+        ...(enforcementLevel !== undefined ? { enforcementLevel: level(enforcementLevel) } : {}),
+        ...(Object.keys(properties).length ? { properties } : {}),
+      };
     } else throw new PolicyConfigFileError(`${file}: ${name}: must be an enforcement level or an object`);
   }
   return out;
@@ -56,7 +60,7 @@ export function reconcilePolicyConfig(info: PackInfo, given: Record<string, Poli
   for (const p of info.policies) {
     const defaults: Record<string, unknown> = {};
     for (const [k, schema] of Object.entries(p.configSchema?.properties ?? {})) {
-      if (typeof schema === "object" && schema !== null && "default" in schema) defaults[k] = (schema).default;
+      if (typeof schema === "object" && schema !== null && "default" in schema) defaults[k] = schema.default;
     }
     result[p.name] = { enforcementLevel: p.enforcementLevel, properties: defaults };
   }
@@ -78,9 +82,16 @@ export function reconcilePolicyConfig(info: PackInfo, given: Record<string, Poli
     for (const k of Object.keys(given[p.name]?.properties ?? {})) {
       if (!keys.includes(k)) errors.push(`${file}: ${p.name}: unknown key ${k} (known: ${keys.join(", ")})`);
     }
-    const validate = ajv.compile({ type: "object", properties: p.configSchema.properties, ...(p.configSchema.required.length ? { required: p.configSchema.required } : {}) });
+    const validate = ajv.compile({
+      type: "object",
+      properties: p.configSchema.properties,
+      ...(p.configSchema.required.length ? { required: p.configSchema.required } : {}),
+    });
     if (!validate(result[p.name]!.properties ?? {})) {
-      for (const e of validate.errors ?? []) errors.push(`${file}: ${p.name}${e.instancePath.replaceAll("/", ".")}: ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`);
+      for (const e of validate.errors ?? [])
+        errors.push(
+          `${file}: ${p.name}${e.instancePath.replaceAll("/", ".")}: ${e.message ?? "invalid"}${e.params && "additionalProperty" in e.params ? ` (${String(e.params.additionalProperty)})` : ""}`,
+        );
     }
   }
   return { config: result, errors };

@@ -34,7 +34,10 @@ export async function checkRelease(i: TrafficSplitInputs, router: Router, templa
     const live = await router.readSplit();
     const e = { stable: i.stable, candidate: i.candidate, low: 0, high: 0 };
     const c = checkSplit(live, e);
-    return { ok: c.ok, detail: `${router.description}: live ${describeSplit(live, [i.stable, i.candidate])}; a new release expects ${describeExpectation(e)}${c.ok ? "" : ` (${c.reason})`}` };
+    return {
+      ok: c.ok,
+      detail: `${router.description}: live ${describeSplit(live, [i.stable, i.candidate])}; a new release expects ${describeExpectation(e)}${c.ok ? "" : ` (${c.reason})`}`,
+    };
   });
   await attempt("checkpoint", async () => {
     const d = decodeCheckpoint(await router.readCheckpoint(), { target: router.target, steps: spec.steps });
@@ -42,15 +45,29 @@ export async function checkRelease(i: TrafficSplitInputs, router: Router, templa
     if (d.kind === "none") return { ok: true, detail: "none yet (a first release)" };
     const c = d.checkpoint;
     const mine = c.releaseKey === releaseKeyOf(i.stable, i.candidate, i.retryToken);
-    return { ok: true, detail: `${mine ? "this release" : `release ${c.releaseKey}`}: ${c.state.phase} at ${c.state.weight}%${c.leaseUntil > Date.now() && c.state.phase !== "promoted" ? `, held by engine ${c.owner.id} until ${new Date(c.leaseUntil).toISOString()}` : ""}` };
+    return {
+      ok: true,
+      detail: `${mine ? "this release" : `release ${c.releaseKey}`}: ${c.state.phase} at ${c.state.weight}%${c.leaseUntil > Date.now() && c.state.phase !== "promoted" ? `, held by engine ${c.owner.id} until ${new Date(c.leaseUntil).toISOString()}` : ""}`,
+    };
   });
-  for (const [arm, revision] of [["candidate", i.candidate], ["stable", i.stable]] as const) {
+  for (const [arm, revision] of [
+    ["candidate", i.candidate],
+    ["stable", i.stable],
+  ] as const) {
     await attempt(`metrics (${arm} ${revision})`, async () => {
       const t = await deps.metrics.readArm(revision, Date.now());
-      return { ok: true, detail: `${t.requests} requests, ${t.errors} errors so far; latency histogram: ${t.latency.length > 0 ? `${t.latency.length} buckets` : templates.latencyBuckets ? "configured, no buckets" : "none configured (the latency criteria can never be shown: set metrics.templates.latencyBuckets)"}` };
+      return {
+        ok: true,
+        detail: `${t.requests} requests, ${t.errors} errors so far; latency histogram: ${t.latency.length > 0 ? `${t.latency.length} buckets` : templates.latencyBuckets ? "configured, no buckets" : "none configured (the latency criteria can never be shown: set metrics.templates.latencyBuckets)"}`,
+      };
     });
   }
-  if (!templates.latencyBuckets) add("latency source", false, "no latency histogram is configured (metrics.templates.latencyBuckets): every step's p95 criterion stays inconclusive and the release rolls back");
+  if (!templates.latencyBuckets)
+    add(
+      "latency source",
+      false,
+      "no latency histogram is configured (metrics.templates.latencyBuckets): every step's p95 criterion stays inconclusive and the release rolls back",
+    );
   if (spec.gatesBeforeTraffic.includes("smoke")) {
     await attempt("smoke tests", async () => {
       const url = await router.candidateUrl();

@@ -15,7 +15,9 @@ const FORMAT_V1 = "progressive-delivery/checkpoint@1";
 const FORMAT = "progressive-delivery/checkpoint@2";
 
 /** JSON has no Infinity: written as a string; schema-1 checkpoints wrote null, which only ever stood for Infinity. */
-const Num = z.union([z.number(), z.literal("Infinity"), z.literal("-Infinity"), z.null()]).transform((v) => (v === null || v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : v));
+const Num = z
+  .union([z.number(), z.literal("Infinity"), z.literal("-Infinity"), z.null()])
+  .transform((v) => (v === null || v === "Infinity" ? Infinity : v === "-Infinity" ? -Infinity : v));
 const Count = z.number().finite().min(0);
 
 const RatioTest = z.strictObject({ logLr: z.array(Num), candidateEvents: Count, stableEvents: Count });
@@ -31,7 +33,16 @@ const Evidence = z.strictObject({
   step: z.strictObject({ requests: Count, errors: Count, timed: Count.default(0), slow: Count, stableRequests: Count }),
 });
 const Measurement = z.strictObject({
-  gate: z.enum(["guardrail:error-rate", "guardrail:p95-latency", "guardrail:health", "comparative:error-rate", "comparative:latency", "comparative:latency-baseline", "step:error-rate", "step:p95-latency"]),
+  gate: z.enum([
+    "guardrail:error-rate",
+    "guardrail:p95-latency",
+    "guardrail:health",
+    "comparative:error-rate",
+    "comparative:latency",
+    "comparative:latency-baseline",
+    "step:error-rate",
+    "step:p95-latency",
+  ]),
   value: Num,
   threshold: Num,
   logEvidence: Num,
@@ -47,8 +58,26 @@ const StepRecord = z.strictObject({
   stableRequests: Count,
   measurements: z.array(Measurement),
 });
-const Failure = z.strictObject({ step: z.number(), weight: z.number(), gate: z.string(), value: z.union([z.number(), z.string()]), threshold: z.union([z.number(), z.string()]), message: z.string() });
-const PHASES = ["gating", "analysing", "promoting", "switching", "confirming", "held", "promoted", "rolled-back", "rejected", "interrupted"] as const satisfies readonly Phase[];
+const Failure = z.strictObject({
+  step: z.number(),
+  weight: z.number(),
+  gate: z.string(),
+  value: z.union([z.number(), z.string()]),
+  threshold: z.union([z.number(), z.string()]),
+  message: z.string(),
+});
+const PHASES = [
+  "gating",
+  "analysing",
+  "promoting",
+  "switching",
+  "confirming",
+  "held",
+  "promoted",
+  "rolled-back",
+  "rejected",
+  "interrupted",
+] as const satisfies readonly Phase[];
 const Weight = z.number().min(0).max(100);
 
 const stateFields = {
@@ -92,10 +121,7 @@ const CheckpointV1 = z.object({ format: z.literal(FORMAT_V1), releaseKey: z.stri
 
 export type Checkpoint = Omit<z.infer<typeof CheckpointV2>, "state"> & { state: RolloutState };
 
-export type Decoded =
-  | { kind: "none" }
-  | { kind: "ok"; checkpoint: Checkpoint; migratedFrom?: 1 }
-  | { kind: "malformed"; problem: string };
+export type Decoded = { kind: "none" } | { kind: "ok"; checkpoint: Checkpoint; migratedFrom?: 1 } | { kind: "malformed"; problem: string };
 
 const issues = (e: z.ZodError) =>
   e.issues
@@ -150,7 +176,8 @@ export function encodeCheckpoint(c: Checkpoint): string {
 }
 
 /** Identity of one release: a new candidate or a new retry token starts a new one. */
-export const releaseKeyOf = (stable: string, candidate: string, retryToken: string | undefined) => `${stable}->${candidate}${retryToken ? `#${retryToken}` : ""}`;
+export const releaseKeyOf = (stable: string, candidate: string, retryToken: string | undefined) =>
+  `${stable}->${candidate}${retryToken ? `#${retryToken}` : ""}`;
 
 /**
  * Identity of one attempt at a release: its key and when it started. Slot
@@ -165,11 +192,16 @@ export const attemptOf = (releaseKey: string, state: Pick<RolloutState, "started
  * a state written by this engine always holds. A checkpoint that breaks one
  * could make the release jump ahead, so it is refused.
  */
-export function inconsistency(c: Checkpoint, release: { releaseKey: string; stable: string; candidate: string; target: string; steps: number[]; gates: readonly string[] }): string | null {
+export function inconsistency(
+  c: Checkpoint,
+  release: { releaseKey: string; stable: string; candidate: string; target: string; steps: number[]; gates: readonly string[] },
+): string | null {
   const s = c.state;
   if (c.target !== release.target) return `it belongs to another target (${c.target})`;
-  if (s.stable !== release.stable || s.candidate !== release.candidate) return `its revisions (stable ${s.stable}, candidate ${s.candidate}) are not this release's (stable ${release.stable}, candidate ${release.candidate})`;
-  if (JSON.stringify(c.steps) !== JSON.stringify(release.steps)) return `it was written for steps ${c.steps.join("/")}% and the release now has ${release.steps.join("/")}%`;
+  if (s.stable !== release.stable || s.candidate !== release.candidate)
+    return `its revisions (stable ${s.stable}, candidate ${s.candidate}) are not this release's (stable ${release.stable}, candidate ${release.candidate})`;
+  if (JSON.stringify(c.steps) !== JSON.stringify(release.steps))
+    return `it was written for steps ${c.steps.join("/")}% and the release now has ${release.steps.join("/")}%`;
   if (s.phase === "interrupted") return null;
   const steps = release.steps;
   if (s.stepIndex >= steps.length) return `step ${s.stepIndex + 1} is beyond the release's ${steps.length} steps`;
@@ -182,7 +214,9 @@ export function inconsistency(c: Checkpoint, release: { releaseKey: string; stab
   const movingText = s.moving ? `a move from ${s.moving.from}% to ${s.moving.to}%` : "";
   // Every step before this one was earned: a record of it passing (or approved after it timed out).
   const earned = (upTo: number) => {
-    for (let j = 0; j < upTo; j++) if (!s.records.some((r) => r.weight === steps[j] && (r.outcome === "pass" || r.outcome === "timeout"))) return `no record of step ${j + 1} (${steps[j]}%) passing`;
+    for (let j = 0; j < upTo; j++)
+      if (!s.records.some((r) => r.weight === steps[j] && (r.outcome === "pass" || r.outcome === "timeout")))
+        return `no record of step ${j + 1} (${steps[j]}%) passing`;
     return null;
   };
   switch (s.phase) {
@@ -205,7 +239,9 @@ export function inconsistency(c: Checkpoint, release: { releaseKey: string; stab
       return earned(last);
     }
     case "promoted":
-      return s.weight === 100 && s.stepIndex === last && (s.moving === null || moveInto(last)) ? null : bad(`at ${s.weight}% and step ${s.stepIndex + 1} of ${steps.length}`);
+      return s.weight === 100 && s.stepIndex === last && (s.moving === null || moveInto(last))
+        ? null
+        : bad(`at ${s.weight}% and step ${s.stepIndex + 1} of ${steps.length}`);
     case "rolled-back":
     case "rejected":
       if (s.weight !== 0) return bad(`at ${s.weight}%`);

@@ -7,7 +7,19 @@ import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource
 import { processGone } from "./liveness";
 import { begin, type Begin } from "./reconcile";
 import { LeaseLost, RouterError, SplitChanged, type CheckpointWrite, type Follower, type Router } from "./routers/router";
-import { checkLive, criteriaFor, decide, isTerminal, start, type Action, type Decision, type GateName, type Observation, type ReleaseSpec, type RolloutState } from "./sequencer";
+import {
+  checkLive,
+  criteriaFor,
+  decide,
+  isTerminal,
+  start,
+  type Action,
+  type Decision,
+  type GateName,
+  type Observation,
+  type ReleaseSpec,
+  type RolloutState,
+} from "./sequencer";
 import type { LiveSplit } from "./split";
 
 /**
@@ -134,13 +146,24 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
 
   /** A checkpoint write for `state`, guarded by the CAS on the stored text and (unless `drift` is off) the drift lock for `expect`. */
   const writeFor = (state: RolloutState, expect: RolloutState | null = state): CheckpointWrite => {
-    if (state.phase === "promoted" && (lastPromoted?.releaseKey !== o.releaseKey || lastPromoted.candidate !== state.candidate)) lastPromoted = { releaseKey: o.releaseKey, candidate: state.candidate, at: state.updatedAt };
+    if (state.phase === "promoted" && (lastPromoted?.releaseKey !== o.releaseKey || lastPromoted.candidate !== state.candidate))
+      lastPromoted = { releaseKey: o.releaseKey, candidate: state.candidate, at: state.updatedAt };
     const until = clock.now() + lease;
-    const text = encodeCheckpoint({ format: "progressive-delivery/checkpoint@2", releaseKey: o.releaseKey, target: router.target, steps: spec.steps, owner: me, leaseUntil: until, lastPromoted, state });
+    const text = encodeCheckpoint({
+      format: "progressive-delivery/checkpoint@2",
+      releaseKey: o.releaseKey,
+      target: router.target,
+      steps: spec.steps,
+      owner: me,
+      leaseUntil: until,
+      lastPromoted,
+      state,
+    });
     return {
       text,
       guard: (current: string | null, live: LiveSplit) => {
-        if (current !== stored) throw new LeaseLost(`the checkpoint of ${o.releaseKey} on ${router.target} was changed by someone else since this engine read it`);
+        if (current !== stored)
+          throw new LeaseLost(`the checkpoint of ${o.releaseKey} on ${router.target} was changed by someone else since this engine read it`);
         if (expect && checkLive(spec, expect, live, clock.now())) throw new SplitChanged(live);
         // Accepted: from here on the stored text is ours.
         stored = text;
@@ -157,14 +180,44 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     const decoded = decodeCheckpoint(stored, { target: router.target, steps: spec.steps });
     const live = await router.readSplit();
     const gone = decoded.kind === "ok" && processGone(decoded.checkpoint.owner.host, decoded.checkpoint.owner.pid);
-    const history = decoded.kind === "ok" && decoded.checkpoint.releaseKey === o.releaseKey && decoded.checkpoint.state.phase !== "interrupted" ? undefined : await stableHistory();
+    const history =
+      decoded.kind === "ok" && decoded.checkpoint.releaseKey === o.releaseKey && decoded.checkpoint.state.phase !== "interrupted"
+        ? undefined
+        : await stableHistory();
     if (decoded.kind === "ok") lastPromoted = decoded.checkpoint.lastPromoted;
-    if (decoded.kind === "ok" && decoded.migratedFrom) log({ kind: "info", message: `read a schema-${decoded.migratedFrom} checkpoint on ${router.target}; it is rewritten as schema 2 with the next write` });
-    b = begin({ spec, releaseKey: o.releaseKey, stable: o.stable, candidate: o.candidate, target: router.target, stored: decoded, live, now: clock.now(), me, ownerGone: gone, ...(history ? { stableHistory: history } : {}) });
+    if (decoded.kind === "ok" && decoded.migratedFrom)
+      log({ kind: "info", message: `read a schema-${decoded.migratedFrom} checkpoint on ${router.target}; it is rewritten as schema 2 with the next write` });
+    b = begin({
+      spec,
+      releaseKey: o.releaseKey,
+      stable: o.stable,
+      candidate: o.candidate,
+      target: router.target,
+      stored: decoded,
+      live,
+      now: clock.now(),
+      me,
+      ownerGone: gone,
+      ...(history ? { stableHistory: history } : {}),
+    });
     if (b.kind !== "wait") break;
     if (clock.now() >= waitLimit) {
       const refused = start(spec, o.stable, o.candidate, clock.now()).state;
-      return result({ ...refused, phase: "interrupted", failure: { step: 0, weight: 0, gate: "lease", value: "held", threshold: "free", message: `${b.message}; gave up waiting. If that engine is gone, its lease runs out at that time; nothing was moved` } }, `${o.candidate} not started: ${b.message}; gave up waiting (nothing was moved)`);
+      return result(
+        {
+          ...refused,
+          phase: "interrupted",
+          failure: {
+            step: 0,
+            weight: 0,
+            gate: "lease",
+            value: "held",
+            threshold: "free",
+            message: `${b.message}; gave up waiting. If that engine is gone, its lease runs out at that time; nothing was moved`,
+          },
+        },
+        `${o.candidate} not started: ${b.message}; gave up waiting (nothing was moved)`,
+      );
     }
     log({ kind: "info", message: `${b.message}; waiting for it to end (at most ${Math.round((waitLimit - clock.now()) / 1000)} s)` });
     await clock.sleep(Math.max(100, Math.min(b.until - clock.now() + 100, o.intervalMs)));
@@ -172,7 +225,10 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
 
   if (b.kind === "refuse") {
     const refused = start(spec, o.stable, o.candidate, clock.now()).state;
-    return result({ ...refused, phase: "interrupted", failure: { step: 0, weight: 0, gate: "checkpoint", value: "refused", threshold: "-", message: b.message } }, `${o.candidate} not started: ${b.message}`);
+    return result(
+      { ...refused, phase: "interrupted", failure: { step: 0, weight: 0, gate: "checkpoint", value: "refused", threshold: "-", message: b.message } },
+      `${o.candidate} not started: ${b.message}`,
+    );
   }
 
   let decision: Decision = b.decision;
@@ -201,14 +257,20 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     if (b.kind === "resume") {
       resumed = true;
       const s = b.decision.state;
-      log({ kind: "info", message: `resuming ${o.releaseKey} from its checkpoint: phase ${s.phase}, step ${s.stepIndex + 1}/${spec.steps.length} at ${s.weight}%` });
+      log({
+        kind: "info",
+        message: `resuming ${o.releaseKey} from its checkpoint: phase ${s.phase}, step ${s.stepIndex + 1}/${spec.steps.length} at ${s.weight}%`,
+      });
       if (decision.state.phase === "interrupted") {
         await router.saveCheckpoint(writeFor(decision.state, null));
         return result(decision.state, decision.state.failure!.message, { resumed });
       }
       await router.saveCheckpoint(writeFor(decision.state));
     } else {
-      log({ kind: "info", message: `rolling out ${o.candidate} over ${o.stable} on ${router.description}: ${spec.strategy}, steps ${spec.steps.join("/")}% (live split checked: 100% on ${o.stable})` });
+      log({
+        kind: "info",
+        message: `rolling out ${o.candidate} over ${o.stable} on ${router.description}: ${spec.strategy}, steps ${spec.steps.join("/")}% (live split checked: 100% on ${o.stable})`,
+      });
       // The write that starts the release is guarded by the exact expectation of a new one: 100% on stable.
       await router.prepare(writeFor(decision.state, { ...decision.state, weight: 0, moving: null }));
     }
@@ -218,7 +280,22 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   } catch (e) {
     if (e instanceof LeaseLost) {
       const s = decision.state;
-      return result({ ...s, phase: "interrupted", failure: { step: s.stepIndex + 1, weight: s.weight, gate: "lease", value: "lost", threshold: "owned", message: `${e.message}: another engine took this release over; this one stopped without moving traffic` } }, `${o.candidate}: ${e.message}; this engine stopped without moving traffic`, { resumed });
+      return result(
+        {
+          ...s,
+          phase: "interrupted",
+          failure: {
+            step: s.stepIndex + 1,
+            weight: s.weight,
+            gate: "lease",
+            value: "lost",
+            threshold: "owned",
+            message: `${e.message}: another engine took this release over; this one stopped without moving traffic`,
+          },
+        },
+        `${o.candidate}: ${e.message}; this engine stopped without moving traffic`,
+        { resumed },
+      );
     }
     throw e;
   } finally {
@@ -232,7 +309,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       : st.phase === "held"
         ? `rollout held at ${st.weight}%: waiting for approval${st.failure ? ` (${st.failure.message})` : ""}`
         : st.phase === "interrupted"
-          ? st.failure?.message ?? "interrupted"
+          ? (st.failure?.message ?? "interrupted")
           : `${o.candidate} ${String(st.phase)}: ${st.failure?.message ?? "no reason recorded"}${restoreMs !== null ? `; traffic restored to ${o.stable} in ${String(restoreMs)} ms` : ""}`;
   return result(st, message, { resumed });
 
@@ -268,7 +345,8 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         }
         restoreMs = clock.now() - t0;
         drain = r.note;
-        for (const f of deps.followers ?? []) await f.rollback().catch((e: Error) => log({ kind: "info", message: `follower ${f.description} rollback failed: ${e.message}` }));
+        for (const f of deps.followers ?? [])
+          await f.rollback().catch((e: Error) => log({ kind: "info", message: `follower ${f.description} rollback failed: ${e.message}` }));
         log({ kind: "rollback", reason: a.reason, restoreMs, drained: r.note });
         return { kind: "moved", at: clock.now(), weight: 0 };
       }
@@ -310,7 +388,10 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         throw e;
       });
       const w = difference(then, current);
-      log({ kind: "info", message: `stable's latency baseline: ${w.latency.length > 0 ? `${w.requests} requests over the last ${STABLE_HISTORY_MS / 60_000} min` : "no histogram yet; taken from the rollout's own windows"}` });
+      log({
+        kind: "info",
+        message: `stable's latency baseline: ${w.latency.length > 0 ? `${w.requests} requests over the last ${STABLE_HISTORY_MS / 60_000} min` : "no histogram yet; taken from the rollout's own windows"}`,
+      });
       return w.latency.length > 0 ? w : undefined;
     } catch (e) {
       if (!(e instanceof MetricsUnavailable)) throw e;
@@ -333,8 +414,14 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         return await router.rollback(writeFor(state), plan);
       } catch (e) {
         if (e instanceof SplitChanged || e instanceof LeaseLost) throw e;
-        if (clock.now() >= giveUp) throw new Error(`could not restore 100% stable on ${router.description} within ${RESTORE_PATIENCE_MS / 1000} s: ${(e as Error).message}`, { cause: e });
-        log({ kind: "info", message: `restoring stable failed (attempt ${attempt}): ${(e as Error).message}; retrying in ${Math.round(o.intervalMs / 1000)} s` });
+        if (clock.now() >= giveUp)
+          throw new Error(`could not restore 100% stable on ${router.description} within ${RESTORE_PATIENCE_MS / 1000} s: ${(e as Error).message}`, {
+            cause: e,
+          });
+        log({
+          kind: "info",
+          message: `restoring stable failed (attempt ${attempt}): ${(e as Error).message}; retrying in ${Math.round(o.intervalMs / 1000)} s`,
+        });
         await clock.sleep(o.intervalMs);
       }
     }
@@ -375,9 +462,12 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   async function askForApproval(d: Decision): Promise<Decision> {
     const since = heldSince ?? clock.now();
     heldSince = since;
-    const answer = deps.approval ? await deps.approval(attemptOf(o.releaseKey, d.state)).catch((e: Error) => (log({ kind: "info", message: `approval source: ${e.message}` }), undefined)) : undefined;
+    const answer = deps.approval
+      ? await deps.approval(attemptOf(o.releaseKey, d.state)).catch((e: Error) => (log({ kind: "info", message: `approval source: ${e.message}` }), undefined))
+      : undefined;
     if (answer) return step(decide(spec, d.state, { kind: "approval", at: clock.now(), approved: answer.approved, by: answer.by }));
-    if (clock.now() - since >= (o.approvalWaitMs ?? 0)) return step(decide(spec, d.state, { kind: "approval-timeout", at: clock.now(), waitedSeconds: Math.round((clock.now() - since) / 1000) }));
+    if (clock.now() - since >= (o.approvalWaitMs ?? 0))
+      return step(decide(spec, d.state, { kind: "approval-timeout", at: clock.now(), waitedSeconds: Math.round((clock.now() - since) / 1000) }));
     return d;
   }
 
@@ -388,7 +478,10 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     let unavailableSince: number | null = null;
     const healthEvery = Math.min(o.healthIntervalMs ?? o.intervalMs, o.intervalMs);
     while (!isTerminal(decision.state)) {
-      if (clock.now() >= deadline) return step(decide(spec, decision.state, { kind: "abort", at: clock.now(), reason: `the rollout's own deadline of ${Math.round(o.deadlineMs / 1000)} s passed` }));
+      if (clock.now() >= deadline)
+        return step(
+          decide(spec, decision.state, { kind: "abort", at: clock.now(), reason: `the rollout's own deadline of ${Math.round(o.deadlineMs / 1000)} s passed` }),
+        );
       if (decision.state.phase === "held") {
         decision = await askForApproval(decision);
         if (isTerminal(decision.state)) break;
@@ -413,15 +506,24 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       try {
         const reading = await deps.metrics.read(o.candidate, o.stable, clock.now());
         const probed = probe?.take();
-        const raw: MetricsWindow = previous ? { candidate: difference(previous.candidate, reading.candidate), stable: difference(previous.stable, reading.stable) } : { candidate: emptyArm(), stable: emptyArm() };
-        const window = probed && previous ? { candidate: addProbe(raw.candidate, probed.candidate), stable: probed.stable ? addProbe(raw.stable, probed.stable) : raw.stable } : raw;
+        const raw: MetricsWindow = previous
+          ? { candidate: difference(previous.candidate, reading.candidate), stable: difference(previous.stable, reading.stable) }
+          : { candidate: emptyArm(), stable: emptyArm() };
+        const window =
+          probed && previous
+            ? { candidate: addProbe(raw.candidate, probed.candidate), stable: probed.stable ? addProbe(raw.stable, probed.stable) : raw.stable }
+            : raw;
         previous = reading;
         unavailableSince = null;
         const before = decision.state;
         decision = decide(spec, decision.state, { kind: "metrics", at: clock.now(), window });
         const rec = decision.state.records.at(-1);
-        const verdict = rec?.measurements.map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteriaFor(spec, before.weight).p95LatencyMs })).join("; ");
-        const probeText = probed ? ` | probe: candidate ${probed.candidate.failed}/${probed.candidate.sent} failed${probed.stable ? `, stable ${probed.stable.failed}/${probed.stable.sent}` : ""}` : "";
+        const verdict = rec?.measurements
+          .map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteriaFor(spec, before.weight).p95LatencyMs }))
+          .join("; ");
+        const probeText = probed
+          ? ` | probe: candidate ${probed.candidate.failed}/${probed.candidate.sent} failed${probed.stable ? `, stable ${probed.stable.failed}/${probed.stable.sent}` : ""}`
+          : "";
         log({ kind: "window", step: before.stepIndex + 1, weight: before.weight, line: `${windowLine(window)}${probeText}${verdict ? ` | ${verdict}` : ""}` });
         decision = await step(decision);
       } catch (e) {

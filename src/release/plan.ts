@@ -55,9 +55,15 @@ export function planOf(i: PlanInputs, spec: ReleaseSpec): ReleasePlan {
       index: idx,
     };
   });
-  const inconclusive = steps.filter((s) => !s.conclusive).map((s) => `step ${s.index + 1} (${s.weight}%) needs ${s.requestsNeeded} candidate requests, about ${s.expectedSeconds < 0 ? "∞" : s.expectedSeconds} s at ${rps} req/s, but its limit is ${s.limitSeconds} s`);
+  const inconclusive = steps
+    .filter((s) => !s.conclusive)
+    .map(
+      (s) =>
+        `step ${s.index + 1} (${s.weight}%) needs ${s.requestsNeeded} candidate requests, about ${s.expectedSeconds < 0 ? "∞" : s.expectedSeconds} s at ${rps} req/s, but its limit is ${s.limitSeconds} s`,
+    );
   const total = steps.reduce((a, s) => a + Math.max(0, s.expectedSeconds), 0);
-  if (i.release.strategy !== "direct" && total > i.deadlineSeconds) inconclusive.push(`the whole release is expected to take ${total} s, beyond its deadline of ${i.deadlineSeconds} s`);
+  if (i.release.strategy !== "direct" && total > i.deadlineSeconds)
+    inconclusive.push(`the whole release is expected to take ${total} s, beyond its deadline of ${i.deadlineSeconds} s`);
   return {
     stable: i.stable,
     candidate: i.candidate,
@@ -96,8 +102,13 @@ export function formatPlan(p: ReleasePlan): string {
  * Asked by the TrafficSplit (check, and again before a rollout) and by the
  * Release component, so the offline plan and a preview say it first.
  */
-export function forecastRefusal(i: PlanInputs & Pick<TrafficSplitInputs, "environment" | "immediate" | "allowInconclusive">, spec: ReleaseSpec): string | undefined {
+export function forecastRefusal(
+  i: PlanInputs & Pick<TrafficSplitInputs, "environment" | "immediate" | "allowInconclusive">,
+  spec: ReleaseSpec,
+): string | undefined {
   if ((i.environment ?? "production") !== "production" || i.release.strategy === "direct" || i.immediate || i.allowInconclusive) return undefined;
   const plan = planOf(i, spec);
-  return plan.conclusive ? undefined : `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")`;
+  return plan.conclusive
+    ? undefined
+    : `${plan.inconclusive.join("; ")}. Nothing was started: ${plan.advice}, or accept it with allowInconclusive (stack config: releaseAllowInconclusive: "true")`;
 }

@@ -43,7 +43,10 @@ const isMine = (c: Checkpoint, me: Owner) => c.owner.id === me.id;
 export function begin(i: BeginInput): Begin {
   const where = `the checkpoint on ${i.target}`;
   if (i.stored.kind === "malformed") {
-    return { kind: "refuse", message: `${where} cannot be read: ${i.stored.problem}. Nothing was moved. Restore stable with \`npm run rollout -- --restore-stable\` (it rewrites the checkpoint), or remove it after checking the live split by hand` };
+    return {
+      kind: "refuse",
+      message: `${where} cannot be read: ${i.stored.problem}. Nothing was moved. Restore stable with \`npm run rollout -- --restore-stable\` (it rewrites the checkpoint), or remove it after checking the live split by hand`,
+    };
   }
   const c = i.stored.kind === "ok" ? i.stored.checkpoint : null;
   const leased = c !== null && !DECIDED.includes(c.state.phase) && c.state.phase !== "interrupted" && !isMine(c, i.me) && c.leaseUntil > i.now && !i.ownerGone;
@@ -51,13 +54,26 @@ export function begin(i: BeginInput): Begin {
   if (c && c.releaseKey === i.releaseKey) {
     const gates = [...i.spec.gatesBeforeTraffic, ...i.spec.gatesBeforePromotion];
     const problem = inconsistency(c, { releaseKey: i.releaseKey, stable: i.stable, candidate: i.candidate, target: i.target, steps: i.spec.steps, gates });
-    if (problem) return { kind: "refuse", message: `${where} names this release (${i.releaseKey}) but ${problem}. Nothing was moved; it is not resumed. Restore stable with \`npm run rollout -- --restore-stable\`, then run the update again` };
-    if (leased) return { kind: "wait", until: c.leaseUntil, message: `${ownerText(c.owner)} holds release ${i.releaseKey} until ${new Date(c.leaseUntil).toISOString()}` };
+    if (problem)
+      return {
+        kind: "refuse",
+        message: `${where} names this release (${i.releaseKey}) but ${problem}. Nothing was moved; it is not resumed. Restore stable with \`npm run rollout -- --restore-stable\`, then run the update again`,
+      };
+    if (leased)
+      return {
+        kind: "wait",
+        until: c.leaseUntil,
+        message: `${ownerText(c.owner)} holds release ${i.releaseKey} until ${new Date(c.leaseUntil).toISOString()}`,
+      };
     if (DECIDED.includes(c.state.phase)) return { kind: "decided", decision: resume(i.spec, c.state, i.live, i.now) };
     // An interrupted release starts again from the beginning, from a verified 100% on stable.
     if (c.state.phase !== "interrupted") return { kind: "resume", decision: resume(i.spec, c.state, i.live, i.now) };
   } else if (leased) {
-    return { kind: "wait", until: c.leaseUntil, message: `another release (${c.releaseKey}) is in progress on ${i.target}, held by ${ownerText(c.owner)} until ${new Date(c.leaseUntil).toISOString()}` };
+    return {
+      kind: "wait",
+      until: c.leaseUntil,
+      message: `another release (${c.releaseKey}) is in progress on ${i.target}, held by ${ownerText(c.owner)} until ${new Date(c.leaseUntil).toISOString()}`,
+    };
   }
 
   const fresh = start(i.spec, i.stable, i.candidate, i.now, i.stableHistory);

@@ -64,10 +64,13 @@ export function formatStatus(stack: string, releases: Record<string, ReleaseReco
     out.push(`${name}: ${r.phase}; candidate ${r.candidateRevision} carries ${r.liveCandidateWeight}%, stable is ${r.stableRevision}`);
     out.push(`  ${r.message}`);
     out.push(`  started ${r.startedAt}, last change ${r.finishedAt}${r.restoreMs !== null ? `, traffic restored to stable in ${r.restoreMs} ms` : ""}`);
-    if (r.failure) out.push(`  failed gate: ${r.failure.gate} at step ${r.failure.step} (${r.failure.weight}%): value ${r.failure.value}, threshold ${r.failure.threshold}`);
+    if (r.failure)
+      out.push(`  failed gate: ${r.failure.gate} at step ${r.failure.step} (${r.failure.weight}%): value ${r.failure.value}, threshold ${r.failure.threshold}`);
     for (const s of r.steps.slice(-5)) {
       const gates = s.measurements.map(formatGate).join("; ");
-      out.push(`  step ${s.step} at ${s.weight}%: ${s.outcome} after ${s.seconds} s, ${s.candidateRequests} candidate / ${s.stableRequests} stable requests${gates ? ` | ${gates}` : ""}`);
+      out.push(
+        `  step ${s.step} at ${s.weight}%: ${s.outcome} after ${s.seconds} s, ${s.candidateRequests} candidate / ${s.stableRequests} stable requests${gates ? ` | ${gates}` : ""}`,
+      );
     }
   }
   return `${out.join("\n")}\n`;

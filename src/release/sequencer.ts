@@ -1,4 +1,14 @@
-import { describeMeasurement, judge, newEvidence, observe, startStep, type AnalysisSettings, type Evidence, type Measurement, type StepCriteria } from "./analysis/judge";
+import {
+  describeMeasurement,
+  judge,
+  newEvidence,
+  observe,
+  startStep,
+  type AnalysisSettings,
+  type Evidence,
+  type Measurement,
+  type StepCriteria,
+} from "./analysis/judge";
 import type { ArmWindow, MetricsWindow } from "./analysis/window";
 import { checkSplit, describeExpectation, describeSplit, type LiveSplit, type SplitExpectation } from "./split";
 
@@ -147,7 +157,8 @@ export function criteriaFor(spec: ReleaseSpec, weight: number): StepCriteria {
 export const isAnalysed = (spec: Pick<ReleaseSpec, "strategy">, weight: number) => weight < 100 || spec.strategy === "blue-green";
 
 /** "step 2/5 (10% to app-v2)": how every message names a step. */
-export const stepLabel = (spec: ReleaseSpec, state: Pick<RolloutState, "stepIndex" | "candidate">, weight: number) => `step ${state.stepIndex + 1}/${spec.steps.length} (${weight}% to ${state.candidate})`;
+export const stepLabel = (spec: ReleaseSpec, state: Pick<RolloutState, "stepIndex" | "candidate">, weight: number) =>
+  `step ${state.stepIndex + 1}/${spec.steps.length} (${weight}% to ${state.candidate})`;
 
 /** Gates whose failure means the candidate is unhealthy: its connections are closed at once. */
 const drainable = (gate: string) => gate.startsWith("comparative:") || gate === "inconclusive" || gate === "abort";
@@ -211,7 +222,13 @@ export function checkLive(spec: ReleaseSpec, state: RolloutState, live: LiveSpli
         : `The release stops here and moves no more traffic: the split stays as it is. When it is as you want it, \`npm run rollout -- --restore-stable --force\` puts 100% back on ${state.stable}, and the next update starts this release afresh`) +
       (state.failure ? ` (the release had decided: ${state.failure.message})` : ""),
   };
-  return { state: { ...state, phase: "interrupted", failure, records: closeRecord(state.records, now, "aborted"), updatedAt: now, heldFrom: null }, actions: [{ kind: "notify", event: "interrupted" }, { kind: "done", phase: "interrupted" }] };
+  return {
+    state: { ...state, phase: "interrupted", failure, records: closeRecord(state.records, now, "aborted"), updatedAt: now, heldFrom: null },
+    actions: [
+      { kind: "notify", event: "interrupted" },
+      { kind: "done", phase: "interrupted" },
+    ],
+  };
 }
 
 function nextGateOrTraffic(spec: ReleaseSpec, state: RolloutState, now: number, actions: Action[]): Decision {
@@ -272,7 +289,9 @@ function finish(state: RolloutState, phase: "promoted" | "rolled-back" | "reject
 /** Back to stable: weight 0, and the split may lie anywhere between 0 and the highest weight it could carry now. */
 function rollBack(state: RolloutState, failure: Failure, now: number, records = state.records): Decision {
   const high = Math.max(state.weight, state.moving?.from ?? 0, state.moving?.to ?? 0);
-  return finish({ ...state, records, failure, weight: 0, moving: { from: high, to: 0 } }, "rolled-back", now, [{ kind: "rollback", reason: failure.message, mode: rollbackMode(failure) }]);
+  return finish({ ...state, records, failure, weight: 0, moving: { from: high, to: 0 } }, "rolled-back", now, [
+    { kind: "rollback", reason: failure.message, mode: rollbackMode(failure) },
+  ]);
 }
 
 /** Stops the rollout on a failed gate: back to stable (or held, with auto-rollback off). */
@@ -285,7 +304,10 @@ function fail(spec: ReleaseSpec, state: RolloutState, failure: Failure, now: num
 }
 
 function hold(state: RolloutState, now: number, reason: string, actions: Action[] = []): Decision {
-  return { state: { ...state, phase: "held", heldFrom: state.phase === "held" ? state.heldFrom : state.phase, updatedAt: now }, actions: [...actions, { kind: "notify", event: "held" }, { kind: "await-approval", reason }] };
+  return {
+    state: { ...state, phase: "held", heldFrom: state.phase === "held" ? state.heldFrom : state.phase, updatedAt: now },
+    actions: [...actions, { kind: "notify", event: "held" }, { kind: "await-approval", reason }],
+  };
 }
 
 export function failureMessage(spec: ReleaseSpec, state: RolloutState, m: Measurement): Failure {
@@ -302,7 +324,8 @@ export function failureMessage(spec: ReleaseSpec, state: RolloutState, m: Measur
   };
 }
 
-const gateList = (spec: ReleaseSpec, phase: Phase): GateName[] => (phase === "gating" ? spec.gatesBeforeTraffic : phase === "promoting" ? spec.gatesBeforePromotion : ["candidate-health"]);
+const gateList = (spec: ReleaseSpec, phase: Phase): GateName[] =>
+  phase === "gating" ? spec.gatesBeforeTraffic : phase === "promoting" ? spec.gatesBeforePromotion : ["candidate-health"];
 
 /** The transition function. Unknown or out-of-phase observations change nothing. */
 export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation): Decision {
@@ -316,7 +339,14 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
   if (obs.kind === "split") return checkLive(spec, state, obs.live, now) ?? { state, actions: [] };
 
   if (obs.kind === "abort") {
-    const failure: Failure = { step: state.stepIndex + 1, weight: state.weight, gate: "abort", value: "requested", threshold: "-", message: `aborted at ${state.weight}%: ${obs.reason}` };
+    const failure: Failure = {
+      step: state.stepIndex + 1,
+      weight: state.weight,
+      gate: "abort",
+      value: "requested",
+      threshold: "-",
+      message: `aborted at ${state.weight}%: ${obs.reason}`,
+    };
     const records = closeRecord(state.records, now, "aborted");
     if (state.stepIndex < 0) return finish({ ...state, records, failure }, "rejected", now, []);
     return rollBack(state, failure, now, records);
@@ -350,7 +380,14 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       if (obs.gate !== list[state.gateIndex]) return { state, actions: [] };
       if (!obs.passed) {
         const when = state.phase === "gating" ? "before any traffic" : "before promotion";
-        const failure: Failure = { step: state.stepIndex + 1, weight: state.weight, gate: obs.gate, value: "failed", threshold: "pass", message: `${obs.gate} gate failed ${when}: ${obs.detail}` };
+        const failure: Failure = {
+          step: state.stepIndex + 1,
+          weight: state.weight,
+          gate: obs.gate,
+          value: "failed",
+          threshold: "pass",
+          message: `${obs.gate} gate failed ${when}: ${obs.detail}`,
+        };
         // A person can still approve a manual gate later; a webhook's "no" is final.
         return fail(spec, state, failure, now);
       }
@@ -376,14 +413,28 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       }
       if (obs.kind !== "approval") return { state, actions: [] };
       if (!obs.approved) {
-        const failure: Failure = state.failure ?? { step: state.stepIndex + 1, weight: state.weight, gate: "manual-approval", value: "rejected", threshold: "approve", message: `rejected by ${obs.by}` };
+        const failure: Failure = state.failure ?? {
+          step: state.stepIndex + 1,
+          weight: state.weight,
+          gate: "manual-approval",
+          value: "rejected",
+          threshold: "approve",
+          message: `rejected by ${obs.by}`,
+        };
         if (state.stepIndex < 0) return finish({ ...state, failure }, "rejected", now, []);
         return rollBack(state, failure, now);
       }
       // A failure cannot be approved away; a manual approval goes on with the promotion gates; an inconclusive step moves on.
       if (state.failure) return { state, actions: [{ kind: "await-approval", reason: "a failed gate can only be rejected (rolled back), not approved" }] };
       if (state.heldFrom === "promoting") {
-        const approved = { ...state, phase: "promoting" as const, heldFrom: null, gateIndex: state.gateIndex + 1, gatesPassed: [...state.gatesPassed, "manual-approval"], updatedAt: now };
+        const approved = {
+          ...state,
+          phase: "promoting" as const,
+          heldFrom: null,
+          gateIndex: state.gateIndex + 1,
+          gatesPassed: [...state.gatesPassed, "manual-approval"],
+          updatedAt: now,
+        };
         return nextPromotionGate(spec, approved, now);
       }
       const resumed = { ...state, phase: state.heldFrom ?? "analysing", heldFrom: null, updatedAt: now };
@@ -423,7 +474,11 @@ function watchWhileHeld(spec: ReleaseSpec, state: RolloutState, obs: Observation
 }
 
 function failWhileHeld(spec: ReleaseSpec, state: RolloutState, failure: Failure, now: number): Decision {
-  if (!spec.autoRollback) return { state: { ...state, failure, updatedAt: now }, actions: [{ kind: "await-approval", reason: `auto-rollback is off: ${failure.message}; it can only be rejected now` }] };
+  if (!spec.autoRollback)
+    return {
+      state: { ...state, failure, updatedAt: now },
+      actions: [{ kind: "await-approval", reason: `auto-rollback is off: ${failure.message}; it can only be rejected now` }],
+    };
   return rollBack({ ...state, heldFrom: null }, failure, now);
 }
 
@@ -513,11 +568,14 @@ export function evidenceMissing(spec: ReleaseSpec, state: RolloutState, criteria
   const criteria = criteriaFor(spec, state.weight);
   if (!criteriaShown) {
     const last = state.records.at(-1);
-    const waiting = (last?.measurements ?? []).map((m) => describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteria.p95LatencyMs }));
+    const waiting = (last?.measurements ?? []).map((m) =>
+      describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteria.p95LatencyMs }),
+    );
     const said = waiting.filter((w) => w.trim() !== "");
     missing.push(...(said.length > 0 ? said : ["the step's criteria to be shown met (no latency histogram or no requests yet)"]));
   }
-  if (state.evidence.step.requests < spec.minStepRequests) missing.push(`at least ${spec.minStepRequests} candidate requests in the step (has ${state.evidence.step.requests})`);
+  if (state.evidence.step.requests < spec.minStepRequests)
+    missing.push(`at least ${spec.minStepRequests} candidate requests in the step (has ${state.evidence.step.requests})`);
   if (elapsedSeconds < spec.bakeSeconds) missing.push(`the bake of ${spec.bakeSeconds} s (${Math.floor(elapsedSeconds)} s so far)`);
   if (!candidateServed(window)) missing.push("a window in which the candidate answered requests (the last one had none)");
   return missing;
@@ -553,7 +611,10 @@ export function resume(spec: ReleaseSpec, state: RolloutState, live: LiveSplit, 
     unavailableSince: null,
     healthFailures: 0,
     evidence: startStep(state.evidence),
-    records: [...closeRecord(state.records, now, "aborted"), { step: state.stepIndex, weight: state.weight, startedAt: now, candidateRequests: 0, stableRequests: 0, measurements: [] }],
+    records: [
+      ...closeRecord(state.records, now, "aborted"),
+      { step: state.stepIndex, weight: state.weight, startedAt: now, candidateRequests: 0, stableRequests: 0, measurements: [] },
+    ],
   };
   return { state: restarted, actions: liveWeight === state.weight ? [] : [{ kind: "set-weight", weight: state.weight, step: state.stepIndex }] };
 }

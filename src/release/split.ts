@@ -58,7 +58,11 @@ export type SplitCheck = { ok: true } | { ok: false; reason: string };
 export function checkSplit(live: LiveSplit, e: SplitExpectation): SplitCheck {
   // Any other arm with any share is someone else's traffic: no tolerance (the engine's own rescaling would grow it).
   const others = live.arms.filter((a) => a.name !== e.stable && a.name !== e.candidate && a.percent > 0);
-  if (others.length > 0) return { ok: false, reason: `${others.map((a) => `${a.name} carries ${a.percent < 0.1 ? "some" : `${round(a.percent)}%`}`).join(", ")}, which is neither ${e.stable} (stable) nor ${e.candidate} (candidate)` };
+  if (others.length > 0)
+    return {
+      ok: false,
+      reason: `${others.map((a) => `${a.name} carries ${a.percent < 0.1 ? "some" : `${round(a.percent)}%`}`).join(", ")}, which is neither ${e.stable} (stable) nor ${e.candidate} (candidate)`,
+    };
   if (!live.arms.some((a) => a.name === e.stable)) return { ok: false, reason: `the target has no arm named ${e.stable} (stable)` };
   const c = shareOf(live, e.candidate);
   const s = shareOf(live, e.stable);

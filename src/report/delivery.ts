@@ -46,7 +46,11 @@ const time = (t: Date | string | undefined) => (t === undefined ? NaN : new Date
  * `history` newest first, as Pulumi returns it; `commitTimes` maps a
  * commit (git.head) to when it was made, where the caller could find out.
  */
-export function deliveryReport(stack: string, history: readonly HistoryEntry[], opts: { since?: Date; now: Date; commitTimes?: ReadonlyMap<string, Date> }): DeliveryReport {
+export function deliveryReport(
+  stack: string,
+  history: readonly HistoryEntry[],
+  opts: { since?: Date; now: Date; commitTimes?: ReadonlyMap<string, Date> },
+): DeliveryReport {
   const from = opts.since ?? new Date(Math.min(opts.now.getTime(), ...history.map((e) => time(e.startTime)).filter(Number.isFinite)));
   const inPeriod = history.filter((e) => e.kind === "update" && time(e.startTime) >= from.getTime()).sort((a, b) => time(a.startTime) - time(b.startTime));
   const byOutcome: Record<string, number> = {};
@@ -75,7 +79,8 @@ export function deliveryReport(stack: string, history: readonly HistoryEntry[], 
   }
 
   const perDay = new Map<string, { succeeded: number; failed: number }>();
-  for (let t = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()); t <= opts.now.getTime(); t += DAY_MS) perDay.set(new Date(t).toISOString().slice(0, 10), { succeeded: 0, failed: 0 });
+  for (let t = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()); t <= opts.now.getTime(); t += DAY_MS)
+    perDay.set(new Date(t).toISOString().slice(0, 10), { succeeded: 0, failed: 0 });
   for (const e of inPeriod) {
     const day = perDay.get(new Date(e.startTime).toISOString().slice(0, 10));
     if (day && (e.result === "succeeded" || e.result === "failed")) day[e.result]++;
@@ -99,7 +104,10 @@ const show = (s: Summary | null, unit: string) => (s ? `median ${s.median} ${uni
 
 /** The report as Markdown; `chart` is the SVG file's path, linked when given. */
 export function renderMarkdown(r: DeliveryReport, chart?: string): string {
-  const outcomes = Object.entries(r.byOutcome).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  const outcomes =
+    Object.entries(r.byOutcome)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ") || "none";
   return [
     `# Delivery report: ${r.stack}`,
     "",
@@ -131,8 +139,12 @@ export function renderSvg(r: DeliveryReport): string {
     const bad = y(d.failed);
     const base = h - pad;
     return [
-      ...(d.succeeded > 0 ? [`<rect x="${x}" y="${base - ok}" width="${bar}" height="${ok}" fill="#2e7d32"><title>${d.date}: ${d.succeeded} succeeded</title></rect>`] : []),
-      ...(d.failed > 0 ? [`<rect x="${x}" y="${base - ok - bad}" width="${bar}" height="${bad}" fill="#c62828"><title>${d.date}: ${d.failed} failed</title></rect>`] : []),
+      ...(d.succeeded > 0
+        ? [`<rect x="${x}" y="${base - ok}" width="${bar}" height="${ok}" fill="#2e7d32"><title>${d.date}: ${d.succeeded} succeeded</title></rect>`]
+        : []),
+      ...(d.failed > 0
+        ? [`<rect x="${x}" y="${base - ok - bad}" width="${bar}" height="${bad}" fill="#c62828"><title>${d.date}: ${d.failed} failed</title></rect>`]
+        : []),
     ];
   });
   return [

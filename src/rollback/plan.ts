@@ -32,7 +32,8 @@ const succeeded = (e: HistoryEntry) => e.kind === "update" && e.result === "succ
  * the backend records none (a file or bucket backend reports 0), 1, 2, …
  * counted from the oldest update. `history` is newest first.
  */
-export const numbered = (history: readonly HistoryEntry[]): HistoryEntry[] => history.map((e, i) => ({ ...e, version: e.version !== undefined && e.version > 0 ? e.version : history.length - i }));
+export const numbered = (history: readonly HistoryEntry[]): HistoryEntry[] =>
+  history.map((e, i) => ({ ...e, version: e.version !== undefined && e.version > 0 ? e.version : history.length - i }));
 
 /**
  * The update to return to: `to` when given (it must be a successful
@@ -46,7 +47,11 @@ export function chooseUpdate(stack: string, raw: readonly HistoryEntry[], to?: n
   if (to !== undefined) {
     const target = history.find((e) => e.version === to);
     if (!target) return { ok: false, problem: `stack ${stack} has no update ${to} (its history has ${history.map((e) => e.version).join(", ")})` };
-    if (!succeeded(target)) return { ok: false, problem: `update ${to} of stack ${stack} did not succeed (${target.kind}: ${target.result}): only a successful update can be redeployed` };
+    if (!succeeded(target))
+      return {
+        ok: false,
+        problem: `update ${to} of stack ${stack} did not succeed (${target.kind}: ${target.result}): only a successful update can be redeployed`,
+      };
     if (target === current) return { ok: false, problem: `update ${to} is already the newest update of stack ${stack}` };
     return withConfig(stack, current, target);
   }
@@ -110,4 +115,5 @@ export function configChanges(current: ConfigMap, target: ConfigMap): string[] {
  * tree, those that change what the program does (stack config files and
  * docs do not: the config comes from history).
  */
-export const programFiles = (changed: readonly string[]): string[] => changed.filter((f) => f.trim() !== "" && !/(^|\/)Pulumi\.[^/]+\.yaml$/.test(f) && !/\.md$/i.test(f));
+export const programFiles = (changed: readonly string[]): string[] =>
+  changed.filter((f) => f.trim() !== "" && !/(^|\/)Pulumi\.[^/]+\.yaml$/.test(f) && !/\.md$/i.test(f));

@@ -8,7 +8,8 @@ import { ROOT } from "../support/stacks";
 
 /** The project's commands as `npm run NAME` runs them (src/cli/NAME.ts). */
 const COMMANDS = ["plan", "rollout", "rollback", "status", "report"] as const;
-const run = (name: string, args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, encoding: "utf8", env, timeout: 120_000 });
+const run = (name: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, encoding: "utf8", env, timeout: 120_000 });
 const options = (text: string) => new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z-]+/g)].map((m) => m[0]).filter((o) => o !== "--silent"));
 
 describe("every command", () => {
@@ -25,7 +26,10 @@ describe("every command", () => {
   });
 
   it.each(["rollback", "status", "report"])("%s: a missing Pulumi CLI is said in words, not as `code: -2`", (name) => {
-    const r = run(name, ["--stack", "production"], { ...process.env, PATH: [dirname(process.execPath), join(ROOT, "node_modules", ".bin"), "/nonexistent"].join(":") });
+    const r = run(name, ["--stack", "production"], {
+      ...process.env,
+      PATH: [dirname(process.execPath), join(ROOT, "node_modules", ".bin"), "/nonexistent"].join(":"),
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^${name}: the Pulumi CLI was not found on PATH: install it`));
     expect(r.stderr).not.toContain("code: -2");
@@ -76,7 +80,10 @@ describe("a secret in the wrong place is never echoed", () => {
           "followers: { kind: vercel, token: SENTINEL_VERCEL_TOKEN_1234 }",
         ].join("\n"),
       );
-      for (const args of [["--config", file, "--plan"], ["--config", file, "--plan", "--json"]]) {
+      for (const args of [
+        ["--config", file, "--plan"],
+        ["--config", file, "--plan", "--json"],
+      ]) {
         const r = run("rollout", args);
         expect(r.status).toBe(1);
         const out = r.stdout + r.stderr;
@@ -107,7 +114,14 @@ describe("a secret in the wrong place is never echoed", () => {
 
 describe("output through a pipe", () => {
   it("the offline plan's JSON arrives whole through a real pipe (well over 64 KiB)", () => {
-    const r = spawnSync("bash", ["-c", "set -o pipefail; npm run --silent plan -- --stack staging --json --no-policies | node -e 'let s=\"\";process.stdin.on(\"data\",d=>s+=d).on(\"end\",()=>{const j=JSON.parse(s);console.log(s.length, j.ok, j.resources.length)})'"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        'set -o pipefail; npm run --silent plan -- --stack staging --json --no-policies | node -e \'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(s.length, j.ok, j.resources.length)})\'',
+      ],
+      { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     const [bytes, ok, resources] = r.stdout.trim().split(" ");
     expect(Number(bytes)).toBeGreaterThan(65_536);

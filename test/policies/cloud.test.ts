@@ -49,17 +49,47 @@ describe("Cloud Run policies", () => {
 
   it("cloud-run-image-digest: tags fail in staging and production, pass in dev", async () => {
     const tagged = (env: string) => service((s) => (s.template.containers[0].image = "europe-docker.pkg.dev/acme/ws/backend:1.8.0"), env);
-    expect((await detailsOf(TYPES.runService, tagged("production"), "cloud-run-image-digest"))[0]).toContain('image "europe-docker.pkg.dev/acme/ws/backend:1.8.0" is not pinned by digest');
+    expect((await detailsOf(TYPES.runService, tagged("production"), "cloud-run-image-digest"))[0]).toContain(
+      'image "europe-docker.pkg.dev/acme/ws/backend:1.8.0" is not pinned by digest',
+    );
     expect(await detailsOf(TYPES.runService, tagged("staging"), "cloud-run-image-digest")).toHaveLength(1);
     expect(await detailsOf(TYPES.runService, tagged("dev"), "cloud-run-image-digest")).toEqual([]);
     // A computed image (a build output) is left for update time, not failed during preview.
-    expect(await detailsOf(TYPES.runService, service((s) => (s.template.containers[0].image = UNKNOWN)), "cloud-run-image-digest")).toEqual([]);
+    expect(
+      await detailsOf(
+        TYPES.runService,
+        service((s) => (s.template.containers[0].image = UNKNOWN)),
+        "cloud-run-image-digest",
+      ),
+    ).toEqual([]);
   });
 
   it("cloud-run-dedicated-service-account: absent or default compute account fails; unknown during preview does not", async () => {
-    expect((await detailsOf(TYPES.runService, service((s) => delete s.template.serviceAccount), "cloud-run-dedicated-service-account"))[0]).toContain("revisions run as the default compute service account");
-    expect((await detailsOf(TYPES.runService, service((s) => (s.template.serviceAccount = "123456789-compute@developer.gserviceaccount.com")), "cloud-run-dedicated-service-account"))[0]).toContain("is the default compute account");
-    expect(await detailsOf(TYPES.runService, service((s) => (s.template.serviceAccount = UNKNOWN)), "cloud-run-dedicated-service-account")).toEqual([]);
+    expect(
+      (
+        await detailsOf(
+          TYPES.runService,
+          service((s) => delete s.template.serviceAccount),
+          "cloud-run-dedicated-service-account",
+        )
+      )[0],
+    ).toContain("revisions run as the default compute service account");
+    expect(
+      (
+        await detailsOf(
+          TYPES.runService,
+          service((s) => (s.template.serviceAccount = "123456789-compute@developer.gserviceaccount.com")),
+          "cloud-run-dedicated-service-account",
+        )
+      )[0],
+    ).toContain("is the default compute account");
+    expect(
+      await detailsOf(
+        TYPES.runService,
+        service((s) => (s.template.serviceAccount = UNKNOWN)),
+        "cloud-run-dedicated-service-account",
+      ),
+    ).toEqual([]);
   });
 
   it.each([
@@ -69,13 +99,23 @@ describe("Cloud Run policies", () => {
     ["a high-entropy value", { name: "SESSION_SEED", value: "q8F#2kLz!9vBx7Rt%4mWp0Yc" }, "its value is a high-entropy string"],
     ["credentials in a URL", { name: "DATABASE_URL", value: "postgres://app:s3cr3t@10.0.0.5/app" }, "its value looks like a URL with embedded credentials"],
   ])("cloud-run-secrets-from-secret-manager: flags %s", async (_what, env, why) => {
-    const d = await detailsOf(TYPES.runService, service((s) => s.template.containers[0].envs.push(env)), "cloud-run-secrets-from-secret-manager");
+    const d = await detailsOf(
+      TYPES.runService,
+      service((s) => s.template.containers[0].envs.push(env)),
+      "cloud-run-secrets-from-secret-manager",
+    );
     expect(d).toHaveLength(1);
     expect(d[0]).toContain(`env ${env.name} of container backend is a literal value and ${why}`);
   });
 
   it("cloud-run-secrets-from-secret-manager: plain config, public key ids and secretKeyRef references pass", async () => {
-    const ok = service((s) => s.template.containers[0].envs.push({ name: "FIREBASE_PROJECT_ID", value: "acme-prod" }, { name: "CORS_ORIGIN", value: "https://app.example.com" }, { name: "LOG_LEVEL", value: "info" }));
+    const ok = service((s) =>
+      s.template.containers[0].envs.push(
+        { name: "FIREBASE_PROJECT_ID", value: "acme-prod" },
+        { name: "CORS_ORIGIN", value: "https://app.example.com" },
+        { name: "LOG_LEVEL", value: "info" },
+      ),
+    );
     expect(await detailsOf(TYPES.runService, ok, "cloud-run-secrets-from-secret-manager")).toEqual([]);
   });
 
@@ -83,11 +123,21 @@ describe("Cloud Run policies", () => {
     const low = service((s) => (s.template.scaling = { minInstanceCount: 0 }));
     const d = await detailsOf(TYPES.runService, low, "cloud-run-production-scaling");
     expect(d).toEqual([expect.stringContaining("minimum instances is 0"), expect.stringContaining("maximum instances is not set")]);
-    expect(await detailsOf(TYPES.runService, service((s) => (s.template.scaling = { minInstanceCount: 0 }), "dev"), "cloud-run-production-scaling")).toEqual([]);
+    expect(
+      await detailsOf(
+        TYPES.runService,
+        service((s) => (s.template.scaling = { minInstanceCount: 0 }), "dev"),
+        "cloud-run-production-scaling",
+      ),
+    ).toEqual([]);
   });
 
   it("cloud-run-resource-limits: a missing memory limit fails", async () => {
-    const d = await detailsOf(TYPES.runService, service((s) => (s.template.containers[0].resources = { limits: { cpu: "1" } })), "cloud-run-resource-limits");
+    const d = await detailsOf(
+      TYPES.runService,
+      service((s) => (s.template.containers[0].resources = { limits: { cpu: "1" } })),
+      "cloud-run-resource-limits",
+    );
     expect(d).toEqual([expect.stringContaining("container backend has no resources.limits.memory")]);
   });
 
@@ -99,12 +149,28 @@ describe("Cloud Run policies", () => {
       s.template.containers[0].envs = [{ name: "APP_ENV", value: "production" }];
     });
     expect((await detailsOf(TYPES.runService, publicOnly, "cloud-run-private-egress-via-vpc"))[0]).toContain("production service has no template.vpcAccess");
-    expect((await detailsOf(TYPES.runService, service((s) => (s.template.vpcAccess.egress = "SOMETIMES")), "cloud-run-private-egress-via-vpc"))[0]).toContain('egress is "SOMETIMES"');
+    expect(
+      (
+        await detailsOf(
+          TYPES.runService,
+          service((s) => (s.template.vpcAccess.egress = "SOMETIMES")),
+          "cloud-run-private-egress-via-vpc",
+        )
+      )[0],
+    ).toContain('egress is "SOMETIMES"');
   });
 
   it("cloud-run-no-public-invoker: allUsers needs the service in the pack's own publicServices; a label from the program does not count", async () => {
-    const svc = resource(TYPES.runService, service((s) => (s.labels = { ...s.labels, access: "private" })), { name: "backend" });
-    const grant = resource(TYPES.runIamMember, { name: "ws-backend", role: "roles/run.invoker", member: "allUsers" }, { name: "backend-invoker-0", propertyDependencies: { name: [svc.urn] } });
+    const svc = resource(
+      TYPES.runService,
+      service((s) => (s.labels = { ...s.labels, access: "private" })),
+      { name: "backend" },
+    );
+    const grant = resource(
+      TYPES.runIamMember,
+      { name: "ws-backend", role: "roles/run.invoker", member: "allUsers" },
+      { name: "backend-invoker-0", propertyDependencies: { name: [svc.urn] } },
+    );
     const bad = of(await pack.analyzeStack([svc, grant]), "cloud-run-no-public-invoker");
     expect(bad).toHaveLength(1);
     expect(bad[0]!.detail).toContain("backend-invoker-0 grants allUsers on Cloud Run service ws-backend, which this policy's publicServices does not list");
@@ -114,49 +180,129 @@ describe("Cloud Run policies", () => {
     const labelled = resource(TYPES.runService, service(), { name: "backend2" });
     const grant2 = { ...grant, propertyDependencies: { name: [labelled.urn] } };
     expect(of(await pack.analyzeStack([labelled, grant2]), "cloud-run-no-public-invoker")).toHaveLength(1);
-    expect(of(await pack.analyzeStack([svc, grant], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
+    expect(
+      of(
+        await pack.analyzeStack([svc, grant], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }),
+        "cloud-run-no-public-invoker",
+      ),
+    ).toEqual([]);
 
-    const binding = resource(TYPES.runIamBinding, { name: "ws-backend", role: "roles/run.invoker", members: ["group:ops@example.com", "allAuthenticatedUsers"] });
+    const binding = resource(TYPES.runIamBinding, {
+      name: "ws-backend",
+      role: "roles/run.invoker",
+      members: ["group:ops@example.com", "allAuthenticatedUsers"],
+    });
     expect(of(await pack.analyzeStack([svc, binding]), "cloud-run-no-public-invoker")[0]!.detail).toContain("grants allAuthenticatedUsers");
     const named = resource(TYPES.runIamMember, { name: "ws-backend", role: "roles/run.invoker", member: "group:ops@example.com" });
     expect(of(await pack.analyzeStack([svc, named]), "cloud-run-no-public-invoker")).toEqual([]);
   });
 
   it("cloud-run-no-public-invoker: the v1 Cloud Run IAM types (gcp.cloudrun.IamMember, IamBinding, IamPolicy) are held to the same rule", async () => {
-    const member = resource("gcp:cloudrun/iamMember:IamMember", { service: "ws-backend", location: "europe-west1", role: "roles/run.invoker", member: "allUsers" }, { name: "v1-member" });
-    const binding = resource("gcp:cloudrun/iamBinding:IamBinding", { service: "ws-backend", location: "europe-west1", role: "roles/run.invoker", members: ["allAuthenticatedUsers"] }, { name: "v1-binding" });
-    const policy = resource("gcp:cloudrun/iamPolicy:IamPolicy", { service: "ws-backend", location: "europe-west1", policyData: JSON.stringify({ bindings: [{ role: "roles/run.invoker", members: ["allUsers"] }] }) }, { name: "v1-policy" });
-    expect(of(await pack.analyzeStack([member, binding, policy]), "cloud-run-no-public-invoker").map((v) => v.urn).sort()).toEqual([binding.urn, member.urn, policy.urn].sort());
-    expect(of(await pack.analyzeStack([member, binding, policy], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
+    const member = resource(
+      "gcp:cloudrun/iamMember:IamMember",
+      { service: "ws-backend", location: "europe-west1", role: "roles/run.invoker", member: "allUsers" },
+      { name: "v1-member" },
+    );
+    const binding = resource(
+      "gcp:cloudrun/iamBinding:IamBinding",
+      { service: "ws-backend", location: "europe-west1", role: "roles/run.invoker", members: ["allAuthenticatedUsers"] },
+      { name: "v1-binding" },
+    );
+    const policy = resource(
+      "gcp:cloudrun/iamPolicy:IamPolicy",
+      { service: "ws-backend", location: "europe-west1", policyData: JSON.stringify({ bindings: [{ role: "roles/run.invoker", members: ["allUsers"] }] }) },
+      { name: "v1-policy" },
+    );
+    expect(
+      of(await pack.analyzeStack([member, binding, policy]), "cloud-run-no-public-invoker")
+        .map((v) => v.urn)
+        .sort(),
+    ).toEqual([binding.urn, member.urn, policy.urn].sort());
+    expect(
+      of(
+        await pack.analyzeStack([member, binding, policy], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }),
+        "cloud-run-no-public-invoker",
+      ),
+    ).toEqual([]);
   });
 
   it("cloud-run-no-public-invoker: a service that disables its invoker IAM check is public, unless publicServices lists it", async () => {
-    const open = resource(TYPES.runService, service((s) => (s.invokerIamDisabled = true)), { name: "open" });
+    const open = resource(
+      TYPES.runService,
+      service((s) => (s.invokerIamDisabled = true)),
+      { name: "open" },
+    );
     const bad = of(await pack.analyzeStack([open]), "cloud-run-no-public-invoker");
     expect(bad.map((v) => [v.urn, v.detail.slice(0, 63)])).toEqual([[open.urn, "Cloud Run service ws-backend sets invokerIamDisabled, so anyone"]]);
-    expect(of(await pack.analyzeStack([open], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker")).toEqual([]);
-    expect(of(await pack.analyzeStack([resource(TYPES.runService, service((s) => (s.invokerIamDisabled = false)))]), "cloud-run-no-public-invoker")).toEqual([]);
+    expect(
+      of(await pack.analyzeStack([open], { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } }), "cloud-run-no-public-invoker"),
+    ).toEqual([]);
+    expect(
+      of(
+        await pack.analyzeStack([
+          resource(
+            TYPES.runService,
+            service((s) => (s.invokerIamDisabled = false)),
+          ),
+        ]),
+        "cloud-run-no-public-invoker",
+      ),
+    ).toEqual([]);
   });
 
   it("cloud-run-no-public-invoker: a public member in the project's IAM reaches every service; publicServices cannot allow it", async () => {
-    const member = resource("gcp:projects/iAMMember:IAMMember", { project: "acme-prod", role: "roles/run.invoker", member: "allUsers" }, { name: "project-member" });
-    const binding = resource("gcp:projects/iAMBinding:IAMBinding", { project: "acme-prod", role: "roles/run.invoker", members: ["group:ops@example.com", "allUsers"] }, { name: "project-binding" });
-    const policy = resource("gcp:projects/iAMPolicy:IAMPolicy", { project: "acme-prod", policyData: JSON.stringify({ bindings: [{ role: "roles/viewer", members: ["allAuthenticatedUsers"] }] }) }, { name: "project-policy" });
-    const named = resource("gcp:projects/iAMMember:IAMMember", { project: "acme-prod", role: "roles/run.invoker", member: "serviceAccount:web@acme-prod.iam.gserviceaccount.com" }, { name: "project-named" });
+    const member = resource(
+      "gcp:projects/iAMMember:IAMMember",
+      { project: "acme-prod", role: "roles/run.invoker", member: "allUsers" },
+      { name: "project-member" },
+    );
+    const binding = resource(
+      "gcp:projects/iAMBinding:IAMBinding",
+      { project: "acme-prod", role: "roles/run.invoker", members: ["group:ops@example.com", "allUsers"] },
+      { name: "project-binding" },
+    );
+    const policy = resource(
+      "gcp:projects/iAMPolicy:IAMPolicy",
+      { project: "acme-prod", policyData: JSON.stringify({ bindings: [{ role: "roles/viewer", members: ["allAuthenticatedUsers"] }] }) },
+      { name: "project-policy" },
+    );
+    const named = resource(
+      "gcp:projects/iAMMember:IAMMember",
+      { project: "acme-prod", role: "roles/run.invoker", member: "serviceAccount:web@acme-prod.iam.gserviceaccount.com" },
+      { name: "project-named" },
+    );
     const allowAll = { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } };
     const found = of(await pack.analyzeStack([member, binding, policy, named], allowAll), "cloud-run-no-public-invoker");
     expect(found.map((v) => v.urn).sort()).toEqual([binding.urn, member.urn, policy.urn].sort());
     expect(found.find((v) => v.urn === member.urn)!.detail).toContain("project-member grants allUsers roles/run.invoker on a whole project");
     // Above the project, too.
-    const folder = resource("gcp:folder/iAMMember:IAMMember", { folder: "folders/1", role: "roles/run.invoker", member: "allUsers" }, { name: "folder-member" });
-    const org = resource("gcp:organizations/iAMBinding:IAMBinding", { orgId: "1", role: "roles/run.invoker", members: ["allAuthenticatedUsers"] }, { name: "org-binding" });
+    const folder = resource(
+      "gcp:folder/iAMMember:IAMMember",
+      { folder: "folders/1", role: "roles/run.invoker", member: "allUsers" },
+      { name: "folder-member" },
+    );
+    const org = resource(
+      "gcp:organizations/iAMBinding:IAMBinding",
+      { orgId: "1", role: "roles/run.invoker", members: ["allAuthenticatedUsers"] },
+      { name: "org-binding" },
+    );
     const above = of(await pack.analyzeStack([folder, org], allowAll), "cloud-run-no-public-invoker");
-    expect(above.map((v) => v.detail.split(", which")[0]).sort()).toEqual(["folder-member grants allUsers roles/run.invoker on a whole folder", "org-binding grants allAuthenticatedUsers roles/run.invoker on a whole organization"]);
+    expect(above.map((v) => v.detail.split(", which")[0]).sort()).toEqual([
+      "folder-member grants allUsers roles/run.invoker on a whole folder",
+      "org-binding grants allAuthenticatedUsers roles/run.invoker on a whole organization",
+    ]);
   });
 
   it("cloud-run-no-public-invoker: a v1 service with the invoker-iam-disabled annotation is public too", async () => {
-    const v1 = (value: string) => resource("gcp:cloudrun/service:Service", { name: "ws-backend", location: "europe-west1", metadata: { annotations: { "run.googleapis.com/invoker-iam-disabled": value } } }, { name: `v1-${value}` });
-    expect(of(await pack.analyzeStack([v1("true")]), "cloud-run-no-public-invoker").map((v) => v.detail.slice(0, 63))).toEqual(["Cloud Run service ws-backend sets invokerIamDisabled, so anyone"]);
+    const v1 = (value: string) =>
+      resource(
+        "gcp:cloudrun/service:Service",
+        { name: "ws-backend", location: "europe-west1", metadata: { annotations: { "run.googleapis.com/invoker-iam-disabled": value } } },
+        { name: `v1-${value}` },
+      );
+    expect(of(await pack.analyzeStack([v1("true")]), "cloud-run-no-public-invoker").map((v) => v.detail.slice(0, 63))).toEqual([
+      "Cloud Run service ws-backend sets invokerIamDisabled, so anyone",
+    ]);
     expect(of(await pack.analyzeStack([v1("false")]), "cloud-run-no-public-invoker")).toEqual([]);
   });
 });
@@ -183,7 +329,12 @@ function nodePool(edit: (n: Record<string, any>) => void = () => {}): Record<str
   const n: Record<string, any> = {
     cluster: "agents",
     management: { autoRepair: true, autoUpgrade: true },
-    nodeConfig: { serviceAccount: "gke-nodes@acme-prod.iam.gserviceaccount.com", workloadMetadataConfig: { mode: "GKE_METADATA" }, shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true }, resourceLabels: labels("production") },
+    nodeConfig: {
+      serviceAccount: "gke-nodes@acme-prod.iam.gserviceaccount.com",
+      workloadMetadataConfig: { mode: "GKE_METADATA" },
+      shieldedInstanceConfig: { enableSecureBoot: true, enableIntegrityMonitoring: true },
+      resourceLabels: labels("production"),
+    },
   };
   edit(n);
   return n;
@@ -218,29 +369,75 @@ describe("GKE policies", () => {
   });
 
   it("network policy: the Calico add-on also counts; unknown during preview is not a failure", async () => {
-    expect(await detailsOf(TYPES.cluster, cluster((c) => { delete c.datapathProvider; c.networkPolicy = { enabled: true }; }), "gke-network-policy")).toEqual([]);
-    expect(await detailsOf(TYPES.cluster, cluster((c) => (c.datapathProvider = UNKNOWN)), "gke-network-policy")).toEqual([]);
+    expect(
+      await detailsOf(
+        TYPES.cluster,
+        cluster((c) => {
+          delete c.datapathProvider;
+          c.networkPolicy = { enabled: true };
+        }),
+        "gke-network-policy",
+      ),
+    ).toEqual([]);
+    expect(
+      await detailsOf(
+        TYPES.cluster,
+        cluster((c) => (c.datapathProvider = UNKNOWN)),
+        "gke-network-policy",
+      ),
+    ).toEqual([]);
   });
 });
 
 describe("environments the program cannot fake", () => {
-  const inStack = (stack: string, type: string, props: Record<string, unknown>, name = "r") => ({ ...resource(type, props, { name }), urn: `urn:pulumi:${stack}::progressive-delivery::${type}::${name}` });
+  const inStack = (stack: string, type: string, props: Record<string, unknown>, name = "r") => ({
+    ...resource(type, props, { name }),
+    urn: `urn:pulumi:${stack}::progressive-delivery::${type}::${name}`,
+  });
 
   it("a production project's service is held to production's rules even when labelled dev (image digests)", async () => {
-    const devLabelled = service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod"), (s.template.containers[0].image = "europe-docker.pkg.dev/p/r/app:latest")));
+    const devLabelled = service(
+      (s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod"), (s.template.containers[0].image = "europe-docker.pkg.dev/p/r/app:latest")),
+    );
     expect(await detailsOf(TYPES.runService, devLabelled, "cloud-run-image-digest")).toHaveLength(1);
-    const trulyDev = service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-dev"), (s.template.containers[0].image = "europe-docker.pkg.dev/p/r/app:latest")));
+    const trulyDev = service(
+      (s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-dev"), (s.template.containers[0].image = "europe-docker.pkg.dev/p/r/app:latest")),
+    );
     expect(await detailsOf(TYPES.runService, trulyDev, "cloud-run-image-digest")).toEqual([]);
   });
 
   it("environment-binding: labels that disagree with the project's binding or the stack's name, and a stack deploying into another environment's project", async () => {
     const analyze = async (r: ReturnType<typeof inStack>) => of(await pack.analyzeResource(r), "environment-binding").map((v) => v.detail);
-    expect(await analyze(inStack("production", TYPES.runService, service((s) => ((s.labels = labels("production")), (s.project = "acme-delivery-prod")))))).toEqual([]);
-    expect(await analyze(inStack("production", TYPES.runService, service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod")))))).toEqual([
+    expect(
+      await analyze(
+        inStack(
+          "production",
+          TYPES.runService,
+          service((s) => ((s.labels = labels("production")), (s.project = "acme-delivery-prod"))),
+        ),
+      ),
+    ).toEqual([]);
+    expect(
+      await analyze(
+        inStack(
+          "production",
+          TYPES.runService,
+          service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod"))),
+        ),
+      ),
+    ).toEqual([
       "declared dev (labels or environment input), but its GCP project acme-delivery-prod is production (policies/environments.json): the project decides.",
       "declared dev (labels or environment input), but stack production is production: the stack's name decides.",
     ]);
-    expect(await analyze(inStack("dev-feature-x", TYPES.runService, service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod")))))).toEqual([
+    expect(
+      await analyze(
+        inStack(
+          "dev-feature-x",
+          TYPES.runService,
+          service((s) => ((s.labels = labels("dev")), (s.project = "acme-delivery-prod"))),
+        ),
+      ),
+    ).toEqual([
       "stack dev-feature-x is dev, but it deploys into GCP project acme-delivery-prod, which policies/environments.json binds to production.",
       "declared dev (labels or environment input), but its GCP project acme-delivery-prod is production (policies/environments.json): the project decides.",
     ]);

@@ -80,12 +80,32 @@ describe("GKE hardening (the scanners' GKE checks)", () => {
 
   it.each<[string, "cluster" | "nodePool", (x: Record<string, any>) => void, string]>([
     ["gke-logging-monitoring", "cluster", (c) => (c.loggingService = "none"), 'loggingService is "none": that turns it off'],
-    ["gke-logging-monitoring", "cluster", (c) => (c.monitoringService = "monitoring.googleapis.com"), 'monitoringService is "monitoring.googleapis.com": that is not GKE\'s Kubernetes integration'],
+    [
+      "gke-logging-monitoring",
+      "cluster",
+      (c) => (c.monitoringService = "monitoring.googleapis.com"),
+      'monitoringService is "monitoring.googleapis.com": that is not GKE\'s Kubernetes integration',
+    ],
     ["gke-logging-monitoring", "cluster", (c) => (c.loggingConfig.enableComponents = []), "loggingConfig.enableComponents is []: without SYSTEM_COMPONENTS"],
-    ["gke-logging-monitoring", "cluster", (c) => (c.monitoringConfig.enableComponents = ["APISERVER"]), "monitoringConfig.enableComponents is [APISERVER]: without SYSTEM_COMPONENTS"],
-    ["gke-node-image-cos", "nodePool", (n) => (n.nodeConfig.imageType = "UBUNTU_CONTAINERD"), 'nodeConfig.imageType is "UBUNTU_CONTAINERD": use "COS_CONTAINERD"'],
+    [
+      "gke-logging-monitoring",
+      "cluster",
+      (c) => (c.monitoringConfig.enableComponents = ["APISERVER"]),
+      "monitoringConfig.enableComponents is [APISERVER]: without SYSTEM_COMPONENTS",
+    ],
+    [
+      "gke-node-image-cos",
+      "nodePool",
+      (n) => (n.nodeConfig.imageType = "UBUNTU_CONTAINERD"),
+      'nodeConfig.imageType is "UBUNTU_CONTAINERD": use "COS_CONTAINERD"',
+    ],
     ["gke-vpc-native", "cluster", (c) => ((c.networkingMode = "ROUTES"), delete c.ipAllocationPolicy), 'networkingMode is "ROUTES": use "VPC_NATIVE"'],
-    ["gke-legacy-metadata-endpoints", "nodePool", (n) => (n.nodeConfig.metadata["disable-legacy-endpoints"] = "false"), 'nodeConfig.metadata["disable-legacy-endpoints"] is "false"'],
+    [
+      "gke-legacy-metadata-endpoints",
+      "nodePool",
+      (n) => (n.nodeConfig.metadata["disable-legacy-endpoints"] = "false"),
+      'nodeConfig.metadata["disable-legacy-endpoints"] is "false"',
+    ],
     ["gke-legacy-metadata-endpoints", "cluster", (c) => (c.minMasterVersion = "1.11.10-gke.5"), 'minMasterVersion is "1.11.10-gke.5": before 1.12'],
     ["gke-secure-boot", "nodePool", (n) => delete n.nodeConfig.shieldedInstanceConfig.enableSecureBoot, "enableSecureBoot is not set (off by default)"],
     ["gke-secure-boot", "nodePool", (n) => (n.nodeConfig.shieldedInstanceConfig.enableSecureBoot = false), "enableSecureBoot is false"],
@@ -103,30 +123,78 @@ describe("GKE hardening (the scanners' GKE checks)", () => {
   it.each<[string, (x: Record<string, any>) => void, string]>([
     ["gke-node-image-cos", (c) => (c.nodeConfig.imageType = "UBUNTU_CONTAINERD"), 'nodeConfig.imageType is "UBUNTU_CONTAINERD"'],
     ["gke-legacy-metadata-endpoints", (c) => (c.nodeConfig.metadata["disable-legacy-endpoints"] = "false"), 'is "false" for the default node pool'],
-    ["gke-secure-boot", (c) => (c.nodeConfig.shieldedInstanceConfig = { enableIntegrityMonitoring: true }), "enableSecureBoot is not true for the default node pool"],
+    [
+      "gke-secure-boot",
+      (c) => (c.nodeConfig.shieldedInstanceConfig = { enableIntegrityMonitoring: true }),
+      "enableSecureBoot is not true for the default node pool",
+    ],
   ])("%s checks the cluster's nodeConfig when the default pool is kept", async (policy, edit, message) => {
     expect(await details(TYPES.cluster, keptDefaultPool(edit), policy)).toEqual([expect.stringContaining(message)]);
     // The same nodeConfig on a cluster whose default pool is removed describes no node.
-    expect(await details(TYPES.cluster, keptDefaultPool((c) => (edit(c), (c.removeDefaultNodePool = true))), policy)).toEqual([]);
+    expect(
+      await details(
+        TYPES.cluster,
+        keptDefaultPool((c) => (edit(c), (c.removeDefaultNodePool = true))),
+        policy,
+      ),
+    ).toEqual([]);
   });
 
   it("what passes: GKE's defaults where they are the safe value (VPC-native, COS, legacy endpoints off), the Kubernetes logging services, current versions", async () => {
     const ok = [
-      cluster((c) => ((c.loggingService = "logging.googleapis.com/kubernetes"), (c.monitoringService = "monitoring.googleapis.com/kubernetes"), delete c.loggingConfig, delete c.monitoringConfig)),
+      cluster(
+        (c) => (
+          (c.loggingService = "logging.googleapis.com/kubernetes"),
+          (c.monitoringService = "monitoring.googleapis.com/kubernetes"),
+          delete c.loggingConfig,
+          delete c.monitoringConfig
+        ),
+      ),
       cluster((c) => (delete c.networkingMode, delete c.ipAllocationPolicy)),
       keptDefaultPool((c) => (delete c.nodeConfig.imageType, delete c.nodeConfig.metadata)),
       cluster((c) => (c.minMasterVersion = "1.30.5-gke.1014001")),
       cluster((c) => (c.enableKubernetesAlpha = false)),
     ];
     for (const c of ok) expect((await pack.analyze(TYPES.cluster, c)).diagnostics.filter((d) => d.policyName !== "gke-separate-node-pools")).toEqual([]);
-    expect((await pack.analyze(TYPES.nodePool, nodePool((n) => (delete n.nodeConfig.imageType, delete n.nodeConfig.metadata)))).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(
+          TYPES.nodePool,
+          nodePool((n) => (delete n.nodeConfig.imageType, delete n.nodeConfig.metadata)),
+        )
+      ).diagnostics,
+    ).toEqual([]);
   });
 
   it("gke-production-multi-zone: production only; three zones in nodeLocations make a zonal cluster multi-zone", async () => {
-    expect(await details(TYPES.cluster, cluster((c) => (c.location = "europe-west1-b"), "staging"), "gke-production-multi-zone")).toEqual([]);
-    expect(await details(TYPES.cluster, cluster((c) => ((c.location = "europe-west1-b"), (c.nodeLocations = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]))), "gke-production-multi-zone")).toEqual([]);
-    expect(await details(TYPES.cluster, cluster((c) => (c.nodeLocations = ["europe-west1-b", "europe-west1-c", "europe-west1-d"])), "gke-production-multi-zone")).toEqual([]);
-    expect(await details(TYPES.cluster, cluster((c) => delete c.location), "gke-production-multi-zone")).toEqual([expect.stringContaining("location is not set")]);
+    expect(
+      await details(
+        TYPES.cluster,
+        cluster((c) => (c.location = "europe-west1-b"), "staging"),
+        "gke-production-multi-zone",
+      ),
+    ).toEqual([]);
+    expect(
+      await details(
+        TYPES.cluster,
+        cluster((c) => ((c.location = "europe-west1-b"), (c.nodeLocations = ["europe-west1-b", "europe-west1-c", "europe-west1-d"]))),
+        "gke-production-multi-zone",
+      ),
+    ).toEqual([]);
+    expect(
+      await details(
+        TYPES.cluster,
+        cluster((c) => (c.nodeLocations = ["europe-west1-b", "europe-west1-c", "europe-west1-d"])),
+        "gke-production-multi-zone",
+      ),
+    ).toEqual([]);
+    expect(
+      await details(
+        TYPES.cluster,
+        cluster((c) => delete c.location),
+        "gke-production-multi-zone",
+      ),
+    ).toEqual([expect.stringContaining("location is not set")]);
   });
 
   it("values unknown during preview are left for the update", async () => {
@@ -137,15 +205,34 @@ describe("GKE hardening (the scanners' GKE checks)", () => {
       keptDefaultPool((c) => ((c.removeDefaultNodePool = UNKNOWN), (c.nodeConfig.imageType = "UBUNTU"))),
     ];
     for (const c of unknowns) expect((await pack.analyze(TYPES.cluster, c)).diagnostics).toEqual([]);
-    expect((await pack.analyze(TYPES.nodePool, nodePool((n) => (n.nodeConfig.imageType = UNKNOWN)))).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(
+          TYPES.nodePool,
+          nodePool((n) => (n.nodeConfig.imageType = UNKNOWN)),
+        )
+      ).diagnostics,
+    ).toEqual([]);
   });
 });
 
 describe("GKE stack policies: a cluster with what it depends on", () => {
   const subnet = (logged = true) =>
-    resource("gcp:compute/subnetwork:Subnetwork", { network: "vpc", ipCidrRange: "10.20.0.0/20", privateIpGoogleAccess: true, ...(logged ? { logConfig: { flowSampling: 0.5 } } : {}) }, { name: "network" });
+    resource(
+      "gcp:compute/subnetwork:Subnetwork",
+      { network: "vpc", ipCidrRange: "10.20.0.0/20", privateIpGoogleAccess: true, ...(logged ? { logConfig: { flowSampling: 0.5 } } : {}) },
+      { name: "network" },
+    );
   const binauthz = (defaultMode = "ALWAYS_DENY") =>
-    resource("gcp:binaryauthorization/policy:Policy", { project: "acme-prod", globalPolicyEvaluationMode: "ENABLE", defaultAdmissionRule: { evaluationMode: defaultMode, enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" } }, { name: "images" });
+    resource(
+      "gcp:binaryauthorization/policy:Policy",
+      {
+        project: "acme-prod",
+        globalPolicyEvaluationMode: "ENABLE",
+        defaultAdmissionRule: { evaluationMode: defaultMode, enforcementMode: "ENFORCED_BLOCK_AND_AUDIT_LOG" },
+      },
+      { name: "images" },
+    );
   const stack = (edit: (c: Record<string, any>) => void = () => {}, logged = true, defaultMode = "ALWAYS_DENY") => {
     const s = subnet(logged);
     return [s, binauthz(defaultMode), resource(TYPES.cluster, cluster(edit), { name: "gke", propertyDependencies: { subnetwork: [s.urn] } })];
@@ -155,8 +242,18 @@ describe("GKE stack policies: a cluster with what it depends on", () => {
   it("the program's shape (intranode visibility on a logged subnet, enforcement of a deny-by-default policy) passes", async () => {
     for (const policy of ["gke-intranode-visibility", "gke-binary-authorization"]) expect(await findings(stack(), policy), policy).toEqual([]);
     // The deprecated flag still enforces; Autopilot has intranode visibility on by default.
-    expect(await findings(stack((c) => (c.binaryAuthorization = { enabled: true })), "gke-binary-authorization")).toEqual([]);
-    expect(await findings(stack((c) => ((c.enableAutopilot = true), delete c.enableIntranodeVisibility)), "gke-intranode-visibility")).toEqual([]);
+    expect(
+      await findings(
+        stack((c) => (c.binaryAuthorization = { enabled: true })),
+        "gke-binary-authorization",
+      ),
+    ).toEqual([]);
+    expect(
+      await findings(
+        stack((c) => ((c.enableAutopilot = true), delete c.enableIntranodeVisibility)),
+        "gke-intranode-visibility",
+      ),
+    ).toEqual([]);
   });
 
   it.each<[string, (c: Record<string, any>) => void, boolean, string, string]>([
@@ -164,7 +261,13 @@ describe("GKE stack policies: a cluster with what it depends on", () => {
     ["gke-intranode-visibility", (c) => (c.enableIntranodeVisibility = false), true, "ALWAYS_DENY", "enableIntranodeVisibility is false"],
     ["gke-intranode-visibility", () => {}, false, "ALWAYS_DENY", "cluster agents has intranode visibility, but its subnetwork network keeps no flow logs"],
     ["gke-binary-authorization", (c) => delete c.binaryAuthorization, true, "ALWAYS_DENY", "cluster agents: binaryAuthorization.evaluationMode is not set"],
-    ["gke-binary-authorization", (c) => (c.binaryAuthorization.evaluationMode = "DISABLED"), true, "ALWAYS_DENY", 'binaryAuthorization.evaluationMode is "DISABLED"'],
+    [
+      "gke-binary-authorization",
+      (c) => (c.binaryAuthorization.evaluationMode = "DISABLED"),
+      true,
+      "ALWAYS_DENY",
+      'binaryAuthorization.evaluationMode is "DISABLED"',
+    ],
     ["gke-binary-authorization", () => {}, true, "ALWAYS_ALLOW", "Binary Authorization policy images admits every image by default"],
   ])("%s fails (%#)", async (policy, edit, logged, defaultMode, message) => {
     const d = await findings(stack(edit, logged, defaultMode), policy);
@@ -173,7 +276,17 @@ describe("GKE stack policies: a cluster with what it depends on", () => {
   });
 
   it("computed values wait for the update", async () => {
-    expect(await findings(stack((c) => (c.enableIntranodeVisibility = UNKNOWN)), "gke-intranode-visibility")).toEqual([]);
-    expect(await findings(stack((c) => (c.binaryAuthorization = UNKNOWN)), "gke-binary-authorization")).toEqual([]);
+    expect(
+      await findings(
+        stack((c) => (c.enableIntranodeVisibility = UNKNOWN)),
+        "gke-intranode-visibility",
+      ),
+    ).toEqual([]);
+    expect(
+      await findings(
+        stack((c) => (c.binaryAuthorization = UNKNOWN)),
+        "gke-binary-authorization",
+      ),
+    ).toEqual([]);
   });
 });

@@ -28,41 +28,124 @@ const IAM = {
 
 const NODE_SA = "serviceAccount:gke-nodes@acme-prod.iam.gserviceaccount.com";
 const details = async (type: string, props: Record<string, unknown>, policy: string) => of(await pack.analyze(type, props), policy).map((d) => d.detail);
-const policiesHit = async (type: string, props: Record<string, unknown>) => [...new Set((await pack.analyze(type, props)).diagnostics.map((d) => d.policyName))].sort();
+const policiesHit = async (type: string, props: Record<string, unknown>) =>
+  [...new Set((await pack.analyze(type, props)).diagnostics.map((d) => d.policyName))].sort();
 
 /** Where each scope's IAM resources name their target. */
-const target = (type: string) => (type.startsWith("gcp:projects/") ? { project: "acme-prod" } : type.startsWith("gcp:folder/") ? { folder: "folders/123" } : { orgId: "456" });
+const target = (type: string) =>
+  type.startsWith("gcp:projects/") ? { project: "acme-prod" } : type.startsWith("gcp:folder/") ? { folder: "folders/123" } : { orgId: "456" };
 /** One grant as a member, binding or policy resource of the type's shape. */
 function grant(type: string, role: string, member: string): Record<string, unknown> {
   if (type.endsWith("Member")) return { ...target(type), role, member };
   if (type.endsWith("Binding")) return { ...target(type), role, members: ["group:platform@example.com", member] };
-  return { ...target(type), policyData: JSON.stringify({ bindings: [{ role: "roles/logging.viewer", members: ["group:platform@example.com"] }, { role, members: [member] }] }) };
+  return {
+    ...target(type),
+    policyData: JSON.stringify({
+      bindings: [
+        { role: "roles/logging.viewer", members: ["group:platform@example.com"] },
+        { role, members: [member] },
+      ],
+    }),
+  };
 }
 
 describe("project, folder and organization IAM", () => {
   it("the program's own grants (node account: logging, metrics, metadata) pass every policy, as members, bindings and policies", async () => {
     for (const role of ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/stackdriver.resourceMetadata.writer"]) {
-      for (const type of [IAM.projectMember, IAM.projectBinding, IAM.projectPolicy]) expect((await pack.analyze(type, grant(type, role, NODE_SA))).diagnostics, `${type} ${role}`).toEqual([]);
+      for (const type of [IAM.projectMember, IAM.projectBinding, IAM.projectPolicy])
+        expect((await pack.analyze(type, grant(type, role, NODE_SA))).diagnostics, `${type} ${role}`).toEqual([]);
     }
     expect((await pack.analyze(IAM.folderMember, grant(IAM.folderMember, "roles/browser", "group:platform@example.com"))).diagnostics).toEqual([]);
   });
 
   it.each<[string, string, string, string, string]>([
-    ["gcp-iam-no-basic-roles", IAM.projectMember, "roles/viewer", "group:auditors@example.com", "group:auditors@example.com is granted the basic role roles/viewer on project acme-prod"],
-    ["gcp-iam-no-basic-roles", IAM.folderBinding, "roles/editor", "group:devs@example.com", "group:platform@example.com, group:devs@example.com are granted the basic role roles/editor on folder folders/123"],
+    [
+      "gcp-iam-no-basic-roles",
+      IAM.projectMember,
+      "roles/viewer",
+      "group:auditors@example.com",
+      "group:auditors@example.com is granted the basic role roles/viewer on project acme-prod",
+    ],
+    [
+      "gcp-iam-no-basic-roles",
+      IAM.folderBinding,
+      "roles/editor",
+      "group:devs@example.com",
+      "group:platform@example.com, group:devs@example.com are granted the basic role roles/editor on folder folders/123",
+    ],
     ["gcp-iam-no-basic-roles", IAM.orgPolicy, "roles/owner", "group:admins@example.com", "the basic role roles/owner on organization 456"],
-    ["gcp-iam-no-impersonation-roles", IAM.projectMember, "roles/iam.serviceAccountUser", "group:devs@example.com", "group:devs@example.com is granted roles/iam.serviceAccountUser on project acme-prod, which lets them act as"],
-    ["gcp-iam-no-impersonation-roles", IAM.folderMember, "roles/iam.serviceAccountTokenCreator", "group:ci@example.com", "roles/iam.serviceAccountTokenCreator on folder folders/123"],
-    ["gcp-iam-no-impersonation-roles", IAM.orgMember, "roles/iam.workloadIdentityUser", "group:ci@example.com", "roles/iam.workloadIdentityUser on organization 456"],
-    ["gcp-iam-no-impersonation-roles", IAM.projectBinding, "roles/resourcemanager.projectIamAdmin", "group:ops@example.com", "roles/resourcemanager.projectIamAdmin on project acme-prod"],
-    ["gcp-iam-no-default-service-accounts", IAM.projectMember, "roles/logging.logWriter", "serviceAccount:123456789-compute@developer.gserviceaccount.com", "serviceAccount:123456789-compute@developer.gserviceaccount.com is granted roles/logging.logWriter on project acme-prod, but default service accounts"],
-    ["gcp-iam-no-default-service-accounts", IAM.folderBinding, "roles/logging.logWriter", "serviceAccount:acme-prod@appspot.gserviceaccount.com", "serviceAccount:acme-prod@appspot.gserviceaccount.com is granted roles/logging.logWriter on folder folders/123"],
-    ["gcp-iam-no-default-service-accounts", IAM.orgMember, "roles/logging.logWriter", "serviceAccount:42-compute@developer.gserviceaccount.com", "on organization 456"],
-    ["gcp-iam-no-privileged-service-accounts", IAM.projectMember, "roles/storage.admin", NODE_SA, "serviceAccount:gke-nodes@acme-prod.iam.gserviceaccount.com is granted roles/storage.admin on project acme-prod, an owner, editor or admin role for a service account"],
+    [
+      "gcp-iam-no-impersonation-roles",
+      IAM.projectMember,
+      "roles/iam.serviceAccountUser",
+      "group:devs@example.com",
+      "group:devs@example.com is granted roles/iam.serviceAccountUser on project acme-prod, which lets them act as",
+    ],
+    [
+      "gcp-iam-no-impersonation-roles",
+      IAM.folderMember,
+      "roles/iam.serviceAccountTokenCreator",
+      "group:ci@example.com",
+      "roles/iam.serviceAccountTokenCreator on folder folders/123",
+    ],
+    [
+      "gcp-iam-no-impersonation-roles",
+      IAM.orgMember,
+      "roles/iam.workloadIdentityUser",
+      "group:ci@example.com",
+      "roles/iam.workloadIdentityUser on organization 456",
+    ],
+    [
+      "gcp-iam-no-impersonation-roles",
+      IAM.projectBinding,
+      "roles/resourcemanager.projectIamAdmin",
+      "group:ops@example.com",
+      "roles/resourcemanager.projectIamAdmin on project acme-prod",
+    ],
+    [
+      "gcp-iam-no-default-service-accounts",
+      IAM.projectMember,
+      "roles/logging.logWriter",
+      "serviceAccount:123456789-compute@developer.gserviceaccount.com",
+      "serviceAccount:123456789-compute@developer.gserviceaccount.com is granted roles/logging.logWriter on project acme-prod, but default service accounts",
+    ],
+    [
+      "gcp-iam-no-default-service-accounts",
+      IAM.folderBinding,
+      "roles/logging.logWriter",
+      "serviceAccount:acme-prod@appspot.gserviceaccount.com",
+      "serviceAccount:acme-prod@appspot.gserviceaccount.com is granted roles/logging.logWriter on folder folders/123",
+    ],
+    [
+      "gcp-iam-no-default-service-accounts",
+      IAM.orgMember,
+      "roles/logging.logWriter",
+      "serviceAccount:42-compute@developer.gserviceaccount.com",
+      "on organization 456",
+    ],
+    [
+      "gcp-iam-no-privileged-service-accounts",
+      IAM.projectMember,
+      "roles/storage.admin",
+      NODE_SA,
+      "serviceAccount:gke-nodes@acme-prod.iam.gserviceaccount.com is granted roles/storage.admin on project acme-prod, an owner, editor or admin role for a service account",
+    ],
     ["gcp-iam-no-privileged-service-accounts", IAM.projectPolicy, "roles/pubsub.editor", NODE_SA, "is granted roles/pubsub.editor on project acme-prod"],
     ["gcp-iam-no-privileged-service-accounts", IAM.orgMember, "roles/storage.objectAdmin", NODE_SA, "roles/storage.objectAdmin on organization 456"],
-    ["gcp-iam-no-user-members", IAM.projectMember, "roles/logging.viewer", "user:alice@example.com", "user:alice@example.com is granted roles/logging.viewer on project acme-prod as individual users"],
-    ["gcp-iam-no-user-members", IAM.folderBinding, "roles/logging.viewer", "user:bob@gmail.com", "user:bob@gmail.com is granted roles/logging.viewer on folder folders/123"],
+    [
+      "gcp-iam-no-user-members",
+      IAM.projectMember,
+      "roles/logging.viewer",
+      "user:alice@example.com",
+      "user:alice@example.com is granted roles/logging.viewer on project acme-prod as individual users",
+    ],
+    [
+      "gcp-iam-no-user-members",
+      IAM.folderBinding,
+      "roles/logging.viewer",
+      "user:bob@gmail.com",
+      "user:bob@gmail.com is granted roles/logging.viewer on folder folders/123",
+    ],
     ["gcp-iam-no-user-members", IAM.orgPolicy, "roles/logging.viewer", "user:carol@example.com", "on organization 456 as individual users"],
   ])("%s fails on %s (%s)", async (policy, type, role, member, message) => {
     const d = await details(type, grant(type, role, member), policy);
@@ -71,17 +154,40 @@ describe("project, folder and organization IAM", () => {
   });
 
   it("a basic role is also an impersonation role (both scanners flag it twice); a service account with Owner trips three policies", async () => {
-    expect(await policiesHit(IAM.projectMember, grant(IAM.projectMember, "roles/editor", "group:devs@example.com"))).toEqual(["gcp-iam-no-basic-roles", "gcp-iam-no-impersonation-roles"]);
-    expect(await policiesHit(IAM.projectMember, grant(IAM.projectMember, "roles/owner", NODE_SA))).toEqual(["gcp-iam-no-basic-roles", "gcp-iam-no-impersonation-roles", "gcp-iam-no-privileged-service-accounts"]);
+    expect(await policiesHit(IAM.projectMember, grant(IAM.projectMember, "roles/editor", "group:devs@example.com"))).toEqual([
+      "gcp-iam-no-basic-roles",
+      "gcp-iam-no-impersonation-roles",
+    ]);
+    expect(await policiesHit(IAM.projectMember, grant(IAM.projectMember, "roles/owner", NODE_SA))).toEqual([
+      "gcp-iam-no-basic-roles",
+      "gcp-iam-no-impersonation-roles",
+      "gcp-iam-no-privileged-service-accounts",
+    ]);
   });
 
   it("privileged roles are fine for groups; computed members wait for the update; other IAM resources are not these policies' concern", async () => {
-    expect((await pack.analyze(IAM.projectMember, grant(IAM.projectMember, "roles/storage.admin", "group:storage-admins@example.com"))).diagnostics).toEqual([]);
+    expect((await pack.analyze(IAM.projectMember, grant(IAM.projectMember, "roles/storage.admin", "group:storage-admins@example.com"))).diagnostics).toEqual(
+      [],
+    );
     expect((await pack.analyze(IAM.projectMember, { project: "acme-prod", role: "roles/owner", member: UNKNOWN })).diagnostics).toEqual([]);
-    expect((await pack.analyze(IAM.projectBinding, { project: "acme-prod", role: "roles/logging.viewer", members: [UNKNOWN, "group:ops@example.com"] })).diagnostics).toEqual([]);
-    expect((await pack.analyze(IAM.projectBinding, { project: "acme-prod", role: "roles/logging.viewer", members: [UNKNOWN, "user:alice@example.com"] })).diagnostics.map((d) => d.policyName)).toEqual(["gcp-iam-no-user-members"]);
+    expect(
+      (await pack.analyze(IAM.projectBinding, { project: "acme-prod", role: "roles/logging.viewer", members: [UNKNOWN, "group:ops@example.com"] })).diagnostics,
+    ).toEqual([]);
+    expect(
+      (
+        await pack.analyze(IAM.projectBinding, { project: "acme-prod", role: "roles/logging.viewer", members: [UNKNOWN, "user:alice@example.com"] })
+      ).diagnostics.map((d) => d.policyName),
+    ).toEqual(["gcp-iam-no-user-members"]);
     // A service account's own IAM (who may act as it) is granted on the account, which is what these policies ask for.
-    expect((await pack.analyze("gcp:serviceaccount/iAMMember:IAMMember", { serviceAccountId: "projects/acme-prod/serviceAccounts/deployer@acme-prod.iam.gserviceaccount.com", role: "roles/iam.serviceAccountUser", member: "group:ci@example.com" })).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze("gcp:serviceaccount/iAMMember:IAMMember", {
+          serviceAccountId: "projects/acme-prod/serviceAccounts/deployer@acme-prod.iam.gserviceaccount.com",
+          role: "roles/iam.serviceAccountUser",
+          member: "group:ci@example.com",
+        })
+      ).diagnostics,
+    ).toEqual([]);
   });
 });
 
@@ -109,14 +215,26 @@ describe("gcp-audit-logging (stack)", () => {
     const d = await findings([project]);
     expect(d).toEqual([expect.stringContaining("project acme-sandbox has no audit config for allServices")]);
     // An audit config for one service does not cover the project.
-    expect(await findings([project, audit((a) => (a.service = "storage.googleapis.com"))])).toEqual([expect.stringContaining("project acme-sandbox has no audit config for allServices")]);
+    expect(await findings([project, audit((a) => (a.service = "storage.googleapis.com"))])).toEqual([
+      expect.stringContaining("project acme-sandbox has no audit config for allServices"),
+    ]);
   });
 
   it("an allServices config that misses a log type or exempts members fails, at any scope", async () => {
-    expect(await findings([project, audit((a) => a.auditLogConfigs.pop())])).toEqual([expect.stringContaining("audit (allServices audit config) is incomplete: it does not log DATA_WRITE")]);
-    expect(await findings([project, audit((a) => (a.auditLogConfigs[1].exemptedMembers = ["user:noisy@example.com"]))])).toEqual([expect.stringContaining("it exempts user:noisy@example.com from audit logging")]);
-    const folder = resource(IAM.folderAudit, { folder: "folders/123", service: "allServices", auditLogConfigs: [{ logType: "ADMIN_READ" }] }, { name: "folder-audit" });
-    expect(await findings([folder])).toEqual([expect.stringContaining("folder-audit (allServices audit config) is incomplete: it does not log DATA_READ, DATA_WRITE")]);
+    expect(await findings([project, audit((a) => a.auditLogConfigs.pop())])).toEqual([
+      expect.stringContaining("audit (allServices audit config) is incomplete: it does not log DATA_WRITE"),
+    ]);
+    expect(await findings([project, audit((a) => (a.auditLogConfigs[1].exemptedMembers = ["user:noisy@example.com"]))])).toEqual([
+      expect.stringContaining("it exempts user:noisy@example.com from audit logging"),
+    ]);
+    const folder = resource(
+      IAM.folderAudit,
+      { folder: "folders/123", service: "allServices", auditLogConfigs: [{ logType: "ADMIN_READ" }] },
+      { name: "folder-audit" },
+    );
+    expect(await findings([folder])).toEqual([
+      expect.stringContaining("folder-audit (allServices audit config) is incomplete: it does not log DATA_READ, DATA_WRITE"),
+    ]);
     expect(await findings([project, audit((a) => (a.auditLogConfigs = UNKNOWN))])).toEqual([]);
   });
 });
@@ -124,8 +242,12 @@ describe("gcp-audit-logging (stack)", () => {
 describe("service-account keys", () => {
   it("no key resource passes (the program declares none); any key fails, an uploaded one says so", async () => {
     expect((await pack.analyze("gcp:serviceaccount/account:Account", { accountId: "ws-backend-run", displayName: "runtime" })).diagnostics).toEqual([]);
-    expect(await details(IAM.key, { serviceAccountId: "deployer@acme-prod.iam.gserviceaccount.com" }, "gcp-no-service-account-keys")).toEqual([expect.stringContaining("this creates a user-managed service-account key, a long-lived private key for deployer@acme-prod.iam.gserviceaccount.com")]);
-    expect(await details(IAM.key, { serviceAccountId: "deployer", publicKeyData: "LS0tLS1CRUdJTi..." }, "gcp-no-service-account-keys")).toEqual([expect.stringContaining("an uploaded public key (publicKeyData) makes a user-managed key")]);
+    expect(await details(IAM.key, { serviceAccountId: "deployer@acme-prod.iam.gserviceaccount.com" }, "gcp-no-service-account-keys")).toEqual([
+      expect.stringContaining("this creates a user-managed service-account key, a long-lived private key for deployer@acme-prod.iam.gserviceaccount.com"),
+    ]);
+    expect(await details(IAM.key, { serviceAccountId: "deployer", publicKeyData: "LS0tLS1CRUdJTi..." }, "gcp-no-service-account-keys")).toEqual([
+      expect.stringContaining("an uploaded public key (publicKeyData) makes a user-managed key"),
+    ]);
   });
 });
 
@@ -150,16 +272,50 @@ describe("Workload Identity Federation providers", () => {
       "assertion.sub == 'repo:acme/progressive-delivery:ref:refs/heads/main'",
       "assertion.repository_owner == 'acme' && assertion.repository == \"acme/progressive-delivery\"",
     ]) {
-      expect((await pack.analyze(IAM.wif, github((p) => (p.attributeCondition = condition)))).diagnostics, condition).toEqual([]);
+      expect(
+        (
+          await pack.analyze(
+            IAM.wif,
+            github((p) => (p.attributeCondition = condition)),
+          )
+        ).diagnostics,
+        condition,
+      ).toEqual([]);
     }
     // Another issuer: only the condition is required.
-    expect((await pack.analyze(IAM.wif, { attributeMapping: { "google.subject": "assertion.sub" }, attributeCondition: "assertion.aud == 'sts'", oidc: { issuerUri: "https://gitlab.com" } })).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(IAM.wif, {
+          attributeMapping: { "google.subject": "assertion.sub" },
+          attributeCondition: "assertion.aud == 'sts'",
+          oidc: { issuerUri: "https://gitlab.com" },
+        })
+      ).diagnostics,
+    ).toEqual([]);
   });
 
   it("gcp-wif-provider-condition: no (or an empty) attributeCondition fails, for any issuer", async () => {
-    expect(await details(IAM.wif, { attributeMapping: { "google.subject": "assertion.sub" }, oidc: { issuerUri: "https://gitlab.com" } }, "gcp-wif-provider-condition")).toEqual([expect.stringContaining("attributeCondition is not set, so every identity the issuer vouches for")]);
-    expect(await details(IAM.wif, github((p) => (p.attributeCondition = "  ")), "gcp-wif-provider-condition")).toHaveLength(1);
-    expect(await details(IAM.wif, github((p) => (p.attributeCondition = UNKNOWN)), "gcp-wif-provider-condition")).toEqual([]);
+    expect(
+      await details(
+        IAM.wif,
+        { attributeMapping: { "google.subject": "assertion.sub" }, oidc: { issuerUri: "https://gitlab.com" } },
+        "gcp-wif-provider-condition",
+      ),
+    ).toEqual([expect.stringContaining("attributeCondition is not set, so every identity the issuer vouches for")]);
+    expect(
+      await details(
+        IAM.wif,
+        github((p) => (p.attributeCondition = "  ")),
+        "gcp-wif-provider-condition",
+      ),
+    ).toHaveLength(1);
+    expect(
+      await details(
+        IAM.wif,
+        github((p) => (p.attributeCondition = UNKNOWN)),
+        "gcp-wif-provider-condition",
+      ),
+    ).toEqual([]);
   });
 
   it.each<[string, (p: Record<string, any>) => void, string]>([
@@ -181,12 +337,19 @@ describe("artifact-registry-not-public", () => {
   it("the program's reader grant to the node account passes, as member, binding or policy", async () => {
     expect((await pack.analyze(IAM.arMember, { ...repo, role: "roles/artifactregistry.reader", member: NODE_SA })).diagnostics).toEqual([]);
     expect((await pack.analyze(IAM.arBinding, { ...repo, role: "roles/artifactregistry.reader", members: [NODE_SA] })).diagnostics).toEqual([]);
-    expect((await pack.analyze(IAM.arPolicy, { ...repo, policyData: JSON.stringify({ bindings: [{ role: "roles/artifactregistry.reader", members: [NODE_SA] }] }) })).diagnostics).toEqual([]);
+    expect(
+      (await pack.analyze(IAM.arPolicy, { ...repo, policyData: JSON.stringify({ bindings: [{ role: "roles/artifactregistry.reader", members: [NODE_SA] }] }) }))
+        .diagnostics,
+    ).toEqual([]);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
     [IAM.arMember, { role: "roles/artifactregistry.reader", member: "allUsers" }, "allUsers is granted roles/artifactregistry.reader on repository agents"],
-    [IAM.arBinding, { role: "roles/artifactregistry.reader", members: [NODE_SA, "allAuthenticatedUsers"] }, "allAuthenticatedUsers is granted roles/artifactregistry.reader on repository agents"],
+    [
+      IAM.arBinding,
+      { role: "roles/artifactregistry.reader", members: [NODE_SA, "allAuthenticatedUsers"] },
+      "allAuthenticatedUsers is granted roles/artifactregistry.reader on repository agents",
+    ],
     [IAM.arPolicy, { policyData: JSON.stringify({ bindings: [{ role: "roles/artifactregistry.reader", members: ["allUsers"] }] }) }, "allUsers is granted"],
   ])("a public member fails on %s", async (type, grantProps, message) => {
     expect(await details(type, { ...repo, ...grantProps }, "artifact-registry-not-public")).toEqual([expect.stringContaining(message)]);

@@ -36,7 +36,10 @@ describe("networks and subnetworks", () => {
     expect((await pack.analyze(T.network, { autoCreateSubnetworks: false, routingMode: "REGIONAL" })).diagnostics).toEqual([]);
     expect((await pack.analyze(T.subnet, subnet())).diagnostics).toEqual([]);
     // Proxy-only subnets take neither flow logs nor Private Google Access: exempt.
-    expect((await pack.analyze(T.subnet, { network: "vpc", region: "europe-west1", ipCidrRange: "10.30.0.0/23", purpose: "REGIONAL_MANAGED_PROXY", role: "ACTIVE" })).diagnostics).toEqual([]);
+    expect(
+      (await pack.analyze(T.subnet, { network: "vpc", region: "europe-west1", ipCidrRange: "10.30.0.0/23", purpose: "REGIONAL_MANAGED_PROXY", role: "ACTIVE" }))
+        .diagnostics,
+    ).toEqual([]);
   });
 
   it.each<[string, string, Record<string, unknown>, string]>([
@@ -47,8 +50,18 @@ describe("networks and subnetworks", () => {
     ["gcp-subnet-flow-logs", T.subnet, subnet((s) => ((s.purpose = "PRIVATE"), delete s.logConfig)), "logConfig is not set"],
     ["gcp-subnet-private-google-access", T.subnet, subnet((s) => delete s.privateIpGoogleAccess), "privateIpGoogleAccess is not set (off)"],
     ["gcp-subnet-private-google-access", T.subnet, subnet((s) => (s.privateIpGoogleAccess = false)), "privateIpGoogleAccess is false"],
-    ["gcp-subnet-private-google-access", T.subnet, subnet((s) => (s.stackType = "IPV4_IPV6")), "the subnet is IPV4_IPV6 but privateIpv6GoogleAccess is not set"],
-    ["gcp-subnet-private-google-access", T.subnet, subnet((s) => ((s.stackType = "IPV4_IPV6"), (s.privateIpv6GoogleAccess = "DISABLE_GOOGLE_ACCESS"))), 'privateIpv6GoogleAccess is "DISABLE_GOOGLE_ACCESS"'],
+    [
+      "gcp-subnet-private-google-access",
+      T.subnet,
+      subnet((s) => (s.stackType = "IPV4_IPV6")),
+      "the subnet is IPV4_IPV6 but privateIpv6GoogleAccess is not set",
+    ],
+    [
+      "gcp-subnet-private-google-access",
+      T.subnet,
+      subnet((s) => ((s.stackType = "IPV4_IPV6"), (s.privateIpv6GoogleAccess = "DISABLE_GOOGLE_ACCESS"))),
+      'privateIpv6GoogleAccess is "DISABLE_GOOGLE_ACCESS"',
+    ],
   ])("%s fails (%#)", async (policy, type, props, message) => {
     const d = await details(type, props, policy);
     expect(d).toHaveLength(1);
@@ -56,11 +69,25 @@ describe("networks and subnetworks", () => {
   });
 
   it("dual-stack subnets with IPv6 Google access pass; every proxy-only purpose is exempt; computed values wait for the update", async () => {
-    expect((await pack.analyze(T.subnet, subnet((s) => ((s.stackType = "IPV4_IPV6"), (s.privateIpv6GoogleAccess = "ENABLE_OUTBOUND_VM_ACCESS_TO_GOOGLE"))))).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(
+          T.subnet,
+          subnet((s) => ((s.stackType = "IPV4_IPV6"), (s.privateIpv6GoogleAccess = "ENABLE_OUTBOUND_VM_ACCESS_TO_GOOGLE"))),
+        )
+      ).diagnostics,
+    ).toEqual([]);
     for (const purpose of ["REGIONAL_MANAGED_PROXY", "GLOBAL_MANAGED_PROXY", "INTERNAL_HTTPS_LOAD_BALANCER"]) {
       expect((await pack.analyze(T.subnet, { network: "vpc", ipCidrRange: "10.30.0.0/23", purpose })).diagnostics).toEqual([]);
     }
-    expect((await pack.analyze(T.subnet, subnet((s) => ((s.purpose = UNKNOWN), delete s.logConfig, delete s.privateIpGoogleAccess)))).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(
+          T.subnet,
+          subnet((s) => ((s.purpose = UNKNOWN), delete s.logConfig, delete s.privateIpGoogleAccess)),
+        )
+      ).diagnostics,
+    ).toEqual([]);
     expect((await pack.analyze(T.network, { autoCreateSubnetworks: UNKNOWN })).diagnostics).toEqual([]);
   });
 });
@@ -81,9 +108,21 @@ function rule(edit: (r: Record<string, any>) => void = () => {}): Record<string,
 describe("firewall rules", () => {
   it("a rule with named ports from named ranges passes every policy; so does a narrow egress rule", async () => {
     expect((await pack.analyze(T.firewall, rule())).diagnostics).toEqual([]);
-    expect((await pack.analyze(T.firewall, { network: "vpc", direction: "EGRESS", allows: [{ protocol: "tcp", ports: ["443"] }], destinationRanges: ["199.36.153.8/30"] })).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(T.firewall, {
+          network: "vpc",
+          direction: "EGRESS",
+          allows: [{ protocol: "tcp", ports: ["443"] }],
+          destinationRanges: ["199.36.153.8/30"],
+        })
+      ).diagnostics,
+    ).toEqual([]);
     // A wide deny rule is the point of a deny rule.
-    expect((await pack.analyze(T.firewall, { network: "vpc", direction: "INGRESS", denies: [{ protocol: "all" }], sourceRanges: ["0.0.0.0/0"], priority: 65000 })).diagnostics).toEqual([]);
+    expect(
+      (await pack.analyze(T.firewall, { network: "vpc", direction: "INGRESS", denies: [{ protocol: "all" }], sourceRanges: ["0.0.0.0/0"], priority: 65000 }))
+        .diagnostics,
+    ).toEqual([]);
   });
 
   it.each<[string, (r: Record<string, any>) => void, string]>([
@@ -115,14 +154,26 @@ describe("firewall rules", () => {
   ])("gcp-firewall-sensitive-ports: port %s open to the internet fails, to a named range passes", async (ports, port, name) => {
     const open = rule((r) => ((r.allows = [{ protocol: "tcp", ports: [ports] }]), (r.sourceRanges = ["0.0.0.0/0"])));
     expect(await details(T.firewall, open, "gcp-firewall-sensitive-ports")).toEqual([expect.stringContaining(`the rule opens ${port} (${name}) to 0.0.0.0/0`)]);
-    expect(await details(T.firewall, rule((r) => (r.allows = [{ protocol: "tcp", ports: [ports] }])), "gcp-firewall-sensitive-ports")).toEqual([]);
+    expect(
+      await details(
+        T.firewall,
+        rule((r) => (r.allows = [{ protocol: "tcp", ports: [ports] }])),
+        "gcp-firewall-sensitive-ports",
+      ),
+    ).toEqual([]);
   });
 
   it("gcp-firewall-sensitive-ports: a range, every port, ::/0 and a rule with no source count; HTTPS alone, disabled rules and egress do not", async () => {
     const hit = async (edit: (r: Record<string, any>) => void) => details(T.firewall, rule(edit), "gcp-firewall-sensitive-ports");
-    expect(await hit((r) => ((r.allows = [{ protocol: "tcp", ports: ["3300-3310"] }]), (r.sourceRanges = ["::/0"])))).toEqual([expect.stringContaining("the rule opens 3306 (MySQL) to ::/0")]);
-    expect(await hit((r) => ((r.allows = [{ protocol: "all" }]), (r.sourceRanges = ["0.0.0.0/0"])))).toEqual([expect.stringContaining("the rule allows every port (all protocols) from 0.0.0.0/0")]);
-    expect(await hit((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), delete r.sourceRanges))).toEqual([expect.stringContaining("the rule opens 22 (SSH) to (no source: 0.0.0.0/0)")]);
+    expect(await hit((r) => ((r.allows = [{ protocol: "tcp", ports: ["3300-3310"] }]), (r.sourceRanges = ["::/0"])))).toEqual([
+      expect.stringContaining("the rule opens 3306 (MySQL) to ::/0"),
+    ]);
+    expect(await hit((r) => ((r.allows = [{ protocol: "all" }]), (r.sourceRanges = ["0.0.0.0/0"])))).toEqual([
+      expect.stringContaining("the rule allows every port (all protocols) from 0.0.0.0/0"),
+    ]);
+    expect(await hit((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), delete r.sourceRanges))).toEqual([
+      expect.stringContaining("the rule opens 22 (SSH) to (no source: 0.0.0.0/0)"),
+    ]);
     expect(await hit((r) => (r.sourceRanges = ["0.0.0.0/0"]))).toEqual([]);
     expect(await hit((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = ["0.0.0.0/0"]), (r.disabled = true)))).toEqual([]);
     expect(await hit((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = ["0.0.0.0/0"]), (r.direction = "EGRESS")))).toEqual([]);
@@ -131,17 +182,49 @@ describe("firewall rules", () => {
   });
 
   it("gcp-firewall-no-public-egress: an egress allow rule to 0.0.0.0/0, or with no destination, fails", async () => {
-    const egress = (destinationRanges?: string[]) => ({ network: "vpc", direction: "EGRESS", allows: [{ protocol: "tcp", ports: ["443"] }], ...(destinationRanges ? { destinationRanges } : {}) });
-    expect(await details(T.firewall, egress(["0.0.0.0/0"]), "gcp-firewall-no-public-egress")).toEqual([expect.stringContaining("the egress rule allows tcp 443 to 0.0.0.0/0")]);
+    const egress = (destinationRanges?: string[]) => ({
+      network: "vpc",
+      direction: "EGRESS",
+      allows: [{ protocol: "tcp", ports: ["443"] }],
+      ...(destinationRanges ? { destinationRanges } : {}),
+    });
+    expect(await details(T.firewall, egress(["0.0.0.0/0"]), "gcp-firewall-no-public-egress")).toEqual([
+      expect.stringContaining("the egress rule allows tcp 443 to 0.0.0.0/0"),
+    ]);
     expect(await details(T.firewall, egress(), "gcp-firewall-no-public-egress")).toEqual([expect.stringContaining("to (no destination: 0.0.0.0/0)")]);
     expect(await details(T.firewall, egress(["199.36.153.8/30"]), "gcp-firewall-no-public-egress")).toEqual([]);
     // Every port in either direction is gcp-firewall-narrow-ports' concern.
-    expect(await details(T.firewall, { network: "vpc", direction: "EGRESS", allows: [{ protocol: "all" }], destinationRanges: ["10.0.0.0/8"] }, "gcp-firewall-narrow-ports")).toEqual([expect.stringContaining("the egress rule allows every port")]);
+    expect(
+      await details(
+        T.firewall,
+        { network: "vpc", direction: "EGRESS", allows: [{ protocol: "all" }], destinationRanges: ["10.0.0.0/8"] },
+        "gcp-firewall-narrow-ports",
+      ),
+    ).toEqual([expect.stringContaining("the egress rule allows every port")]);
   });
 
   it("one open SSH rule trips the ingress, the port and no other policy; computed sources wait for the update", async () => {
-    expect(await policiesHit(T.firewall, rule((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = ["0.0.0.0/0"]))))).toEqual(["gcp-firewall-no-public-ingress", "gcp-firewall-sensitive-ports"]);
-    expect((await pack.analyze(T.firewall, rule((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = UNKNOWN))))).diagnostics).toEqual([]);
-    expect((await pack.analyze(T.firewall, rule((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = ["0.0.0.0/0"]), (r.disabled = UNKNOWN))))).diagnostics).toEqual([]);
+    expect(
+      await policiesHit(
+        T.firewall,
+        rule((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = ["0.0.0.0/0"]))),
+      ),
+    ).toEqual(["gcp-firewall-no-public-ingress", "gcp-firewall-sensitive-ports"]);
+    expect(
+      (
+        await pack.analyze(
+          T.firewall,
+          rule((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = UNKNOWN))),
+        )
+      ).diagnostics,
+    ).toEqual([]);
+    expect(
+      (
+        await pack.analyze(
+          T.firewall,
+          rule((r) => ((r.allows = [{ protocol: "tcp", ports: ["22"] }]), (r.sourceRanges = ["0.0.0.0/0"]), (r.disabled = UNKNOWN))),
+        )
+      ).diagnostics,
+    ).toEqual([]);
   });
 });

@@ -15,17 +15,70 @@ beforeAll(async () => {
 afterAll(async () => pack?.stop());
 
 const EXPECTED = [
-  "cloud-run-image-digest", "cloud-run-no-public-invoker", "cloud-run-dedicated-service-account", "cloud-run-secrets-from-secret-manager", "cloud-run-production-scaling", "cloud-run-resource-limits", "cloud-run-private-egress-via-vpc",
-  "gke-private-nodes", "gke-workload-identity", "gke-shielded-nodes", "gke-release-channel", "gke-network-policy", "gke-legacy-abac-off", "gke-no-legacy-auth", "gke-master-authorized-networks", "gke-node-auto-repair-upgrade", "gke-node-service-account",
-  "gke-logging-monitoring", "gke-node-image-cos", "gke-vpc-native", "gke-intranode-visibility", "gke-binary-authorization", "gke-legacy-metadata-endpoints", "gke-secure-boot", "gke-separate-node-pools", "gke-no-alpha-features", "gke-production-multi-zone",
-  "gcp-network-custom-mode", "gcp-subnet-flow-logs", "gcp-subnet-private-google-access",
-  "gcp-firewall-no-public-ingress", "gcp-firewall-sensitive-ports", "gcp-firewall-narrow-ports", "gcp-firewall-no-public-egress",
-  "gcp-iam-no-basic-roles", "gcp-iam-no-impersonation-roles", "gcp-iam-no-default-service-accounts", "gcp-iam-no-privileged-service-accounts", "gcp-iam-no-user-members", "gcp-audit-logging", "gcp-no-service-account-keys", "gcp-wif-provider-condition", "gcp-wif-github-repository", "artifact-registry-not-public",
-  "redis-auth-enabled", "redis-transit-encryption",
-  "k8s-pod-security-restricted", "k8s-resources", "k8s-probes", "k8s-read-only-root-filesystem", "k8s-no-latest-tag", "k8s-no-system-namespace", "k8s-namespace-network-policy", "k8s-pod-disruption-budget",
-  "vercel-sensitive-env", "vercel-no-shared-secret-targets", "vercel-deployment-protection",
-  "release-production-canary", "release-blue-green-smoke-tests", "release-auto-rollback", "release-watched-holds",
-  "security-scan-report", "gcp-standard-labels", "environment-binding",
+  "cloud-run-image-digest",
+  "cloud-run-no-public-invoker",
+  "cloud-run-dedicated-service-account",
+  "cloud-run-secrets-from-secret-manager",
+  "cloud-run-production-scaling",
+  "cloud-run-resource-limits",
+  "cloud-run-private-egress-via-vpc",
+  "gke-private-nodes",
+  "gke-workload-identity",
+  "gke-shielded-nodes",
+  "gke-release-channel",
+  "gke-network-policy",
+  "gke-legacy-abac-off",
+  "gke-no-legacy-auth",
+  "gke-master-authorized-networks",
+  "gke-node-auto-repair-upgrade",
+  "gke-node-service-account",
+  "gke-logging-monitoring",
+  "gke-node-image-cos",
+  "gke-vpc-native",
+  "gke-intranode-visibility",
+  "gke-binary-authorization",
+  "gke-legacy-metadata-endpoints",
+  "gke-secure-boot",
+  "gke-separate-node-pools",
+  "gke-no-alpha-features",
+  "gke-production-multi-zone",
+  "gcp-network-custom-mode",
+  "gcp-subnet-flow-logs",
+  "gcp-subnet-private-google-access",
+  "gcp-firewall-no-public-ingress",
+  "gcp-firewall-sensitive-ports",
+  "gcp-firewall-narrow-ports",
+  "gcp-firewall-no-public-egress",
+  "gcp-iam-no-basic-roles",
+  "gcp-iam-no-impersonation-roles",
+  "gcp-iam-no-default-service-accounts",
+  "gcp-iam-no-privileged-service-accounts",
+  "gcp-iam-no-user-members",
+  "gcp-audit-logging",
+  "gcp-no-service-account-keys",
+  "gcp-wif-provider-condition",
+  "gcp-wif-github-repository",
+  "artifact-registry-not-public",
+  "redis-auth-enabled",
+  "redis-transit-encryption",
+  "k8s-pod-security-restricted",
+  "k8s-resources",
+  "k8s-probes",
+  "k8s-read-only-root-filesystem",
+  "k8s-no-latest-tag",
+  "k8s-no-system-namespace",
+  "k8s-namespace-network-policy",
+  "k8s-pod-disruption-budget",
+  "vercel-sensitive-env",
+  "vercel-no-shared-secret-targets",
+  "vercel-deployment-protection",
+  "release-production-canary",
+  "release-blue-green-smoke-tests",
+  "release-auto-rollback",
+  "release-watched-holds",
+  "security-scan-report",
+  "gcp-standard-labels",
+  "environment-binding",
 ];
 const configFile = (env: string) => join(ROOT, "policies", "config", `${env}.json`);
 
@@ -43,8 +96,17 @@ describe("the pack as the CLI sees it (GetAnalyzerInfo)", () => {
 
   it("publishes config schemas with defaults for the configurable policies", () => {
     const gate = info.policies.find((p) => p.name === "security-scan-report")!;
-    expect(gate.configSchema!.properties).toMatchObject({ maxCritical: { type: "integer", default: 0 }, maxHigh: { type: "integer", default: 5 }, reports: { type: "array", default: [] } });
-    expect(info.policies.filter((p) => p.configSchema).map((p) => p.name).sort()).toEqual(["cloud-run-no-public-invoker", "gcp-standard-labels", "security-scan-report"]);
+    expect(gate.configSchema!.properties).toMatchObject({
+      maxCritical: { type: "integer", default: 0 },
+      maxHigh: { type: "integer", default: 5 },
+      reports: { type: "array", default: [] },
+    });
+    expect(
+      info.policies
+        .filter((p) => p.configSchema)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(["cloud-run-no-public-invoker", "gcp-standard-labels", "security-scan-report"]);
   });
 });
 
@@ -62,7 +124,11 @@ describe("levels per environment (the committed config files)", () => {
     expect(new Set(Object.values(levels("production")))).toEqual(new Set(["mandatory"]));
     expect(new Set(Object.values(levels("dev")))).toEqual(new Set(["advisory"]));
     const staging = levels("staging");
-    expect(Object.keys(staging).filter((k) => staging[k] === "advisory").sort()).toEqual(["gcp-standard-labels", "k8s-pod-disruption-budget", "k8s-read-only-root-filesystem", "vercel-deployment-protection"]);
+    expect(
+      Object.keys(staging)
+        .filter((k) => staging[k] === "advisory")
+        .sort(),
+    ).toEqual(["gcp-standard-labels", "k8s-pod-disruption-budget", "k8s-read-only-root-filesystem", "vercel-deployment-protection"]);
   });
 
   it("the level the pack reports follows the config: the same violation is mandatory in production and advisory in dev", async () => {
@@ -106,6 +172,8 @@ describe("bad pack config is rejected with a clear message", () => {
 
   it("the pack itself refuses config that skipped the CLI's check, naming the policy and key", async () => {
     await pack.session.configure({ "security-scan-report": { enforcementLevel: "mandatory", properties: { maxHigh: "five" } } });
-    await expect(pack.session.analyzeStack([resource(TYPES.namespace, { metadata: { name: "x" } })])).rejects.toThrow(/invalid config for policy security-scan-report: security-scan-report\.maxHigh: Invalid input: expected number, received string/);
+    await expect(pack.session.analyzeStack([resource(TYPES.namespace, { metadata: { name: "x" } })])).rejects.toThrow(
+      /invalid config for policy security-scan-report: security-scan-report\.maxHigh: Invalid input: expected number, received string/,
+    );
   });
 });

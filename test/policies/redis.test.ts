@@ -44,6 +44,13 @@ describe("Memorystore for Redis", () => {
   });
 
   it("computed values wait for the update", async () => {
-    expect((await pack.analyze(REDIS, redis((r) => ((r.authEnabled = UNKNOWN), (r.transitEncryptionMode = UNKNOWN))))).diagnostics).toEqual([]);
+    expect(
+      (
+        await pack.analyze(
+          REDIS,
+          redis((r) => ((r.authEnabled = UNKNOWN), (r.transitEncryptionMode = UNKNOWN))),
+        )
+      ).diagnostics,
+    ).toEqual([]);
   });
 });

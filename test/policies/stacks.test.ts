@@ -31,14 +31,22 @@ describe("the pack over the real stacks (the program's registrations, through th
   it("a misconfigured production stack file is blocked with the expected policy names (offline plan exits 2)", async () => {
     const file = editedStackFile("production", (c) => {
       // autoRollback off needs an approval source to be valid config; the pack still refuses it in production.
-      c["progressive-delivery:release"] = { steps: [25, 50, 100], autoRollback: false, approval: { source: "file", path: "approvals/production.json", timeoutSeconds: 600 } };
+      c["progressive-delivery:release"] = {
+        steps: [25, 50, 100],
+        autoRollback: false,
+        approval: { source: "file", path: "approvals/production.json", timeoutSeconds: 600 },
+      };
       (c["progressive-delivery:cluster"] as { authorizedNetworks: unknown[] }).authorizedNetworks.push({ name: "anywhere", cidr: "0.0.0.0/0" });
     });
     const s = await evaluateFile("production", file);
     const r = plan("--stack", "production", "--config-file", file, "--policy-pack-config", configWithCleanScans("production", s.resources), "--json");
     expect(r.status, r.stderr).toBe(2);
     const out = JSON.parse(r.stdout) as { policies: { mandatory: number; violations: { policyName: string; enforcementLevel: string; urn: string }[] } };
-    expect(out.policies.violations.map((v) => v.policyName).sort()).toEqual(["gke-master-authorized-networks", "release-auto-rollback", "release-production-canary"]);
+    expect(out.policies.violations.map((v) => v.policyName).sort()).toEqual([
+      "gke-master-authorized-networks",
+      "release-auto-rollback",
+      "release-production-canary",
+    ]);
     expect(out.policies.violations.every((v) => v.enforcementLevel === "mandatory")).toBe(true);
     expect(out.policies.violations.find((v) => v.policyName === "gke-master-authorized-networks")!.urn).toMatch(/gcp:container\/cluster:Cluster::/);
 

@@ -26,7 +26,10 @@ async function redirector(status: number, to?: string) {
     seen.push(req.headers);
     req.resume();
     if (to) res.writeHead(status, { location: `${to}${req.url}` }).end();
-    else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ traffic: [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: "x", percent: 100 }], state: "ACTIVE" }));
+    else
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ traffic: [{ type: "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision: "x", percent: 100 }], state: "ACTIVE" }));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -38,7 +41,10 @@ describe("no client follows a redirect: the token and the body stay with the API
   it.each([301, 302, 307, 308])("HTTP %i: the Vercel follower and the Cloud Run router stop, and the other origin is never asked", async (status) => {
     const other = await redirector(200);
     const trap = await redirector(status, other.url);
-    const f = new VercelFollower({ projectId: "prj_1", token: "SENTINEL_VERCEL", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: trap.url }, FAST);
+    const f = new VercelFollower(
+      { projectId: "prj_1", token: "SENTINEL_VERCEL", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: trap.url },
+      FAST,
+    );
     await expect(f.setWeight(5)).rejects.toThrow(new RegExp(`HTTP ${status} redirect to ${other.url}/v1/projects/prj_1/rolling-release, not followed`));
     const router = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: trap.url }, "a", "b", authClient(), FAST, 5);
     await expect(router.readSplit()).rejects.toThrow(new RegExp(`HTTP ${status}`));
@@ -160,7 +166,15 @@ describe("Cloud Run router (Admin API v2 contract, google-auth-library)", () => 
   it("requests to the service's own URLs carry an ID token whose audience is the service's run.app URL", async () => {
     const { api } = await setup();
     const audiences: string[] = [];
-    const router = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url }, V8, V9, authClient(), FAST, 5, async (aud) => (audiences.push(aud), "id-token-for-test"));
+    const router = new CloudRunRouter(
+      { project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url },
+      V8,
+      V9,
+      authClient(),
+      FAST,
+      5,
+      async (aud) => (audiences.push(aud), "id-token-for-test"),
+    );
     expect(await router.callerHeaders()).toEqual({ authorization: "Bearer id-token-for-test" });
     expect(audiences).toEqual(["https://ws-backend-abc123-ew.a.run.app"]);
     // Without a token source (tests, public services), no header.
@@ -170,10 +184,24 @@ describe("Cloud Run router (Admin API v2 contract, google-auth-library)", () => 
 
   it("fails clearly, without retrying, on a 400 from the API and on bad credentials", async () => {
     const { api } = await setup();
-    const ghost = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url }, V8, "ws-backend-v9-9-9", authClient(), FAST, 5);
+    const ghost = new CloudRunRouter(
+      { project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url },
+      V8,
+      "ws-backend-v9-9-9",
+      authClient(),
+      FAST,
+      5,
+    );
     await expect(ghost.setWeight(5, write("{}"))).rejects.toThrow("Cloud Run services.patch ws-backend: HTTP 400 Revision ws-backend-v9-9-9 does not exist");
     expect(api.requests.filter((r) => r.method === "PATCH").length).toBe(1);
-    const unauth = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url }, "a", "b", authClient("wrong"), FAST, 5);
+    const unauth = new CloudRunRouter(
+      { project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url },
+      "a",
+      "b",
+      authClient("wrong"),
+      FAST,
+      5,
+    );
     await expect(unauth.readSplit()).rejects.toThrow(/HTTP 401 Request had invalid authentication credentials/);
   });
 
@@ -181,7 +209,14 @@ describe("Cloud Run router (Admin API v2 contract, google-auth-library)", () => 
     const { api, router } = await setup();
     api.faults.push({ status: 500 }, { status: 500 }, { status: 500 }, { status: 500 });
     await expect(router.readSplit()).rejects.toThrow(/failed after 4 attempt\(s\): Cloud Run services.get ws-backend: HTTP 500/);
-    const slow = new CloudRunRouter({ project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url, requestTimeoutMs: 100 }, V8, V9, authClient(), FAST, 5);
+    const slow = new CloudRunRouter(
+      { project: "acme", region: "europe-west1", service: "ws-backend", endpoint: api.url, requestTimeoutMs: 100 },
+      V8,
+      V9,
+      authClient(),
+      FAST,
+      5,
+    );
     api.faults.push({ delayMs: 400 });
     // One timed-out request, then the retry gets through.
     expect(shareOf(await slow.readSplit(), V9)).toBe(0);
@@ -194,10 +229,22 @@ describe("HTTPRoute router (Kubernetes API contract, @kubernetes/client-node)", 
   async function setup(requestTimeoutMs?: number) {
     const api = await fakeKubernetes("agents", "orchestrator", ["orchestrator-blue", "orchestrator-green"]);
     servers.push(api);
-    const router = new HttpRouteRouter({ namespace: "agents", name: "orchestrator", ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "orchestrator-green", kubeconfig: api.kubeconfig, ...(requestTimeoutMs ? { requestTimeoutMs } : {}) }, FAST);
+    const router = new HttpRouteRouter(
+      {
+        namespace: "agents",
+        name: "orchestrator",
+        ruleIndex: 0,
+        stableBackend: "orchestrator-blue",
+        candidateBackend: "orchestrator-green",
+        kubeconfig: api.kubeconfig,
+        ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+      },
+      FAST,
+    );
     return { api, router };
   }
-  const rule = (api: Awaited<ReturnType<typeof fakeKubernetes>>) => (api.state.route.spec["rules"] as { backendRefs: { name: string; weight?: number }[]; matches: unknown[] }[])[0]!;
+  const rule = (api: Awaited<ReturnType<typeof fakeKubernetes>>) =>
+    (api.state.route.spec["rules"] as { backendRefs: { name: string; weight?: number }[]; matches: unknown[] }[])[0]!;
 
   it("merge-patches the weights with the resourceVersion and keeps the rest of the route", async () => {
     const { api, router } = await setup();
@@ -234,7 +281,10 @@ describe("HTTPRoute router (Kubernetes API contract, @kubernetes/client-node)", 
   it("a ref of the same name in another namespace (or of another kind) is another arm: never moved, and its traffic is drift", async () => {
     const { api, router } = await setup();
     const refs = rule(api).backendRefs as Record<string, unknown>[];
-    refs.push({ name: "orchestrator-green", namespace: "other-team", port: 8080, weight: 0 }, { name: "orchestrator-green", kind: "ServiceImport", group: "multicluster.x-k8s.io", weight: 0 });
+    refs.push(
+      { name: "orchestrator-green", namespace: "other-team", port: 8080, weight: 0 },
+      { name: "orchestrator-green", kind: "ServiceImport", group: "multicluster.x-k8s.io", weight: 0 },
+    );
     await router.setWeight(100, write("{}"));
     expect(refs.length).toBe(4);
     expect(rule(api).backendRefs.map((b) => b.weight)).toEqual([0, 100, 0, 0]);
@@ -248,7 +298,9 @@ describe("HTTPRoute router (Kubernetes API contract, @kubernetes/client-node)", 
   it("two refs to one arm are refused: which of them the release moves would be a guess", async () => {
     const { api, router } = await setup();
     rule(api).backendRefs.push({ name: "orchestrator-green", weight: 0 });
-    await expect(router.readSplit()).rejects.toThrow("httproute agents/orchestrator rule 0 has 2 backendRefs to Service orchestrator-green: the release moves exactly one; remove the others");
+    await expect(router.readSplit()).rejects.toThrow(
+      "httproute agents/orchestrator rule 0 has 2 backendRefs to Service orchestrator-green: the release moves exactly one; remove the others",
+    );
     await expect(router.setWeight(10, write("{}"))).rejects.toThrow(/has 2 backendRefs to Service orchestrator-green/);
     expect(rule(api).backendRefs.map((b) => b.weight)).toEqual([100, 0, 0]);
   });
@@ -279,9 +331,15 @@ describe("HTTPRoute router (Kubernetes API contract, @kubernetes/client-node)", 
 
   it("names the missing backend and does not retry a permanent error", async () => {
     const { api } = await setup();
-    const wrong = new HttpRouteRouter({ namespace: "agents", name: "orchestrator", ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "nope", kubeconfig: api.kubeconfig }, FAST);
+    const wrong = new HttpRouteRouter(
+      { namespace: "agents", name: "orchestrator", ruleIndex: 0, stableBackend: "orchestrator-blue", candidateBackend: "nope", kubeconfig: api.kubeconfig },
+      FAST,
+    );
     await expect(wrong.readSplit()).rejects.toThrow("httproute agents/orchestrator rule 0 has no backendRef to Service nope in namespace agents");
-    const missing = new HttpRouteRouter({ namespace: "agents", name: "ghost", ruleIndex: 0, stableBackend: "a", candidateBackend: "b", kubeconfig: api.kubeconfig }, FAST);
+    const missing = new HttpRouteRouter(
+      { namespace: "agents", name: "ghost", ruleIndex: 0, stableBackend: "a", candidateBackend: "b", kubeconfig: api.kubeconfig },
+      FAST,
+    );
     await expect(missing.readSplit()).rejects.toThrow(/HTTP 404/);
   });
 });
@@ -303,7 +361,9 @@ describe("retries: one classifier, hints capped, deadlines kept", () => {
       attempts++;
       throw new RouterError("busy", true, 20_000);
     };
-    await expect(withRetry("call", failing, { attempts: 5, baseDelayMs: 10, maxDelayMs: 10 }, Date.now() + 200)).rejects.toThrow(/stopped before the deadline: busy/);
+    await expect(withRetry("call", failing, { attempts: 5, baseDelayMs: 10, maxDelayMs: 10 }, Date.now() + 200)).rejects.toThrow(
+      /stopped before the deadline: busy/,
+    );
     expect(attempts).toBe(1);
     expect(Date.now() - t0).toBeLessThan(150);
   });
@@ -311,7 +371,10 @@ describe("retries: one classifier, hints capped, deadlines kept", () => {
   it("an adapter's retry policy carries the rollout's end: a Vercel 429 asking for 20 s is not waited for past it", async () => {
     const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
     servers.push(api);
-    const f = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, { ...FAST, deadline: Date.now() + 1_000 });
+    const f = new VercelFollower(
+      { projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url },
+      { ...FAST, deadline: Date.now() + 1_000 },
+    );
     api.faults.push({ status: 429, headers: { "retry-after": "20" } });
     const t0 = Date.now();
     await expect(f.rollback()).rejects.toThrow(/stopped before the deadline: vercel POST .*HTTP 429/);
@@ -323,7 +386,10 @@ describe("Vercel rolling-release follower (REST contract)", () => {
   it("starts, approves stages in lockstep with the backend weights, then completes", async () => {
     const api = await fakeVercel("prj_1", "dpl_stable", [5, 25, 50, 100]);
     servers.push(api);
-    const f = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
+    const f = new VercelFollower(
+      { projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url },
+      FAST,
+    );
     await f.setWeight(5);
     expect(api.state.rollingRelease?.activeStage?.index).toBe(0);
     await f.setWeight(10);
@@ -341,7 +407,17 @@ describe("Vercel rolling-release follower (REST contract)", () => {
   it("rolls back by pointing production at the stable deployment, retrying a 429", async () => {
     const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
     servers.push(api);
-    const f = new VercelFollower({ projectId: "prj_1", teamId: "team_9", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
+    const f = new VercelFollower(
+      {
+        projectId: "prj_1",
+        teamId: "team_9",
+        token: "vercel-test-token",
+        canaryDeploymentId: "dpl_canary",
+        stableDeploymentId: "dpl_stable",
+        endpoint: api.url,
+      },
+      FAST,
+    );
     await f.setWeight(5);
     api.faults.push({ status: 429, headers: { "retry-after": "0" } });
     await f.rollback();
@@ -353,18 +429,29 @@ describe("Vercel rolling-release follower (REST contract)", () => {
   it("never starts over another rolling release that is in progress", async () => {
     const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
     servers.push(api);
-    const other = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_someone_else", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
+    const other = new VercelFollower(
+      { projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_someone_else", stableDeploymentId: "dpl_stable", endpoint: api.url },
+      FAST,
+    );
     await other.setWeight(5);
     const posts = api.requests.filter((r) => r.method === "POST").length;
-    const f = new VercelFollower({ projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
-    await expect(f.setWeight(5)).rejects.toThrow("vercel project prj_1: another rolling release is active (canary dpl_someone_else); complete or abort it before this release");
+    const f = new VercelFollower(
+      { projectId: "prj_1", token: "vercel-test-token", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url },
+      FAST,
+    );
+    await expect(f.setWeight(5)).rejects.toThrow(
+      "vercel project prj_1: another rolling release is active (canary dpl_someone_else); complete or abort it before this release",
+    );
     expect(api.requests.filter((r) => r.method === "POST").length).toBe(posts);
   });
 
   it("reports Vercel's error message on a rejected call", async () => {
     const api = await fakeVercel("prj_1", "dpl_stable", [5, 100]);
     servers.push(api);
-    const f = new VercelFollower({ projectId: "prj_1", token: "wrong", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url }, FAST);
+    const f = new VercelFollower(
+      { projectId: "prj_1", token: "wrong", canaryDeploymentId: "dpl_canary", stableDeploymentId: "dpl_stable", endpoint: api.url },
+      FAST,
+    );
     await expect(f.setWeight(5)).rejects.toThrow("vercel GET /v1/projects/prj_1/rolling-release: HTTP 403 Not authorized");
   });
 });

@@ -7,7 +7,12 @@ import { specFor } from "../support/specs";
 import { HEALTHY } from "../support/synthetic";
 
 /** Production's canary shortened to 5/25/100 with the first criteria from 0%, a 30 s bake and a 60 s outage limit. */
-const spec: ReleaseSpec = specFor("production", { steps: [5, 25, 100], bakeSeconds: 30, maxStepSeconds: 900, analysis: { stepCriteria: { "0": { errorRate: 0.01, p95LatencyMs: 500 } }, metricsUnavailableLimitSeconds: 60 } });
+const spec: ReleaseSpec = specFor("production", {
+  steps: [5, 25, 100],
+  bakeSeconds: 30,
+  maxStepSeconds: 900,
+  analysis: { stepCriteria: { "0": { errorRate: 0.01, p95LatencyMs: 500 } }, metricsUnavailableLimitSeconds: 60 },
+});
 const checkpointOf = (router: MemoryRouter): Checkpoint | null => {
   const d = decodeCheckpoint(router.checkpoint, { target: router.target, steps: spec.steps });
   return d.kind === "ok" ? d.checkpoint : null;
@@ -135,7 +140,6 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(r.phase).toBe("rolled-back");
     expect(r.state.failure?.message).toContain("deadline of 20 s passed");
   });
-
 });
 
 describe("the drift lock and the checkpoint, through the driver", () => {
@@ -172,7 +176,10 @@ describe("the drift lock and the checkpoint, through the driver", () => {
     expect(r.phase).toBe("interrupted");
     expect(router.weight).toBe(40);
     expect(router.calls.filter((c) => c.startsWith("set") || c.startsWith("rollback"))).toEqual(["set 5", "set 25"]);
-    expect(checkpointOf(router)?.state).toMatchObject({ phase: "interrupted", failure: { gate: "drift", value: "v1 60%, v2 40%", threshold: "v1 75%, v2 25%" } });
+    expect(checkpointOf(router)?.state).toMatchObject({
+      phase: "interrupted",
+      failure: { gate: "drift", value: "v1 60%, v2 40%", threshold: "v1 75%, v2 25%" },
+    });
     // The next run of the same release starts afresh and refuses again while the split is the person's.
     const again = await runRollout(opts, deps);
     expect(again.phase).toBe("interrupted");
@@ -214,7 +221,33 @@ describe("the drift lock and the checkpoint, through the driver", () => {
 
   it("reads a schema-1 checkpoint and resumes it at its step", async () => {
     const { router, deps, opts, clock, events } = setup();
-    const state = { schema: 1, stable: "v1", candidate: "v2", phase: "analysing", stepIndex: 1, weight: 25, gateIndex: 0, stepStartedAt: clock.t, startedAt: clock.t, updatedAt: clock.t, unavailableSince: null, healthFailures: 0, heldFrom: null, evidence: { errors: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latency: { logLr: [0], candidateEvents: 0, stableEvents: 0 }, latencyBoundaryMs: null, stableLatencySoFar: null, candidate: { requests: 0, errors: 0, slow: 0 }, stable: { requests: 0, errors: 0 }, step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 } }, records: [{ step: 0, weight: 5, startedAt: clock.t, endedAt: clock.t, outcome: "pass", candidateRequests: 300, stableRequests: 5000, measurements: [] }], failure: null, gatesPassed: ["smoke"] };
+    const state = {
+      schema: 1,
+      stable: "v1",
+      candidate: "v2",
+      phase: "analysing",
+      stepIndex: 1,
+      weight: 25,
+      gateIndex: 0,
+      stepStartedAt: clock.t,
+      startedAt: clock.t,
+      updatedAt: clock.t,
+      unavailableSince: null,
+      healthFailures: 0,
+      heldFrom: null,
+      evidence: {
+        errors: { logLr: [0], candidateEvents: 0, stableEvents: 0 },
+        latency: { logLr: [0], candidateEvents: 0, stableEvents: 0 },
+        latencyBoundaryMs: null,
+        stableLatencySoFar: null,
+        candidate: { requests: 0, errors: 0, slow: 0 },
+        stable: { requests: 0, errors: 0 },
+        step: { requests: 0, errors: 0, slow: 0, stableRequests: 0 },
+      },
+      records: [{ step: 0, weight: 5, startedAt: clock.t, endedAt: clock.t, outcome: "pass", candidateRequests: 300, stableRequests: 5000, measurements: [] }],
+      failure: null,
+      gatesPassed: ["smoke"],
+    };
     router.checkpoint = JSON.stringify({ format: "progressive-delivery/checkpoint@1", releaseKey: "v1->v2", state });
     router.weight = 25;
     const r = await runRollout(opts, deps);
@@ -230,7 +263,10 @@ describe("the drift lock and the checkpoint, through the driver", () => {
     expect((await runRollout(a.opts, a.deps)).phase).toBe("promoted");
     // Release B (candidate v1 over v2) is rejected by its smoke test before any traffic.
     const bRouter = new MemoryRouter("v2", "v1", a.router.t);
-    const b = await runRollout({ ...a.opts, stable: "v2", candidate: "v1", releaseKey: "v2->v1" }, { ...a.deps, router: bRouter, runGate: async (g) => ({ passed: g !== "smoke", detail: "503" }) });
+    const b = await runRollout(
+      { ...a.opts, stable: "v2", candidate: "v1", releaseKey: "v2->v1" },
+      { ...a.deps, router: bRouter, runGate: async (g) => ({ passed: g !== "smoke", detail: "503" }) },
+    );
     expect(b.phase).toBe("rejected");
     expect(a.router.t.weights).toEqual({ v1: 0, v2: 100 });
     const callsBefore = a.router.calls.length;
@@ -250,7 +286,12 @@ describe("one release, one engine", () => {
     const metrics = new SyntheticMetrics(router, candidate, 4000);
     const events: ProgressEvent[] = [];
     const deps: RolloutDeps = { router, metrics, clock: systemClock, log: (e) => events.push(e), runGate: async () => ({ passed: true, detail: "ok" }) };
-    const fast = specFor("production", { steps: [5, 25, 100], bakeSeconds: 1, maxStepSeconds: 30, analysis: { stepCriteria: { "0": { errorRate: 0.05, p95LatencyMs: 2000 } }, metricsUnavailableLimitSeconds: 5 } });
+    const fast = specFor("production", {
+      steps: [5, 25, 100],
+      bakeSeconds: 1,
+      maxStepSeconds: 30,
+      analysis: { stepCriteria: { "0": { errorRate: 0.05, p95LatencyMs: 2000 } }, metricsUnavailableLimitSeconds: 5 },
+    });
     const opts: RolloutOptions = { spec: fast, stable: "v1", candidate: "v2", releaseKey: "v1->v2", intervalMs: 50, deadlineMs: 60_000, leaseMs: 600 };
     return { router, deps, opts, events };
   }
@@ -306,7 +347,10 @@ describe("holds, health and progress", () => {
     const held: ReleaseSpec = { ...spec, onInconclusive: "hold", maxStepSeconds: 60, bakeSeconds: 30 };
     // 1 req/s: the first step (5%) cannot be concluded in 60 s, so it is held.
     const slow = new SyntheticMetrics(router, HEALTHY, 1);
-    const r = await runRollout({ ...opts, spec: held, approvalWaitMs: 3_600_000 }, { ...deps, metrics: slow, approval: async () => (++polls < 4 ? undefined : { approved: false, by: "alice" }) });
+    const r = await runRollout(
+      { ...opts, spec: held, approvalWaitMs: 3_600_000 },
+      { ...deps, metrics: slow, approval: async () => (++polls < 4 ? undefined : { approved: false, by: "alice" }) },
+    );
     expect(polls).toBe(4);
     expect(r.phase).toBe("rolled-back");
     expect(r.state.failure!.message).toBe("rejected by alice");
@@ -316,7 +360,10 @@ describe("holds, health and progress", () => {
   it("a hold with no answer within the approval time is rolled back, never left at a partial weight", async () => {
     const { router, deps, opts } = setup(HEALTHY);
     const held: ReleaseSpec = { ...spec, onInconclusive: "hold", maxStepSeconds: 60 };
-    const r = await runRollout({ ...opts, spec: held, approvalWaitMs: 120_000 }, { ...deps, metrics: new SyntheticMetrics(router, HEALTHY, 1), approval: async () => undefined });
+    const r = await runRollout(
+      { ...opts, spec: held, approvalWaitMs: 120_000 },
+      { ...deps, metrics: new SyntheticMetrics(router, HEALTHY, 1), approval: async () => undefined },
+    );
     expect(r.phase).toBe("rolled-back");
     expect(r.state.failure!.message).toContain("no approval within 120 s");
     expect(router.weight).toBe(0);
@@ -334,7 +381,10 @@ describe("holds, health and progress", () => {
         failedAt = clock.now();
       }
     };
-    const r = await runRollout({ ...opts, intervalMs: 15_000, healthIntervalMs: 3_000 }, { ...deps, health: async () => (failing ? { ok: false, detail: "connection refused" } : { ok: true, detail: "200" }) });
+    const r = await runRollout(
+      { ...opts, intervalMs: 15_000, healthIntervalMs: 3_000 },
+      { ...deps, health: async () => (failing ? { ok: false, detail: "connection refused" } : { ok: true, detail: "200" }) },
+    );
     expect(r.phase).toBe("rolled-back");
     expect(r.state.failure!.gate).toBe("guardrail:health");
     expect(r.state.updatedAt - failedAt).toBeLessThanOrEqual(9_000);
@@ -363,9 +413,21 @@ describe("what an outside tester broke (each now refused or rolled back)", () =>
   });
 
   it.each([
-    ["a switching checkpoint whose move starts from 0%, not from the last step", { phase: "switching", stepIndex: 2, weight: 100, moving: { from: 0, to: 100 } }, /with a move from 0% to 100%, not the move to 100%/],
-    ["a switching checkpoint without its gates passed", { phase: "switching", stepIndex: 2, weight: 100, moving: { from: 25, to: 100 }, gatesPassed: [] }, /without gates smoke, candidate-health passed/],
-    ["an analysing checkpoint at step 3 with no record of the steps before it", { phase: "analysing", stepIndex: 1, weight: 25, moving: null, records: [] }, /no record of step 1 \(5%\) passing/],
+    [
+      "a switching checkpoint whose move starts from 0%, not from the last step",
+      { phase: "switching", stepIndex: 2, weight: 100, moving: { from: 0, to: 100 } },
+      /with a move from 0% to 100%, not the move to 100%/,
+    ],
+    [
+      "a switching checkpoint without its gates passed",
+      { phase: "switching", stepIndex: 2, weight: 100, moving: { from: 25, to: 100 }, gatesPassed: [] },
+      /without gates smoke, candidate-health passed/,
+    ],
+    [
+      "an analysing checkpoint at step 3 with no record of the steps before it",
+      { phase: "analysing", stepIndex: 1, weight: 25, moving: null, records: [] },
+      /no record of step 1 \(5%\) passing/,
+    ],
   ])("a forged or inconsistent checkpoint never skips gates or steps: %s", async (_name, patch, message) => {
     const a = setup();
     // A genuine checkpoint at step 2, then edited.
@@ -396,12 +458,18 @@ describe("what an outside tester broke (each now refused or rolled back)", () =>
     // The first attempt is approved by whoever answers for its attempt id.
     const approveAttempt = (id: string) => async (attempt: string) => (answers.push(attempt), attempt === id ? { approved: true, by: "alice" } : undefined);
     let firstAttempt = "";
-    const r1 = await runRollout({ ...first.opts, spec: held, approvalWaitMs: 60_000 }, { ...first.deps, approval: async (attempt) => ((firstAttempt = attempt), { approved: true, by: "alice" }) });
+    const r1 = await runRollout(
+      { ...first.opts, spec: held, approvalWaitMs: 60_000 },
+      { ...first.deps, approval: async (attempt) => ((firstAttempt = attempt), { approved: true, by: "alice" }) },
+    );
     expect(r1.phase).toBe("promoted");
     expect(firstAttempt).toMatch(/^v1->v2@\d{4}-\d\d-\d\dT/);
     // v2 -> v1 and back again: the same release key, a new attempt; the old answer still stands at the source.
     const back = new MemoryRouter("v2", "v1", first.router.t);
-    await runRollout({ ...first.opts, spec: held, stable: "v2", candidate: "v1", releaseKey: "v2->v1", approvalWaitMs: 60_000 }, { ...first.deps, router: back, metrics: new SyntheticMetrics(back, HEALTHY, 200), approval: async () => ({ approved: true, by: "bob" }) });
+    await runRollout(
+      { ...first.opts, spec: held, stable: "v2", candidate: "v1", releaseKey: "v2->v1", approvalWaitMs: 60_000 },
+      { ...first.deps, router: back, metrics: new SyntheticMetrics(back, HEALTHY, 200), approval: async () => ({ approved: true, by: "bob" }) },
+    );
     first.clock.t += 3_600_000;
     const again = await runRollout({ ...first.opts, spec: held, approvalWaitMs: 120_000 }, { ...first.deps, approval: approveAttempt(firstAttempt) });
     expect(again.phase).toBe("rolled-back");

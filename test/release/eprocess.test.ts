@@ -1,9 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { aboveLimitLogEvidence, belowLimitLogEvidence, newRatioTest, ratioLogEvidence, requestsToShowBelow, updateRatioTest } from "../../src/release/analysis/eprocess";
+import {
+  aboveLimitLogEvidence,
+  belowLimitLogEvidence,
+  newRatioTest,
+  ratioLogEvidence,
+  requestsToShowBelow,
+  updateRatioTest,
+} from "../../src/release/analysis/eprocess";
 import { poisson, rng } from "../support/synthetic";
 
 /** Runs the comparative test over `windows` windows; returns the first window index where it crossed 1/α, or -1. */
-function runRatio(seed: number, theta: number, opts: { alpha: number; windows: number; perWindow: number; share: number; baseRate: number; theta0: number }): number {
+function runRatio(
+  seed: number,
+  theta: number,
+  opts: { alpha: number; windows: number; perWindow: number; share: number; baseRate: number; theta0: number },
+): number {
   const rand = rng(seed);
   let test = newRatioTest();
   for (let w = 0; w < opts.windows; w++) {

@@ -18,7 +18,14 @@ beforeAll(async () => {
   stable = await startSampleBackend("v1");
   candidate = await startSampleBackend("v2");
   haproxy = await startHaproxy(stable.port, candidate.port);
-  router = new HaproxyRouter({ runtimeApi: haproxy.runtimeApi, backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: haproxy.stateFile, candidateUrl: candidate.url });
+  router = new HaproxyRouter({
+    runtimeApi: haproxy.runtimeApi,
+    backend: "be_app",
+    stableServer: "stable",
+    candidateServer: "candidate",
+    stateFile: haproxy.stateFile,
+    candidateUrl: candidate.url,
+  });
 });
 afterAll(async () => {
   await Promise.all([haproxy?.stop(), stable?.stop(), candidate?.stop()]);
@@ -85,7 +92,16 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
   });
 
   it("names outside HAProxy's identifier characters never reach the runtime socket", async () => {
-    expect(() => new HaproxyRouter({ runtimeApi: haproxy.runtimeApi, backend: "be_app", stableServer: "stable", candidateServer: "green;disable server be_app/stable", stateFile: `${haproxy.dir}/z.json` })).toThrow(/is not an HAProxy identifier/);
+    expect(
+      () =>
+        new HaproxyRouter({
+          runtimeApi: haproxy.runtimeApi,
+          backend: "be_app",
+          stableServer: "stable",
+          candidateServer: "green;disable server be_app/stable",
+          stateFile: `${haproxy.dir}/z.json`,
+        }),
+    ).toThrow(/is not an HAProxy identifier/);
     await expect(runtimeCommand(haproxy.runtimeApi, "get weight be_app/stable;disable server be_app/stable")).rejects.toThrow(/refusing to send/);
     // HAProxy's admin state is untouched.
     expect(shareOf(await router.readSplit(), "stable")).toBe(100);
@@ -93,7 +109,13 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
 
   it("writes are a compare-and-swap under a lock: two engines racing for one state file serialize, the loser's guard sees the winner's checkpoint", async () => {
     await router.saveCheckpoint(write("base"));
-    const other = new HaproxyRouter({ runtimeApi: haproxy.runtimeApi, backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: haproxy.stateFile });
+    const other = new HaproxyRouter({
+      runtimeApi: haproxy.runtimeApi,
+      backend: "be_app",
+      stableServer: "stable",
+      candidateServer: "candidate",
+      stateFile: haproxy.stateFile,
+    });
     const cas = (expected: string) => (stored: string | null) => {
       if (stored !== expected) throw new LeaseLost(`expected ${expected}, found ${stored}`);
     };
@@ -151,10 +173,16 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
   });
 
   it("reports a refused command and an unreachable runtime API clearly", async () => {
-    const bad = new HaproxyRouter({ runtimeApi: haproxy.runtimeApi, backend: "be_app", stableServer: "stable", candidateServer: "nope", stateFile: `${haproxy.dir}/x.json` }, { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 });
+    const bad = new HaproxyRouter(
+      { runtimeApi: haproxy.runtimeApi, backend: "be_app", stableServer: "stable", candidateServer: "nope", stateFile: `${haproxy.dir}/x.json` },
+      { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    );
     await expect(bad.setWeight(10, write("{}"))).rejects.toThrow(/HAProxy (refused|answered)/);
     await expect(bad.prepare(write("{}"))).rejects.toThrow("HAProxy backend be_app has no server named nope");
-    const down = new HaproxyRouter({ runtimeApi: "127.0.0.1:1", backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: `${haproxy.dir}/y.json` }, { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 });
+    const down = new HaproxyRouter(
+      { runtimeApi: "127.0.0.1:1", backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: `${haproxy.dir}/y.json` },
+      { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    );
     await expect(down.readSplit()).rejects.toThrow(/failed after 3 attempt\(s\): HAProxy runtime API 127.0.0.1:1/);
   });
 
@@ -162,7 +190,10 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
     await router.rollback(write("{}"), { mode: "immediate" });
     const proxy = await startFaultProxy(haproxy.runtimeApi);
     try {
-      const through = new HaproxyRouter({ runtimeApi: proxy.address, backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: haproxy.stateFile }, { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 });
+      const through = new HaproxyRouter(
+        { runtimeApi: proxy.address, backend: "be_app", stableServer: "stable", candidateServer: "candidate", stateFile: haproxy.stateFile },
+        { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 },
+      );
       proxy.swallowNext = 2;
       await through.setWeight(40, write("{}"));
       expect(proxy.swallowed).toBe(2);
@@ -170,7 +201,9 @@ describe("HAProxy router against a real HAProxy (runtime API)", () => {
       expect((await runtimeCommand(haproxy.runtimeApi, "get weight be_app/stable")).trim()).toMatch(/^60 /);
       // A socket that never carries a change out: a clear failure, not a silent half switch.
       proxy.swallowNext = Infinity;
-      await expect(through.setWeight(80, write("{}"))).rejects.toThrow(/set weight be_app\/stable 20 failed after 4 attempt\(s\): HAProxy reports weight 60 for be_app\/stable/);
+      await expect(through.setWeight(80, write("{}"))).rejects.toThrow(
+        /set weight be_app\/stable 20 failed after 4 attempt\(s\): HAProxy reports weight 60 for be_app\/stable/,
+      );
     } finally {
       await proxy.stop();
     }

@@ -66,7 +66,8 @@ describe("judge: latency counts come from the histogram alone", () => {
 
   it("requests without any latency histogram leave the latency criterion inconclusive (missing data is not a pass)", () => {
     let e: Evidence = newEvidence();
-    for (let i = 0; i < 20; i++) e = observe(e, { candidate: { requests: 50, errors: 0, latency: [] }, stable: { requests: 150, errors: 0, latency: [] } }, settings, lenient);
+    for (let i = 0; i < 20; i++)
+      e = observe(e, { candidate: { requests: 50, errors: 0, latency: [] }, stable: { requests: 150, errors: 0, latency: [] } }, settings, lenient);
     const v = judge(e, settings, lenient, { comparative: false });
     expect(v.outcome).toBe("inconclusive");
     if (v.outcome === "inconclusive") expect(v.waitingFor.map((m) => m.gate)).toEqual(["step:p95-latency"]);
@@ -82,7 +83,12 @@ describe("judge: stable's history before the rollout", () => {
       const rand = rng(seed);
       let e = start;
       for (let i = 1; i <= 30; i++) {
-        e = observe(e, { candidate: armWindow(rand, 5, { ...HEALTHY, medianMs: HEALTHY.medianMs * 1.5 }), stable: armWindow(rand, 95, HEALTHY) }, settings, lenient);
+        e = observe(
+          e,
+          { candidate: armWindow(rand, 5, { ...HEALTHY, medianMs: HEALTHY.medianMs * 1.5 }), stable: armWindow(rand, 95, HEALTHY) },
+          settings,
+          lenient,
+        );
         if (judge(e, settings, lenient, { comparative: true }).outcome === "fail") return i;
       }
       return 31; // not caught within 30 windows
@@ -106,7 +112,8 @@ describe("describeMeasurement: a rollback's message says what happened", () => {
     let e: Evidence = newEvidence();
     // A tight stable (everything in the fastest buckets) and a candidate 400 ms slower.
     const tight = { ...HEALTHY, medianMs: 10, sigma: 0.05 };
-    for (let i = 0; i < 30; i++) e = observe(e, { candidate: armWindow(rand, 20, { ...tight, medianMs: 410 }), stable: armWindow(rand, 60, tight) }, settings, lenient);
+    for (let i = 0; i < 30; i++)
+      e = observe(e, { candidate: armWindow(rand, 20, { ...tight, medianMs: 410 }), stable: armWindow(rand, 60, tight) }, settings, lenient);
     const v = judge(e, settings, lenient, { comparative: true });
     expect(v.outcome).toBe("fail");
     if (v.outcome !== "fail") return;

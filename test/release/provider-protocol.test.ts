@@ -20,7 +20,10 @@ let host: ProviderHost;
 let providerText: string;
 let load: Load;
 
-const inputs = (stable: "blue" | "green", candidate: "blue" | "green", extra: Record<string, unknown> = {}) => ({ __provider: providerText, ...ground.splitInputs(stable, candidate, [25, 100], extra) });
+const inputs = (stable: "blue" | "green", candidate: "blue" | "green", extra: Record<string, unknown> = {}) => ({
+  __provider: providerText,
+  ...ground.splitInputs(stable, candidate, [25, 100], extra),
+});
 
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
@@ -64,7 +67,9 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect(refused.failures).toHaveLength(1);
     expect(refused.failures[0]!.property).toBe("release");
     expect(refused.failures[0]!.reason).toMatch(/^step 1 \(25%\) needs \d+ candidate requests, about \d+ s at 0\.2 req\/s, but its limit is 60 s/);
-    expect(refused.failures[0]!.reason).toContain("Nothing was started: raise the first steps' weights, lengthen maxStepSeconds (or the deadline), or release when more traffic is expected");
+    expect(refused.failures[0]!.reason).toContain(
+      "Nothing was started: raise the first steps' weights, lengthen maxStepSeconds (or the deadline), or release when more traffic is expected",
+    );
     expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, allowInconclusive: true }))).failures).toEqual([]);
     expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, environment: "staging" }))).failures).toEqual([]);
     expect((await host.check(URN, {}, inputs("blue", "green", { release: trickle, immediate: true }))).failures).toEqual([]);

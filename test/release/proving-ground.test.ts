@@ -25,7 +25,10 @@ let providerText: string;
 let load: Load;
 let state: { id: string; properties: Record<string, unknown> };
 
-const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ({ __provider: providerText, ...ground.splitInputs(stable, candidate, steps, extra) });
+const inputs = (stable: Slot, candidate: Slot, steps: number[], extra: Record<string, unknown> = {}) => ({
+  __provider: providerText,
+  ...ground.splitInputs(stable, candidate, steps, extra),
+});
 
 /** Waits (bounded) until the engine's log has a line matching `re` after index `from`. */
 async function logged(re: RegExp, from: number, timeoutMs = 90_000): Promise<void> {
@@ -34,7 +37,9 @@ async function logged(re: RegExp, from: number, timeoutMs = 90_000): Promise<voi
     if (engine.logs.slice(from).some((l) => re.test(l))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no log line matching ${re} within ${timeoutMs} ms; last lines:\n${engine.logs.slice(-8).join("\n")}\nprovider host output:\n${host.output().slice(-3000)}`);
+  throw new Error(
+    `no log line matching ${re} within ${timeoutMs} ms; last lines:\n${engine.logs.slice(-8).join("\n")}\nprovider host output:\n${host.output().slice(-3000)}`,
+  );
 }
 
 /**
@@ -59,7 +64,13 @@ async function update(stable: Slot, candidate: Slot, steps: number[], extra: Rec
   return on.update(URN, state.id, state.properties, news);
 }
 
-const failed = (p: Promise<unknown>) => p.then(() => { throw new Error("expected the update to fail"); }, (e: unknown) => e as RpcError);
+const failed = (p: Promise<unknown>) =>
+  p.then(
+    () => {
+      throw new Error("expected the update to fail");
+    },
+    (e: unknown) => e as RpcError,
+  );
 
 beforeAll(async () => {
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
@@ -144,7 +155,9 @@ describe("proving ground, through the dynamic-provider host", () => {
     await carries("blue", 25);
     await ground.setWeightsByHand({ blue: 50, green: 50 });
     const err = await outcome;
-    expect(err.message).toMatch(/the live split is not what this release expects at step 1\/2 \(25% to blue\): live green 50%, blue 50%; expected green 75%, blue 25%/);
+    expect(err.message).toMatch(
+      /the live split is not what this release expects at step 1\/2 \(25% to blue\): live green 50%, blue 50%; expected green 75%, blue 25%/,
+    );
     expect(err.initFailure?.properties["phase"]).toBe("interrupted");
     expect(await ground.weights()).toEqual({ blue: 50, green: 50 });
     expect(engine.logs.slice(from).some((l) => /ROLLBACK/.test(l))).toBe(false);
@@ -234,7 +247,9 @@ describe("proving ground, through the dynamic-provider host", () => {
     const proxy: FaultProxy = await startFaultProxy(ground.haproxy.runtimeApi);
     try {
       const from = engine.logs.length;
-      const outcome = failed(update("blue", "green", [25, 100], { target: { ...ground.target(), runtimeApi: proxy.address, candidateUrl: ground.candidateUrl("green") } }));
+      const outcome = failed(
+        update("blue", "green", [25, 100], { target: { ...ground.target(), runtimeApi: proxy.address, candidateUrl: ground.candidateUrl("green") } }),
+      );
       await logged(/step 1\/2: 25% to the candidate/, from);
       await carries("green", 25);
       // The move is over (its read-back included) once the step's first window is reported: the outage starts mid-step.
@@ -246,7 +261,9 @@ describe("proving ground, through the dynamic-provider host", () => {
       proxy.down = false;
       const err = await outcome;
       // The router's first call of the move (reading the split for the drift lock, or a weight) gave up after its attempts.
-      expect(err.message).toMatch(/step 2\/2 \(100% to green\): the traffic router failed to move traffic: haproxy (set weight be_app\/\w+ \d+|read servers) failed after 5 attempt\(s\)/);
+      expect(err.message).toMatch(
+        /step 2\/2 \(100% to green\): the traffic router failed to move traffic: haproxy (set weight be_app\/\w+ \d+|read servers) failed after 5 attempt\(s\)/,
+      );
       expect(err.initFailure?.properties["phase"]).toBe("rolled-back");
       expect(proxy.refused).toBeGreaterThan(5);
       expect(await ground.weights()).toEqual({ blue: 100, green: 0 });

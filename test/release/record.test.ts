@@ -11,7 +11,20 @@ const rolledBack: ReleaseRecord = {
   restoreMs: 42,
   startedAt: "2026-11-22T10:00:00.000Z",
   finishedAt: "2026-11-22T10:04:00.000Z",
-  steps: [{ step: 1, weight: 5, outcome: "fail", seconds: 240, candidateRequests: 900, stableRequests: 17100, measurements: [{ gate: "comparative:error-rate", value: 8.5, threshold: 1.1 }, { gate: "step:error-rate", value: 0.0085, threshold: 0.01 }] }],
+  steps: [
+    {
+      step: 1,
+      weight: 5,
+      outcome: "fail",
+      seconds: 240,
+      candidateRequests: 900,
+      stableRequests: 17100,
+      measurements: [
+        { gate: "comparative:error-rate", value: 8.5, threshold: 1.1 },
+        { gate: "step:error-rate", value: 0.0085, threshold: 0.01 },
+      ],
+    },
+  ],
 };
 
 describe("npm run status's text", () => {

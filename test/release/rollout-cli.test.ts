@@ -22,7 +22,13 @@ function rollout(...args: string[]): Promise<RunResult> {
   return runToEnd(TSX, ["src/cli/rollout.ts", ...args], { cwd: ROOT, timeoutMs: 180_000 });
 }
 
-const release = { strategy: "canary", steps: [25, 100], bakeSeconds: 3, maxStepSeconds: 60, analysis: { stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } }, expectedRps: 60, metricsUnavailableLimitSeconds: 20 } };
+const release = {
+  strategy: "canary",
+  steps: [25, 100],
+  bakeSeconds: 3,
+  maxStepSeconds: 60,
+  analysis: { stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } }, expectedRps: 60, metricsUnavailableLimitSeconds: 20 },
+};
 const base = (stable: string, candidate: string) => ({
   environment: "production",
   stable,
@@ -47,7 +53,12 @@ afterAll(async () => {
 
 describe("npm run rollout (the engine outside Pulumi)", () => {
   it("exits 1 and names every bad key of the file", async () => {
-    const f = configFile("bad.yaml", { ...base("blue", "green"), release: { steps: [25, 50] }, metrics: { url: "not a url", preset: "haproxy" }, colour: "red" });
+    const f = configFile("bad.yaml", {
+      ...base("blue", "green"),
+      release: { steps: [25, 50] },
+      metrics: { url: "not a url", preset: "haproxy" },
+      colour: "red",
+    });
     const r = await rollout("--config", f);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`problem(s) in ${f}`);
@@ -61,16 +72,30 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     const missing = await rollout("--config", configFile("noenv.yaml", rest), "--plan");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("environment: required (dev, staging or production)");
-    const big = await rollout("--config", configFile("big.yaml", { ...base("blue", "green"), intervalSeconds: 900, release: { ...release, bakeSeconds: -3 } }), "--plan");
+    const big = await rollout(
+      "--config",
+      configFile("big.yaml", { ...base("blue", "green"), intervalSeconds: 900, release: { ...release, bakeSeconds: -3 } }),
+      "--plan",
+    );
     expect(big.code).toBe(1);
     expect(big.stderr).toMatch(/intervalSeconds: Too big: expected number to be <=300 \(found 900\)/);
     expect(big.stderr).toMatch(/release\.bakeSeconds: .* \(found -3\)/);
   });
 
   it("--plan rehearses offline: steps, gates, bake and limit, expected time and detectable regression; --json parses", async () => {
-    const r = await rollout("--config", configFile("plan.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), url: "http://127.0.0.1:1" } }), "--plan", "--json");
+    const r = await rollout(
+      "--config",
+      configFile("plan.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), url: "http://127.0.0.1:1" } }),
+      "--plan",
+      "--json",
+    );
     expect(r.code, r.stderr).toBe(0);
-    const plan = JSON.parse(r.stdout) as { conclusive: boolean; gatesBeforeTraffic: string[]; gatesBeforePromotion: string[]; steps: { weight: number; requestsNeeded: number; expectedSeconds: number; limitSeconds: number; detectableErrorRatio: number | null }[] };
+    const plan = JSON.parse(r.stdout) as {
+      conclusive: boolean;
+      gatesBeforeTraffic: string[];
+      gatesBeforePromotion: string[];
+      steps: { weight: number; requestsNeeded: number; expectedSeconds: number; limitSeconds: number; detectableErrorRatio: number | null }[];
+    };
     expect(plan.conclusive).toBe(true);
     expect(plan.gatesBeforeTraffic).toEqual(["smoke"]);
     expect(plan.gatesBeforePromotion).toEqual(["candidate-health"]);
@@ -78,12 +103,17 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(plan.steps[0]!.requestsNeeded).toBeGreaterThan(0);
     expect(plan.steps[0]!.detectableErrorRatio).toBeGreaterThan(1);
     const text = await rollout("--config", configFile("plan.yaml", base("blue", "green")), "--plan");
-    expect(text.stdout).toMatch(/^ {2}25%: criteria error rate < 5\.00%, p95 < 1000 ms; bake 3 s, limit 60 s; needs \d+ candidate requests, ~\d+ s; detects error-rate regressions ≥ [\d.]+×$/m);
+    expect(text.stdout).toMatch(
+      /^ {2}25%: criteria error rate < 5\.00%, p95 < 1000 ms; bake 3 s, limit 60 s; needs \d+ candidate requests, ~\d+ s; detects error-rate regressions ≥ [\d.]+×$/m,
+    );
     expect(text.stdout).toContain("plan: every step can reach a verdict");
   });
 
   it("a release its own forecast says cannot conclude is refused before it starts (unless overridden)", async () => {
-    const starved = { ...base("blue", "green"), release: { ...release, steps: [1, 100], maxStepSeconds: 10, analysis: { ...release.analysis, expectedRps: 2 } } };
+    const starved = {
+      ...base("blue", "green"),
+      release: { ...release, steps: [1, 100], maxStepSeconds: 10, analysis: { ...release.analysis, expectedRps: 2 } },
+    };
     const plan = await rollout("--config", configFile("starved.yaml", starved), "--plan");
     expect(plan.code).toBe(1);
     expect(plan.stdout).toMatch(/step 1 \(1%\) needs \d+ candidate requests, about \d+ s at 2 req\/s, but its limit is 10 s/);
@@ -99,10 +129,24 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     const report = JSON.parse(ok.stdout) as { ok: boolean; checks: { what: string; ok: boolean; detail: string }[] };
     expect(report.checks.map((c) => c.what)).toEqual(["live split", "checkpoint", "metrics (candidate green)", "metrics (stable blue)", "smoke tests"]);
     expect(report.checks.find((c) => c.what === "live split")!.detail).toMatch(/live blue 100%, green 0%/);
-    const noLatency = await rollout("--config", configFile("check2.yaml", { ...base("blue", "green"), metrics: { url: ground.prometheus.url, preset: "haproxy", scope: "be_app" } }), "--check");
+    const noLatency = await rollout(
+      "--config",
+      configFile("check2.yaml", { ...base("blue", "green"), metrics: { url: ground.prometheus.url, preset: "haproxy", scope: "be_app" } }),
+      "--check",
+    );
     expect(noLatency.code).toBe(1);
     expect(noLatency.stdout).toMatch(/^FAIL latency source: no latency histogram is configured/m);
-    const typo = await rollout("--config", configFile("check3.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), templates: { ...ground.metrics().templates, latencyBuckets: 'sample_http_request_duraton_seconds_bucket{slot="{{revision}}"}' } } }), "--check");
+    const typo = await rollout(
+      "--config",
+      configFile("check3.yaml", {
+        ...base("blue", "green"),
+        metrics: {
+          ...ground.metrics(),
+          templates: { ...ground.metrics().templates, latencyBuckets: 'sample_http_request_duraton_seconds_bucket{slot="{{revision}}"}' },
+        },
+      }),
+      "--check",
+    );
     expect(typo.code).toBe(1);
     expect(typo.stdout).toMatch(/^FAIL metrics \(candidate green\): .*no series for sample_http_request_duraton_seconds_bucket/m);
     expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
@@ -119,8 +163,18 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     // This machine's addresses, and the sample backends' histogram name (they prefix their metrics with sample_).
     const here = {
       ...file,
-      target: { ...file["target"], runtimeApi: ground.target().runtimeApi, stateFile: ground.target().stateFile, candidateUrl: ground.candidateUrl("green"), stableUrl: ground.candidateUrl("blue") },
-      metrics: { ...file["metrics"], url: ground.prometheus.url, templates: { ...file["metrics"].templates, latencyBuckets: `sample_${file["metrics"].templates.latencyBuckets}` } },
+      target: {
+        ...file["target"],
+        runtimeApi: ground.target().runtimeApi,
+        stateFile: ground.target().stateFile,
+        candidateUrl: ground.candidateUrl("green"),
+        stableUrl: ground.candidateUrl("blue"),
+      },
+      metrics: {
+        ...file["metrics"],
+        url: ground.prometheus.url,
+        templates: { ...file["metrics"].templates, latencyBuckets: `sample_${file["metrics"].templates.latencyBuckets}` },
+      },
     };
     expect(Object.keys(here).sort()).toEqual(Object.keys(file).sort());
     const check = await rollout("--config", configFile("readme-check.yaml", here), "--check");

@@ -1,6 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decide, resume, start, TERMINAL, type Action, type Decision, type GateName, type Observation, type ReleaseSpec, type RolloutState } from "../../src/release/sequencer";
+import {
+  decide,
+  resume,
+  start,
+  TERMINAL,
+  type Action,
+  type Decision,
+  type GateName,
+  type Observation,
+  type ReleaseSpec,
+  type RolloutState,
+} from "../../src/release/sequencer";
 import { fromWeights, type LiveSplit } from "../../src/release/split";
 import { specFor } from "../support/specs";
 import { HEALTHY, rng, trafficWindow, type ArmModel } from "../support/synthetic";
@@ -9,7 +20,11 @@ import { HEALTHY, rng, trafficWindow, type ArmModel } from "../support/synthetic
 const canary: ReleaseSpec = specFor("production", { bakeSeconds: 60, analysis: { metricsUnavailableLimitSeconds: 120 } });
 
 /** The live split of a two-arm target with the candidate at `w`%. */
-const liveAt = (w: number, stable = "v1", candidate = "v2"): LiveSplit => fromWeights([{ name: stable, weight: 100 - w }, { name: candidate, weight: w }]);
+const liveAt = (w: number, stable = "v1", candidate = "v2"): LiveSplit =>
+  fromWeights([
+    { name: stable, weight: 100 - w },
+    { name: candidate, weight: w },
+  ]);
 
 interface Run {
   state: RolloutState;
@@ -18,7 +33,18 @@ interface Run {
 }
 
 /** Drives the pure sequencer with synthetic traffic, answering gates with `gate`. */
-function simulate(spec: ReleaseSpec, candidate: ArmModel, opts: { seed?: number; rps?: number; gate?: (g: GateName) => boolean; windowSeconds?: number; maxWindows?: number; interrupt?: (d: Decision, t: number) => Observation | undefined } = {}): Run {
+function simulate(
+  spec: ReleaseSpec,
+  candidate: ArmModel,
+  opts: {
+    seed?: number;
+    rps?: number;
+    gate?: (g: GateName) => boolean;
+    windowSeconds?: number;
+    maxWindows?: number;
+    interrupt?: (d: Decision, t: number) => Observation | undefined;
+  } = {},
+): Run {
   const rand = rng(opts.seed ?? 1);
   const rps = opts.rps ?? 100;
   const dt = opts.windowSeconds ?? 10;
@@ -41,7 +67,9 @@ function simulate(spec: ReleaseSpec, candidate: ArmModel, opts: { seed?: number;
   for (let i = 0; i < (opts.maxWindows ?? 2000) && !TERMINAL.includes(d.state.phase) && d.state.phase !== "held"; i++) {
     const pendingGate = d.actions.find((a) => a.kind === "check-gate");
     if (pendingGate && pendingGate.kind === "check-gate") {
-      apply(decide(spec, d.state, { kind: "gate", at: t, gate: pendingGate.gate, passed: opts.gate ? opts.gate(pendingGate.gate) : true, detail: "simulated" }));
+      apply(
+        decide(spec, d.state, { kind: "gate", at: t, gate: pendingGate.gate, passed: opts.gate ? opts.gate(pendingGate.gate) : true, detail: "simulated" }),
+      );
       continue;
     }
     t += dt * 1000;
@@ -100,7 +128,9 @@ describe("canary sequencing", () => {
   });
 
   it("waits while metrics are missing, then rolls back after the limit, never promoting", () => {
-    const run = simulate(canary, HEALTHY, { interrupt: (d, t) => (d.state.weight === 10 ? { kind: "metrics-unavailable", at: t, error: "connection refused" } : undefined) });
+    const run = simulate(canary, HEALTHY, {
+      interrupt: (d, t) => (d.state.weight === 10 ? { kind: "metrics-unavailable", at: t, error: "connection refused" } : undefined),
+    });
     expect(run.state.phase).toBe("rolled-back");
     expect(run.state.failure!.gate).toBe("metrics-unavailable");
     expect(run.weights).toEqual([5, 10, 0]);
@@ -124,7 +154,8 @@ describe("canary sequencing", () => {
     const spec: ReleaseSpec = { ...canary, onInconclusive: "hold" };
     let d = start(spec, "v1", "v2", 0);
     d = decide(spec, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
-    for (let t = 10; t <= 1810 && d.state.phase !== "held"; t += 10) d = decide(spec, d.state, { kind: "metrics", at: t * 1000, window: trafficWindow(rng(3), 0, 10, 5, HEALTHY, HEALTHY) });
+    for (let t = 10; t <= 1810 && d.state.phase !== "held"; t += 10)
+      d = decide(spec, d.state, { kind: "metrics", at: t * 1000, window: trafficWindow(rng(3), 0, 10, 5, HEALTHY, HEALTHY) });
     expect(d.state.phase).toBe("held");
     expect(d.actions).toContainEqual(expect.objectContaining({ kind: "await-approval" }));
     expect(d.state.weight).toBe(5);
@@ -165,7 +196,8 @@ describe("canary sequencing", () => {
     const held = simulate(spec, HEALTHY, { gate: () => true });
     const rand = rng(21);
     let d: Decision = { state: held.state, actions: [] };
-    for (let t = 1e9; d.state.phase === "held" && t < 1e9 + 600_000; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 50, { ...HEALTHY, errorRate: 0.6 }, HEALTHY) });
+    for (let t = 1e9; d.state.phase === "held" && t < 1e9 + 600_000; t += 10_000)
+      d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 50, { ...HEALTHY, errorRate: 0.6 }, HEALTHY) });
     expect(d.state.phase).toBe("rolled-back");
     expect(d.state.failure!.message).toMatch(/error-rate.*\(while held\)/);
     expect(d.actions[0]).toMatchObject({ kind: "rollback", mode: "immediate" });
@@ -207,7 +239,8 @@ describe("moves the router could not make", () => {
     d = decide(spec, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
     d = decide(spec, d.state, { kind: "moved", at: 0, weight: 50 });
     const rand = rng(5);
-    for (let t = 10_000; d.state.phase === "analysing"; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, d.state.weight, HEALTHY, HEALTHY) });
+    for (let t = 10_000; d.state.phase === "analysing"; t += 10_000)
+      d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, d.state.weight, HEALTHY, HEALTHY) });
     // The candidate answers its health check at the moment of promotion.
     expect(d.actions).toContainEqual({ kind: "check-gate", gate: "candidate-health" });
     d = decide(spec, d.state, { kind: "gate", at: 1e8, gate: "candidate-health", passed: true, detail: "GET /health: 200" });
@@ -221,7 +254,10 @@ describe("moves the router could not make", () => {
     expect(d.actions.some((a) => a.kind === "done")).toBe(false);
     const done = decide(spec, d.state, { kind: "moved", at: 1e9, weight: 100 });
     expect(done.state.phase).toBe("promoted");
-    expect(done.actions).toEqual([{ kind: "notify", event: "promoted" }, { kind: "done", phase: "promoted" }]);
+    expect(done.actions).toEqual([
+      { kind: "notify", event: "promoted" },
+      { kind: "done", phase: "promoted" },
+    ]);
   });
 
   it("a failed final move rolls back: stable is the only known-good split", () => {
@@ -230,7 +266,11 @@ describe("moves the router could not make", () => {
     expect(failed.state.phase).toBe("rolled-back");
     expect(failed.state.weight).toBe(0);
     expect(failed.actions[0]).toMatchObject({ kind: "rollback" });
-    expect(failed.state.failure).toMatchObject({ gate: "traffic-router", weight: 100, message: "step 2/2 (100% to v2): the traffic router failed to move traffic: socket reset" });
+    expect(failed.state.failure).toMatchObject({
+      gate: "traffic-router",
+      weight: 100,
+      message: "step 2/2 (100% to v2): the traffic router failed to move traffic: socket reset",
+    });
   });
 
   it("a failed first move rolls back too (the move may have half happened), even with auto-rollback off", () => {
@@ -315,7 +355,9 @@ describe("resuming after an interruption", () => {
     // The rollback was asked for at 5%: a live split anywhere between 5% and 0% is that rollback, to be completed.
     expect(run.state.moving).toEqual({ from: 5, to: 0 });
     const live = (w: number) => liveAt(w, "app-v1", "app-v2");
-    expect(resume(canary, run.state, live(5), 1e9).actions).toEqual([{ kind: "rollback", reason: "completing the rollback recorded in the checkpoint", mode: "immediate" }]);
+    expect(resume(canary, run.state, live(5), 1e9).actions).toEqual([
+      { kind: "rollback", reason: "completing the rollback recorded in the checkpoint", mode: "immediate" },
+    ]);
     expect(resume(canary, run.state, live(0), 1e9).actions).toEqual([]);
     expect(decide(canary, run.state, { kind: "metrics", at: 1e9, window: trafficWindow(rng(1), 100, 10, 5, HEALTHY, HEALTHY) }).state).toBe(run.state);
     // Once the rollback was reported done, the release expects exactly 0%: a candidate at 30% is someone else's change.
@@ -348,7 +390,14 @@ describe("sequencer properties (any order of observations)", () => {
     fc.record({ kind: fc.constant("move" as const), ok: fc.boolean() }),
     fc.record({ kind: fc.constant("split" as const), drift: fc.boolean() }),
   );
-  const spec: ReleaseSpec = { ...canary, bakeSeconds: 20, maxStepSeconds: 200, metricsUnavailableLimitSeconds: 60, gatesBeforePromotion: ["manual-approval"], onInconclusive: "hold" };
+  const spec: ReleaseSpec = {
+    ...canary,
+    bakeSeconds: 20,
+    maxStepSeconds: 200,
+    metricsUnavailableLimitSeconds: 60,
+    gatesBeforePromotion: ["manual-approval"],
+    onInconclusive: "hold",
+  };
 
   it("weights only take planned values; 100% only after every earlier step passed; promoted only by a reported move to 100%; a failed move rolls back; rollbacks end at 0; a live split never moves traffic", () => {
     fc.assert(
@@ -376,7 +425,17 @@ describe("sequencer properties (any order of observations)", () => {
                           ? { kind: "moved", at: t, weight: lastMove }
                           : { kind: "move-failed", at: t, weight: lastMove, error: "p" }
                         : o.kind === "split"
-                          ? { kind: "split", at: t, live: o.drift ? fromWeights([{ name: "v1", weight: 50 }, { name: "v2", weight: 20 }, { name: "v0", weight: 30 }]) : liveAt(d.state.weight) }
+                          ? {
+                              kind: "split",
+                              at: t,
+                              live: o.drift
+                                ? fromWeights([
+                                    { name: "v1", weight: 50 },
+                                    { name: "v2", weight: 20 },
+                                    { name: "v0", weight: 30 },
+                                  ])
+                                : liveAt(d.state.weight),
+                            }
                           : { kind: "abort", at: t, reason: "p" };
           const before = d.state;
           d = decide(spec, d.state, obs);
@@ -417,7 +476,8 @@ describe("the drift lock: a live split nobody in this release asked for stops it
     d = decide(canary, d.state, { kind: "gate", at: 0, gate: "smoke", passed: true, detail: "" });
     d = decide(canary, d.state, { kind: "moved", at: 0, weight: 5 });
     const rand = rng(11);
-    for (let t = 10_000; d.state.weight === 5; t += 10_000) d = decide(canary, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 5, HEALTHY, HEALTHY) });
+    for (let t = 10_000; d.state.weight === 5; t += 10_000)
+      d = decide(canary, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 5, HEALTHY, HEALTHY) });
     return decide(canary, d.state, { kind: "moved", at: 1e8, weight: 10 });
   };
 
@@ -426,16 +486,27 @@ describe("the drift lock: a live split nobody in this release asked for stops it
     expect(d.state.weight).toBe(10);
     const r = decide(canary, d.state, { kind: "split", at: 2e8, live: liveAt(40) });
     expect(r.state.phase).toBe("interrupted");
-    expect(r.actions).toEqual([{ kind: "notify", event: "interrupted" }, { kind: "done", phase: "interrupted" }]);
+    expect(r.actions).toEqual([
+      { kind: "notify", event: "interrupted" },
+      { kind: "done", phase: "interrupted" },
+    ]);
     expect(r.state.failure).toMatchObject({ gate: "drift", value: "v1 60%, v2 40%", threshold: "v1 90%, v2 10%" });
-    expect(r.state.failure!.message).toMatch(/^the live split is not what this release expects at step 2\/5 \(10% to v2\): live v1 60%, v2 40%; expected v1 90%, v2 10% \(v2 carries 40%\)\. The release stops here and moves no more traffic: the split stays as it is\./);
+    expect(r.state.failure!.message).toMatch(
+      /^the live split is not what this release expects at step 2\/5 \(10% to v2\): live v1 60%, v2 40%; expected v1 90%, v2 10% \(v2 carries 40%\)\. The release stops here and moves no more traffic: the split stays as it is\./,
+    );
     // Nothing afterwards moves traffic again in this run.
-    expect(decide(canary, r.state, { kind: "metrics", at: 3e8, window: trafficWindow(rng(1), 200, 10, 40, { ...HEALTHY, errorRate: 0.5 }, HEALTHY) }).actions).toEqual([]);
+    expect(
+      decide(canary, r.state, { kind: "metrics", at: 3e8, window: trafficWindow(rng(1), 200, 10, 40, { ...HEALTHY, errorRate: 0.5 }, HEALTHY) }).actions,
+    ).toEqual([]);
   });
 
   it("another arm with traffic (a third revision) is drift even when the two arms' ratio looks right", () => {
     const d = atTenPercent();
-    const live = fromWeights([{ name: "v1", weight: 80 }, { name: "v2", weight: 10 }, { name: "v0", weight: 10 }]);
+    const live = fromWeights([
+      { name: "v1", weight: 80 },
+      { name: "v2", weight: 10 },
+      { name: "v0", weight: 10 },
+    ]);
     const r = decide(canary, d.state, { kind: "split", at: 2e8, live });
     expect(r.state.phase).toBe("interrupted");
     expect(r.state.failure!.message).toContain("v0 carries 10%, which is neither v1 (stable) nor v2 (candidate)");
@@ -474,7 +545,8 @@ describe("the evidence rule: no promotion without evidence", () => {
     d = decide(spec, d.state, { kind: "moved", at: 0, weight: 50 });
     const rand = rng(3);
     // 40 s of healthy traffic: evidence enough for the criteria, the bake not yet served.
-    for (let t = 10_000; t <= 40_000; t += 10_000) d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 50, HEALTHY, HEALTHY) });
+    for (let t = 10_000; t <= 40_000; t += 10_000)
+      d = decide(spec, d.state, { kind: "metrics", at: t, window: trafficWindow(rand, 200, 10, 50, HEALTHY, HEALTHY) });
     expect(d.state.phase).toBe("analysing");
     // Then the candidate dies: its windows are empty (the proxy sends its requests elsewhere or counts nothing).
     for (let t = 50_000; t <= 300_000 && d.state.phase === "analysing"; t += 10_000) {

@@ -38,18 +38,21 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 async function serve(handler: (req: IncomingMessage, body: unknown, res: ServerResponse) => void | Promise<void>): Promise<FakeServer> {
   const fake = { requests: [], faults: [] } as unknown as FakeServer;
-  const server = createServer((req, res) => void (async () => {
-    const body = await readBody(req);
-    fake.requests.push({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body });
-    const i = fake.faults.findIndex((f) => f.method === undefined || f.method === req.method);
-    const fault = i >= 0 ? fake.faults.splice(i, 1)[0] : undefined;
-    if (fault && "delayMs" in fault) {
-      await new Promise((r) => setTimeout(r, fault.delayMs));
-    } else if (fault) {
-      return send(res, fault.status, fault.body ?? { error: { code: fault.status, message: `injected ${fault.status}` } }, fault.headers);
-    }
-    await handler(req, body, res);
-  })());
+  const server = createServer(
+    (req, res) =>
+      void (async () => {
+        const body = await readBody(req);
+        fake.requests.push({ method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers, body });
+        const i = fake.faults.findIndex((f) => f.method === undefined || f.method === req.method);
+        const fault = i >= 0 ? fake.faults.splice(i, 1)[0] : undefined;
+        if (fault && "delayMs" in fault) {
+          await new Promise((r) => setTimeout(r, fault.delayMs));
+        } else if (fault) {
+          return send(res, fault.status, fault.body ?? { error: { code: fault.status, message: `injected ${fault.status}` } }, fault.headers);
+        }
+        await handler(req, body, res);
+      })(),
+  );
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   fake.server = server;
   fake.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -73,7 +76,13 @@ export interface CloudRunState {
   beforeNextPatch?: (state: CloudRunState) => void;
 }
 
-export async function fakeCloudRun(project: string, region: string, service: string, revisions: string[], traffic?: CloudRunState["traffic"]): Promise<FakeServer & { state: CloudRunState }> {
+export async function fakeCloudRun(
+  project: string,
+  region: string,
+  service: string,
+  revisions: string[],
+  traffic?: CloudRunState["traffic"],
+): Promise<FakeServer & { state: CloudRunState }> {
   const state: CloudRunState = {
     name: `projects/${project}/locations/${region}/services/${service}`,
     etag: 1,
@@ -93,7 +102,8 @@ export async function fakeCloudRun(project: string, region: string, service: str
     uri: `https://${service}-abc123-ew.a.run.app`,
   });
   const fake = await serve((req, body, res) => {
-    if (req.headers.authorization !== "Bearer test-access-token") return send(res, 401, { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } });
+    if (req.headers.authorization !== "Bearer test-access-token")
+      return send(res, 401, { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } });
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname === `/v2/${state.name}` && req.method === "GET") return send(res, 200, view());
     if (url.pathname === `/v2/${state.name}` && req.method === "PATCH") {
@@ -108,7 +118,8 @@ export async function fakeCloudRun(project: string, region: string, service: str
         change(state);
         state.etag++;
       }
-      if (b.etag !== undefined && b.etag !== `"${state.etag}"`) return send(res, 409, { error: { code: 409, message: "The service has been modified since it was read (etag mismatch).", status: "ABORTED" } });
+      if (b.etag !== undefined && b.etag !== `"${state.etag}"`)
+        return send(res, 409, { error: { code: 409, message: "The service has been modified since it was read (etag mismatch).", status: "ABORTED" } });
       const mask = (url.searchParams.get("updateMask") ?? "").split(",");
       if (mask.includes("traffic") && b.traffic) {
         const sum = b.traffic.reduce((a, t) => a + (t.percent ?? 0), 0);
@@ -144,13 +155,19 @@ export interface RouteState {
   concurrentWriteBeforeNextPatch?: boolean;
   /** Another writer's change (e.g. to the weights) made between our GET and our next PATCH. */
   beforeNextPatch?: (state: RouteState) => void;
-  route: { apiVersion: string; kind: string; metadata: { name: string; namespace: string; resourceVersion: string; annotations?: Record<string, string> }; spec: Record<string, unknown> };
+  route: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace: string; resourceVersion: string; annotations?: Record<string, string> };
+    spec: Record<string, unknown>;
+  };
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
   // RFC 7386: objects merge, null deletes, anything else (arrays included) replaces.
   if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -158,24 +175,57 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
-export async function fakeKubernetes(namespace: string, name: string, backends: [string, string]): Promise<FakeServer & { state: RouteState; kubeconfig: string }> {
+export async function fakeKubernetes(
+  namespace: string,
+  name: string,
+  backends: [string, string],
+): Promise<FakeServer & { state: RouteState; kubeconfig: string }> {
   const state: RouteState = {
     route: {
       apiVersion: "gateway.networking.k8s.io/v1",
       kind: "HTTPRoute",
       metadata: { name, namespace, resourceVersion: "100" },
-      spec: { parentRefs: [{ name: "agents" }], rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [{ name: backends[0], port: 8080, weight: 100 }, { name: backends[1], port: 8080, weight: 0 }] }] },
+      spec: {
+        parentRefs: [{ name: "agents" }],
+        rules: [
+          {
+            matches: [{ path: { type: "PathPrefix", value: "/" } }],
+            backendRefs: [
+              { name: backends[0], port: 8080, weight: 100 },
+              { name: backends[1], port: 8080, weight: 0 },
+            ],
+          },
+        ],
+      },
     },
   };
   const path = `/apis/gateway.networking.k8s.io/v1/namespaces/${namespace}/httproutes/${name}`;
-  const status = (code: number, reason: string, message: string) => ({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code });
+  const status = (code: number, reason: string, message: string) => ({
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason,
+    code,
+  });
   const fake = await serve((req, body, res) => {
     if (req.headers.authorization !== "Bearer k8s-test-token") return send(res, 401, status(401, "Unauthorized", "Unauthorized"));
     const url = new URL(req.url ?? "/", "http://x");
-    if (url.pathname !== path) return send(res, 404, status(404, "NotFound", `httproutes.gateway.networking.k8s.io "${url.pathname.split("/").pop()}" not found`));
+    if (url.pathname !== path)
+      return send(res, 404, status(404, "NotFound", `httproutes.gateway.networking.k8s.io "${url.pathname.split("/").pop()}" not found`));
     if (req.method === "GET") return send(res, 200, state.route);
     if (req.method === "PATCH") {
-      if (req.headers["content-type"] !== "application/merge-patch+json") return send(res, 415, status(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
+      if (req.headers["content-type"] !== "application/merge-patch+json")
+        return send(
+          res,
+          415,
+          status(
+            415,
+            "UnsupportedMediaType",
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+          ),
+        );
       if (state.concurrentWriteBeforeNextPatch) {
         state.concurrentWriteBeforeNextPatch = false;
         state.route.metadata.resourceVersion = String(Number(state.route.metadata.resourceVersion) + 1);
@@ -188,7 +238,15 @@ export async function fakeKubernetes(namespace: string, name: string, backends: 
       }
       const rv = (body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
       if (rv !== undefined && rv !== state.route.metadata.resourceVersion) {
-        return send(res, 409, status(409, "Conflict", `Operation cannot be fulfilled on httproutes.gateway.networking.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`));
+        return send(
+          res,
+          409,
+          status(
+            409,
+            "Conflict",
+            `Operation cannot be fulfilled on httproutes.gateway.networking.k8s.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          ),
+        );
       }
       const next = mergePatch(state.route, body) as RouteState["route"];
       next.metadata.resourceVersion = String(Number(state.route.metadata.resourceVersion) + 1);
@@ -212,7 +270,13 @@ export async function fakeKubernetes(namespace: string, name: string, backends: 
 
 export interface VercelState {
   productionDeployment: string;
-  rollingRelease: { state: "ACTIVE" | "COMPLETE" | "ABORTED"; canaryDeployment: { id: string } | null; currentDeployment: { id: string }; activeStage: { index: number; targetPercentage: number } | null; stages: { index: number; targetPercentage: number }[] } | null;
+  rollingRelease: {
+    state: "ACTIVE" | "COMPLETE" | "ABORTED";
+    canaryDeployment: { id: string } | null;
+    currentDeployment: { id: string };
+    activeStage: { index: number; targetPercentage: number } | null;
+    stages: { index: number; targetPercentage: number }[];
+  } | null;
   stages: number[];
 }
 
@@ -237,13 +301,16 @@ export async function fakeVercel(projectId: string, stableDeployment: string, st
       return send(res, 200, { rollingRelease: state.rollingRelease });
     }
     if (url.pathname === `${base}/rolling-release/approve-stage` && req.method === "POST") {
-      if (!rr || rr.state !== "ACTIVE" || rr.canaryDeployment?.id !== b.canaryDeploymentId) return send(res, 400, { error: { code: "bad_request", message: "No active rolling release for this canary deployment" } });
-      if (typeof b.nextStageIndex !== "number" || b.nextStageIndex <= (rr.activeStage?.index ?? 0) || b.nextStageIndex >= stages.length) return send(res, 400, { error: { code: "bad_request", message: `Invalid nextStageIndex ${b.nextStageIndex}` } });
+      if (!rr || rr.state !== "ACTIVE" || rr.canaryDeployment?.id !== b.canaryDeploymentId)
+        return send(res, 400, { error: { code: "bad_request", message: "No active rolling release for this canary deployment" } });
+      if (typeof b.nextStageIndex !== "number" || b.nextStageIndex <= (rr.activeStage?.index ?? 0) || b.nextStageIndex >= stages.length)
+        return send(res, 400, { error: { code: "bad_request", message: `Invalid nextStageIndex ${b.nextStageIndex}` } });
       rr.activeStage = { index: b.nextStageIndex, targetPercentage: stages[b.nextStageIndex]! };
       return send(res, 200, { rollingRelease: rr });
     }
     if (url.pathname === `${base}/rolling-release/complete` && req.method === "POST") {
-      if (!rr || rr.canaryDeployment?.id !== b.canaryDeploymentId) return send(res, 400, { error: { code: "bad_request", message: "No active rolling release for this canary deployment" } });
+      if (!rr || rr.canaryDeployment?.id !== b.canaryDeploymentId)
+        return send(res, 400, { error: { code: "bad_request", message: "No active rolling release for this canary deployment" } });
       rr.state = "COMPLETE";
       state.productionDeployment = b.canaryDeploymentId!;
       return send(res, 200, { rollingRelease: rr });

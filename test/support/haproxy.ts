@@ -13,7 +13,12 @@ export interface Haproxy extends Proc {
 }
 
 /** Real HAProxy on loopback ports: one frontend, backend `be_app` with servers stable and candidate, the Prometheus exporter. */
-export async function startHaproxy(stablePort: number, candidatePort: number, candidateWeight = 0, names: [string, string] = ["stable", "candidate"]): Promise<Haproxy> {
+export async function startHaproxy(
+  stablePort: number,
+  candidatePort: number,
+  candidateWeight = 0,
+  names: [string, string] = ["stable", "candidate"],
+): Promise<Haproxy> {
   const [fe, rt, prom] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "haproxy-"));
   const cfg = join(dir, "haproxy.cfg");
@@ -49,7 +54,10 @@ backend be_app
   const runtimeApi = `127.0.0.1:${rt}`;
   // Ready when the runtime API answers.
   for (let i = 0; i < 100; i++) {
-    const ok = await runtimeCommand(runtimeApi, "show info", 500).then((a) => a.includes("Name: HAProxy"), () => false);
+    const ok = await runtimeCommand(runtimeApi, "show info", 500).then(
+      (a) => a.includes("Name: HAProxy"),
+      () => false,
+    );
     if (ok) break;
     if (i === 99 || p.child.exitCode !== null) {
       await p.stop();
@@ -57,5 +65,12 @@ backend be_app
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { ...p, frontend: `http://127.0.0.1:${fe}`, runtimeApi, metricsUrl: `http://127.0.0.1:${prom}/metrics`, dir, stateFile: join(dir, "rollout-state.json") };
+  return {
+    ...p,
+    frontend: `http://127.0.0.1:${fe}`,
+    runtimeApi,
+    metricsUrl: `http://127.0.0.1:${prom}/metrics`,
+    dir,
+    stateFile: join(dir, "rollout-state.json"),
+  };
 }

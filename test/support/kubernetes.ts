@@ -8,7 +8,14 @@ import { ROOT } from "./stacks";
 
 /** The control plane, kwok and the Kubernetes provider built by scripts/ensure-kubernetes.sh (cached after the first run). */
 export function kubernetesTools(): { bin: string; crds: string } {
-  const dir = execFileSync("bash", [join(ROOT, "scripts", "ensure-kubernetes.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 45 * 60_000 }).trim().split("\n").at(-1)!;
+  const dir = execFileSync("bash", [join(ROOT, "scripts", "ensure-kubernetes.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 45 * 60_000,
+  })
+    .trim()
+    .split("\n")
+    .at(-1)!;
   return { bin: join(dir, "bin"), crds: join(dir, "crds", "gateway-api-standard.yaml") };
 }
 
@@ -40,9 +47,24 @@ export class LocalCluster {
     const created = await runToEnd(
       bin("kwokctl"),
       [
-        "create", "cluster", "--name", name, "--runtime", "binary", "--wait", "60s",
-        "--etcd-binary", bin("etcd"), "--kube-apiserver-binary", bin("kube-apiserver"), "--kube-controller-manager-binary", bin("kube-controller-manager"),
-        "--kube-scheduler-binary", bin("kube-scheduler"), "--kwok-controller-binary", bin("kwok"),
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--runtime",
+        "binary",
+        "--wait",
+        "60s",
+        "--etcd-binary",
+        bin("etcd"),
+        "--kube-apiserver-binary",
+        bin("kube-apiserver"),
+        "--kube-controller-manager-binary",
+        bin("kube-controller-manager"),
+        "--kube-scheduler-binary",
+        bin("kube-scheduler"),
+        "--kwok-controller-binary",
+        bin("kwok"),
       ],
       { cwd: workdir, env, timeoutMs: 180_000 },
     );
@@ -78,7 +100,11 @@ export class LocalCluster {
         body: {
           apiVersion: "v1",
           kind: "Node",
-          metadata: { name: `kwok-node-${i}`, annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": `kwok-node-${i}`, "kubernetes.io/os": "linux", type: "kwok" } },
+          metadata: {
+            name: `kwok-node-${i}`,
+            annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" },
+            labels: { "kubernetes.io/hostname": `kwok-node-${i}`, "kubernetes.io/os": "linux", type: "kwok" },
+          },
           status: { allocatable: { cpu: "32", memory: "128Gi", pods: "110" }, capacity: { cpu: "32", memory: "128Gi", pods: "110" } },
         },
       });
@@ -104,7 +130,9 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
-    await runToEnd(join(this.tools.bin, "kwokctl"), ["delete", "cluster", "--name", this.name], { cwd: this.workdir, env: this.env, timeoutMs: 60_000 }).catch(() => undefined);
+    await runToEnd(join(this.tools.bin, "kwokctl"), ["delete", "cluster", "--name", this.name], { cwd: this.workdir, env: this.env, timeoutMs: 60_000 }).catch(
+      () => undefined,
+    );
     rmSync(this.workdir, { recursive: true, force: true });
   }
 }

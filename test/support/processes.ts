@@ -33,10 +33,22 @@ export interface RunResult {
 export function runToEnd(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number; group?: boolean; stdin?: string; watch?: (stdout: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void },
+  opts: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs: number;
+    group?: boolean;
+    stdin?: string;
+    watch?: (stdout: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void;
+  },
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"], detached: opts.group === true });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: opts.group === true,
+    });
     if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
     let stdout = "";
     let stderr = "";
@@ -164,6 +176,10 @@ export const TSX = join(ROOT, "node_modules", ".bin", "tsx");
 export async function startSampleBackend(version: string, extra: string[] = [], fixedPort?: number): Promise<Proc & { port: number; url: string }> {
   const port = fixedPort ?? (await freePort());
   // One process (node with tsx's loader), not tsx's launcher and a child: a SIGKILL then really kills the backend.
-  const p = await startProcess(process.execPath, ["--import", "tsx", join(ROOT, "test/fixtures/sample-backend.ts"), "--port", String(port), "--version", version, ...extra], { ready: /listening/ });
+  const p = await startProcess(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "test/fixtures/sample-backend.ts"), "--port", String(port), "--version", version, ...extra],
+    { ready: /listening/ },
+  );
   return { ...p, port, url: `http://127.0.0.1:${port}` };
 }

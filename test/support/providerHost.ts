@@ -24,7 +24,10 @@ const statusproto = require("@pulumi/pulumi/proto/status_pb");
  * engine: registers the resource under the mock runtime and returns the
  * `__provider` text the SDK put in its inputs.
  */
-export async function serializedProvider(create: () => pulumi.Resource, type: string): Promise<{ provider: string; type: string; inputs: Record<string, unknown> }> {
+export async function serializedProvider(
+  create: () => pulumi.Resource,
+  type: string,
+): Promise<{ provider: string; type: string; inputs: Record<string, unknown> }> {
   let captured: { provider: string; type: string; inputs: Record<string, unknown> } | undefined;
   await pulumi.runtime.setMocks(
     {
@@ -60,7 +63,9 @@ export async function startFakeEngine(): Promise<{ address: string; logs: string
     startDebugging: (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: grpc.status.UNIMPLEMENTED }),
     requirePulumiVersion: (_c: unknown, cb: (e: { code: number }) => void) => cb({ code: grpc.status.UNIMPLEMENTED }),
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   return { address: `127.0.0.1:${port}`, logs, stop: () => new Promise((r) => server.tryShutdown(() => r())) };
 }
 
@@ -87,7 +92,10 @@ export class ProviderHost {
   ) {}
 
   static async start(engineAddress: string): Promise<ProviderHost> {
-    const proc = await startProcess(process.execPath, [join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"), engineAddress], { ready: /^\d+\s*$/m, timeoutMs: 20_000 });
+    const proc = await startProcess(process.execPath, [join(ROOT, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"), engineAddress], {
+      ready: /^\d+\s*$/m,
+      timeoutMs: 20_000,
+    });
     const port = /^(\d+)\s*$/m.exec(proc.output())![1];
     const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     return new ProviderHost(proc, client);
@@ -130,7 +138,10 @@ export class ProviderHost {
     req.setUrn(urn);
     req.setOlds(Struct.fromJavaScript(olds));
     req.setNews(Struct.fromJavaScript(news));
-    const resp = await this.call<{ getInputs(): { toJavaScript(): Record<string, unknown> }; getFailuresList(): { getProperty(): string; getReason(): string }[] }>("check", req);
+    const resp = await this.call<{
+      getInputs(): { toJavaScript(): Record<string, unknown> };
+      getFailuresList(): { getProperty(): string; getReason(): string }[];
+    }>("check", req);
     return { inputs: resp.getInputs().toJavaScript(), failures: resp.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })) };
   }
 
@@ -200,7 +211,10 @@ export class ProviderHost {
  * logs, and the SDK's dynamic-provider host running it, configured: the
  * engine's side of a `pulumi up`, for tests on the proving ground.
  */
-export async function hostTrafficSplit(name: string, release: object): Promise<{ providerText: string; engine: Awaited<ReturnType<typeof startFakeEngine>>; host: ProviderHost }> {
+export async function hostTrafficSplit(
+  name: string,
+  release: object,
+): Promise<{ providerText: string; engine: Awaited<ReturnType<typeof startFakeEngine>>; host: ProviderHost }> {
   const s = await serializedProvider(
     () =>
       new TrafficSplit(name, {

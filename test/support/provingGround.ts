@@ -23,7 +23,11 @@ export class ProvingGround {
   /** Prometheus scrapes HAProxy's exporter through this proxy, so a test can cut the scrape path. */
   scrapePath!: FaultProxy;
 
-  static async start(opts: { blue: { version: string; faults?: string[] }; green: { version: string; faults?: string[] }; active?: Slot }): Promise<ProvingGround> {
+  static async start(opts: {
+    blue: { version: string; faults?: string[] };
+    green: { version: string; faults?: string[] };
+    active?: Slot;
+  }): Promise<ProvingGround> {
     const g = new ProvingGround();
     g.backends.blue = await startSampleBackend(opts.blue.version, ["--slot", "blue", ...(opts.blue.faults ?? [])]);
     g.backends.green = await startSampleBackend(opts.green.version, ["--slot", "green", ...(opts.green.faults ?? [])]);

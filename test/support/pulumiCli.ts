@@ -52,14 +52,25 @@ export class PulumiCli {
    * group (the CLI, the language host, node and the provider host).
    */
   async run(args: string[], timeoutMs = 240_000, watch?: (output: string, signal: (s: NodeJS.Signals, group?: boolean) => void) => void): Promise<RunResult> {
-    const r = await runToEnd("pulumi", [...args, "--stack", this.stack, "--non-interactive"], { cwd: this.projectDir, env: this.env, timeoutMs, group: true, ...(watch ? { watch } : {}) });
+    const r = await runToEnd("pulumi", [...args, "--stack", this.stack, "--non-interactive"], {
+      cwd: this.projectDir,
+      env: this.env,
+      timeoutMs,
+      group: true,
+      ...(watch ? { watch } : {}),
+    });
     this.transcript.push(r.stdout, r.stderr);
     return r;
   }
 
   /** `pulumi config set --secret KEY` with the value on stdin (never on a command line). */
   async setSecret(project: string, key: string, value: string): Promise<void> {
-    const r = await runToEnd("pulumi", ["config", "set", "--secret", `${project}:${key}`, "--stack", this.stack, "--non-interactive"], { cwd: this.projectDir, env: this.env, timeoutMs: 60_000, stdin: value });
+    const r = await runToEnd("pulumi", ["config", "set", "--secret", `${project}:${key}`, "--stack", this.stack, "--non-interactive"], {
+      cwd: this.projectDir,
+      env: this.env,
+      timeoutMs: 60_000,
+      stdin: value,
+    });
     if (r.code !== 0) throw new Error(`pulumi config set --secret ${key} exited ${r.code}: ${r.stderr}`);
     const entry = new RegExp(`^  ${project}:${key}:\\n    secure: .*$`, "m").exec(readFileSync(this.configFile, "utf8"));
     if (!entry) throw new Error(`no secure entry for ${key} in ${this.configFile}`);
@@ -97,7 +108,13 @@ export class PulumiCli {
 }
 
 /** Runs one of this project's commands (src/cli/NAME.ts, as `npm run NAME` does) with the CLI's environment, stdin closed, bounded in time. */
-export async function runCommand(name: "rollback" | "status" | "report" | "rollout", args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000, transcript?: string[]): Promise<RunResult> {
+export async function runCommand(
+  name: "rollback" | "status" | "report" | "rollout",
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 300_000,
+  transcript?: string[],
+): Promise<RunResult> {
   const r = await runToEnd(TSX, [join(ROOT, "src", "cli", `${name}.ts`), ...args], { cwd: ROOT, env, timeoutMs, group: true });
   transcript?.push(r.stdout, r.stderr);
   return r;

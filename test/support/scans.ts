@@ -16,7 +16,15 @@ export function configWithCleanScans(stack: string, resources: DeclaredResource[
   const images = [...new Set(resources.flatMap((r) => podTemplateImages({ type: r.type, props: r.inputs })))];
   const reports = images.map((image, i) => {
     const f = join(dir, `image-${i}.json`);
-    writeFileSync(f, JSON.stringify({ SchemaVersion: 2, ArtifactName: image, ArtifactType: "container_image", Results: [{ Target: image, Class: "os-pkgs", Vulnerabilities: [{ VulnerabilityID: "CVE-2024-0001", Severity: "LOW" }] }] }));
+    writeFileSync(
+      f,
+      JSON.stringify({
+        SchemaVersion: 2,
+        ArtifactName: image,
+        ArtifactType: "container_image",
+        Results: [{ Target: image, Class: "os-pkgs", Vulnerabilities: [{ VulnerabilityID: "CVE-2024-0001", Severity: "LOW" }] }],
+      }),
+    );
     return f;
   });
   const config = JSON.parse(readFileSync(join(ROOT, "policies", "config", `${stack}.json`), "utf8")) as Record<string, unknown>;

@@ -27,7 +27,8 @@ export class DeclaredStack {
 
   one(type: string, name?: string): DeclaredResource {
     const found = this.ofType(type).filter((r) => name === undefined || r.name === name);
-    if (found.length !== 1) throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
+    if (found.length !== 1)
+      throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`);
     return found[0]!;
   }
 

@@ -21,6 +21,8 @@ export default function setup(): () => void {
     if (left.length === 0) return;
     // vitest reports an error thrown here but keeps exit code 0: set it, so the test command fails.
     process.exitCode = 1;
-    throw new Error(`the test run left ${left.length} entr${left.length === 1 ? "y" : "ies"} in its temp dir (each test removes what it creates): ${left.sort().join(", ")}`);
+    throw new Error(
+      `the test run left ${left.length} entr${left.length === 1 ? "y" : "ies"} in its temp dir (each test removes what it creates): ${left.sort().join(", ")}`,
+    );
   };
 }

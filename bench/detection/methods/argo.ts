@@ -11,7 +11,10 @@ import { measurePerInterval, type Method } from "./method";
 export const argo = (failureLimit: number): Method => ({
   id: `argo-fl${failureLimit}`,
   params: `interval 60 s, successCondition result >= 0.99, failureLimit ${failureLimit}, inconclusiveLimit 0 (empty result = inconclusive)`,
-  source: failureLimit === 0 ? "Argo Rollouts docs, Analysis: failureLimit and inconclusiveLimit default to 0" : "Argo Rollouts docs, Analysis examples (failureLimit set above 0)",
+  source:
+    failureLimit === 0
+      ? "Argo Rollouts docs, Analysis: failureLimit and inconclusiveLimit default to 0"
+      : "Argo Rollouts docs, Analysis examples (failureLimit set above 0)",
   run(windows, stepSeconds) {
     let failures = 0;
     return measurePerInterval(windows, stepSeconds, (arm) => {

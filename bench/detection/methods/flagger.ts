@@ -11,7 +11,10 @@ import { measurePerInterval, type Method } from "./method";
 export const flagger = (threshold: number): Method => ({
   id: `flagger-t${threshold}`,
   params: `interval 60 s, success rate ≥ 99%, P99 ≤ 500 ms (canary only), no values = failed check, threshold ${threshold}`,
-  source: threshold === 1 ? "Flagger: canary analysis defaults (threshold defaults to 1 when unset in the code)" : "Flagger docs, canary analysis examples (threshold: 5)",
+  source:
+    threshold === 1
+      ? "Flagger: canary analysis defaults (threshold defaults to 1 when unset in the code)"
+      : "Flagger docs, canary analysis examples (threshold: 5)",
   run(windows, stepSeconds) {
     let failed = 0;
     return measurePerInterval(windows, stepSeconds, (arm) => {

@@ -15,7 +15,7 @@ export function mannWhitney(a: number[], b: number[]): { p: number; aLarger: boo
   const all = [...a.map((v) => ({ v, g: 0 })), ...b.map((v) => ({ v, g: 1 }))].sort((x, y) => x.v - y.v);
   const ranks = new Array<number>(all.length);
   let tieTerm = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j + 1 < all.length && all[j + 1]!.v === all[i]!.v) j++;
     const r = (i + j + 2) / 2;
@@ -46,7 +46,8 @@ export function mannWhitney(a: number[], b: number[]): { p: number; aLarger: boo
  */
 export const kayenta = (): Method => ({
   id: "kayenta",
-  params: "60 s buckets, metrics error rate and p95 latency, Mann-Whitney U at 98% confidence (increase is bad), NaN buckets removed, judged at the end of the step, pass score 75",
+  params:
+    "60 s buckets, metrics error rate and p95 latency, Mann-Whitney U at 98% confidence (increase is bad), NaN buckets removed, judged at the end of the step, pass score 75",
   source: "Spinnaker/Kayenta docs: NetflixACAJudge (Mann-Whitney classifier, confidence 98, score thresholds pass 75 / marginal 50)",
   run(windows, stepSeconds) {
     const buckets: { c: ArmWindow; b: ArmWindow }[] = [];
@@ -57,7 +58,8 @@ export const kayenta = (): Method => ({
       served = iv.candidateRequests;
       buckets.push({ c: iv.windows.map((w) => w.candidate).reduce(addArms), b: iv.windows.map((w) => w.baseline).reduce(addArms) });
     }
-    const series = (pick: (a: ArmWindow) => number | undefined, arm: "c" | "b") => buckets.map((x) => pick(x[arm])).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const series = (pick: (a: ArmWindow) => number | undefined, arm: "c" | "b") =>
+      buckets.map((x) => pick(x[arm])).filter((v): v is number => v !== undefined && Number.isFinite(v));
     const errorRate = (a: ArmWindow) => (a.requests > 0 ? a.errors / a.requests : undefined);
     const p95 = (a: ArmWindow) => estimateQuantile(a, 0.95);
     const metrics = [errorRate, p95].map((pick) => {

@@ -40,7 +40,11 @@ export function* intervals(windows: Iterable<Window>, seconds: number): Generato
  * Argo's checks): `measure` sees the interval's candidate totals and may
  * end the run; a candidate still standing at the end of the step is promoted.
  */
-export function measurePerInterval(windows: Iterable<Window>, stepSeconds: number, measure: (candidate: ArmWindow) => "rollback" | "paused" | undefined): Outcome {
+export function measurePerInterval(
+  windows: Iterable<Window>,
+  stepSeconds: number,
+  measure: (candidate: ArmWindow) => "rollback" | "paused" | undefined,
+): Outcome {
   let served = 0;
   let t = 0;
   for (const iv of intervals(windows, 60)) {

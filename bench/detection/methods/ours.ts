@@ -2,7 +2,11 @@ import { judge, newEvidence, observe, type AnalysisSettings, type StepCriteria }
 import type { Method } from "./method";
 
 /** The production defaults of this project (src/config/defaults.ts), judged after every window. */
-export const OUR_SETTINGS: AnalysisSettings = { alpha: 0.05, comparativeMargin: 0.1, guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 } };
+export const OUR_SETTINGS: AnalysisSettings = {
+  alpha: 0.05,
+  comparativeMargin: 0.1,
+  guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
+};
 const CRITERIA: StepCriteria = { errorRate: 0.01, p95LatencyMs: 500 };
 
 export const ours = (windowSeconds: number): Method => ({

@@ -70,7 +70,11 @@ export const newRatioTest = (): RatioTest => ({ logLr: new Array<number>(GRID).f
  * Adds one window: the candidate's share of requests and the bad events of
  * each arm. A window with no traffic on one arm carries no information.
  */
-export function updateRatioTest(test: RatioTest, theta0: number, window: { candidateRequests: number; stableRequests: number; candidateEvents: number; stableEvents: number }): RatioTest {
+export function updateRatioTest(
+  test: RatioTest,
+  theta0: number,
+  window: { candidateRequests: number; stableRequests: number; candidateEvents: number; stableEvents: number },
+): RatioTest {
   const { candidateRequests: nc, stableRequests: ns, candidateEvents: x, stableEvents: y } = window;
   if (nc <= 0 || ns <= 0 || x + y === 0) {
     return { ...test, candidateEvents: test.candidateEvents + Math.max(0, x), stableEvents: test.stableEvents + Math.max(0, y) };

@@ -88,7 +88,15 @@ const emptyEvidence = (): Evidence => ({
 /** A new step keeps the rollout-wide tests and restarts the step's own counts. */
 export const startStep = (e: Evidence): Evidence => ({ ...e, step: emptyStep() });
 
-export type Gate = "guardrail:error-rate" | "guardrail:p95-latency" | "guardrail:health" | "comparative:error-rate" | "comparative:latency" | "comparative:latency-baseline" | "step:error-rate" | "step:p95-latency";
+export type Gate =
+  | "guardrail:error-rate"
+  | "guardrail:p95-latency"
+  | "guardrail:health"
+  | "comparative:error-rate"
+  | "comparative:latency"
+  | "comparative:latency-baseline"
+  | "step:error-rate"
+  | "step:p95-latency";
 
 /** The figures behind a verdict, for the decision record and the failure message. */
 export interface Measurement {
@@ -103,9 +111,7 @@ export interface Measurement {
 }
 
 export type Verdict =
-  | { outcome: "fail"; because: Measurement }
-  | { outcome: "pass"; measurements: Measurement[] }
-  | { outcome: "inconclusive"; waitingFor: Measurement[] };
+  { outcome: "fail"; because: Measurement } | { outcome: "pass"; measurements: Measurement[] } | { outcome: "inconclusive"; waitingFor: Measurement[] };
 
 const rate = (k: number, n: number) => (n > 0 ? k / n : 0);
 
@@ -115,7 +121,12 @@ export function observe(e: Evidence, raw: MetricsWindow, settings: AnalysisSetti
   const s = sanitizeArm(raw.stable);
   const theta0 = 1 + settings.comparativeMargin;
 
-  const errors = updateRatioTest(e.errors, theta0, { candidateRequests: c.requests, stableRequests: s.requests, candidateEvents: c.errors, stableEvents: s.errors });
+  const errors = updateRatioTest(e.errors, theta0, {
+    candidateRequests: c.requests,
+    stableRequests: s.requests,
+    candidateEvents: c.errors,
+    stableEvents: s.errors,
+  });
   let latency = e.latency;
   // Checkpoints written before this field existed read as 0: the step just waits a little longer.
   let latencyCandidateRequests = e.latencyCandidateRequests ?? 0;
@@ -170,9 +181,21 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
   const theta0 = 1 + settings.comparativeMargin;
 
   const failing: Measurement[] = [
-    { gate: "guardrail:error-rate", value: rate(e.candidate.errors, e.candidate.requests), threshold: g.errorRate, logEvidence: aboveLimitLogEvidence(e.candidate.requests, e.candidate.errors, g.errorRate), logBar: bar(ALPHA_SHARE.guardrailErrors) },
+    {
+      gate: "guardrail:error-rate",
+      value: rate(e.candidate.errors, e.candidate.requests),
+      threshold: g.errorRate,
+      logEvidence: aboveLimitLogEvidence(e.candidate.requests, e.candidate.errors, g.errorRate),
+      logBar: bar(ALPHA_SHARE.guardrailErrors),
+    },
     // p95 above the limit ⇔ more than 5% of requests slower than it.
-    { gate: "guardrail:p95-latency", value: rate(e.candidate.slow, e.candidate.timed), threshold: 0.05, logEvidence: aboveLimitLogEvidence(e.candidate.timed, e.candidate.slow, 0.05), logBar: bar(ALPHA_SHARE.guardrailLatency) },
+    {
+      gate: "guardrail:p95-latency",
+      value: rate(e.candidate.slow, e.candidate.timed),
+      threshold: 0.05,
+      logEvidence: aboveLimitLogEvidence(e.candidate.timed, e.candidate.slow, 0.05),
+      logBar: bar(ALPHA_SHARE.guardrailLatency),
+    },
   ];
   if (options.comparative) {
     failing.push(
@@ -187,7 +210,12 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
       {
         gate: "comparative:latency",
         // Infinity when stable had no request above its own p95 boundary (the message says so).
-        value: e.latency.stableEvents > 0 ? rate(e.latency.candidateEvents, e.candidate.timed) / rate(e.latency.stableEvents, e.stable.timed) : e.latency.candidateEvents > 0 ? Infinity : 0,
+        value:
+          e.latency.stableEvents > 0
+            ? rate(e.latency.candidateEvents, e.candidate.timed) / rate(e.latency.stableEvents, e.stable.timed)
+            : e.latency.candidateEvents > 0
+              ? Infinity
+              : 0,
         threshold: theta0,
         logEvidence: ratioLogEvidence(e.latency),
         logBar: bar(ALPHA_SHARE.comparativeLatency),
@@ -198,8 +226,20 @@ export function judge(e: Evidence, settings: AnalysisSettings, criteria: StepCri
   if (failed) return { outcome: "fail", because: failed };
 
   const passing: Measurement[] = [
-    { gate: "step:error-rate", value: rate(e.step.errors, e.step.requests), threshold: criteria.errorRate, logEvidence: belowLimitLogEvidence(e.step.requests, e.step.errors, criteria.errorRate), logBar: bar(1) },
-    { gate: "step:p95-latency", value: rate(e.step.slow, e.step.timed), threshold: 0.05, logEvidence: belowLimitLogEvidence(e.step.timed, e.step.slow, 0.05), logBar: bar(1) },
+    {
+      gate: "step:error-rate",
+      value: rate(e.step.errors, e.step.requests),
+      threshold: criteria.errorRate,
+      logEvidence: belowLimitLogEvidence(e.step.requests, e.step.errors, criteria.errorRate),
+      logBar: bar(1),
+    },
+    {
+      gate: "step:p95-latency",
+      value: rate(e.step.slow, e.step.timed),
+      threshold: 0.05,
+      logEvidence: belowLimitLogEvidence(e.step.timed, e.step.slow, 0.05),
+      logBar: bar(1),
+    },
   ];
   const missing = passing.filter((m) => m.logEvidence < m.logBar);
   if (options.comparative && (e.latencyBoundaryMs === null || e.latencyCandidateRequests < COMPARATIVE_MIN_CANDIDATE_REQUESTS)) {

@@ -28,7 +28,10 @@ function parse(text: string, where: string, attempt: string): ApprovalAnswer | u
     throw new Error(`${where} is not JSON`, { cause: e });
   }
   const a = Answer.safeParse(raw);
-  if (!a.success) throw new Error(`${where}: ${a.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")} (expected {"release", "decision": "approve"|"reject", "by"})`);
+  if (!a.success)
+    throw new Error(
+      `${where}: ${a.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")} (expected {"release", "decision": "approve"|"reject", "by"})`,
+    );
   // An answer for another attempt is no answer for this one.
   if (a.data.release !== attempt) return undefined;
   return { approved: a.data.decision === "approve", by: a.data.by };
@@ -50,6 +53,9 @@ export async function readApproval(source: Approval, attempt: string): Promise<A
   url.searchParams.set("release", attempt);
   const res = await sendRequest("GET", url.toString(), { timeoutMs: 10_000 });
   if (res.status === 404 || res.status === 204) return undefined;
-  if (res.status < 200 || res.status >= 300) throw new Error(`approval endpoint ${url.origin}${url.pathname}: HTTP ${res.status}${res.status >= 300 && res.status < 400 ? " (redirects are not followed)" : ""}`);
+  if (res.status < 200 || res.status >= 300)
+    throw new Error(
+      `approval endpoint ${url.origin}${url.pathname}: HTTP ${res.status}${res.status >= 300 && res.status < 400 ? " (redirects are not followed)" : ""}`,
+    );
   return parse(res.body, `approval endpoint ${url.origin}${url.pathname}`, attempt);
 }

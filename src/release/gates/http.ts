@@ -30,7 +30,11 @@ export function pathOn(base: string, path: string): URL {
 }
 
 /** A lookup that fails for forbidden addresses: used for the connection itself. */
-function guardedLookup(hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
+function guardedLookup(
+  hostname: string,
+  options: object,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const list = addresses;
@@ -42,21 +46,34 @@ function guardedLookup(hostname: string, options: object, callback: (err: NodeJS
   });
 }
 
-export function sendRequest(method: "GET" | "POST", url: string, opts: { body?: string; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpAnswer> {
+export function sendRequest(
+  method: "GET" | "POST",
+  url: string,
+  opts: { body?: string; headers?: Record<string, string>; timeoutMs: number },
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const literal = forbiddenAddress(u.hostname);
     if (literal) return reject(new Error(`${u.hostname} is ${literal}: refused`));
     const make = u.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = make(u, { method, headers: { ...(opts.headers ?? {}), ...(opts.body !== undefined ? { "content-length": String(Buffer.byteLength(opts.body)) } : {}) }, lookup: guardedLookup, timeout: opts.timeoutMs }, (res: IncomingMessage) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (d: string) => {
-        if (body.length < MAX_BODY) body += d.slice(0, MAX_BODY - body.length);
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}), body }));
-      res.on("error", reject);
-    });
+    const req = make(
+      u,
+      {
+        method,
+        headers: { ...(opts.headers ?? {}), ...(opts.body !== undefined ? { "content-length": String(Buffer.byteLength(opts.body)) } : {}) },
+        lookup: guardedLookup,
+        timeout: opts.timeoutMs,
+      },
+      (res: IncomingMessage) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => {
+          if (body.length < MAX_BODY) body += d.slice(0, MAX_BODY - body.length);
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}), body }));
+        res.on("error", reject);
+      },
+    );
     const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { name: "TimeoutError" })), opts.timeoutMs);
     req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { name: "TimeoutError" })));
     req.on("error", (e) => (clearTimeout(deadline), reject(e)));

@@ -66,11 +66,17 @@ async function websocketCheck(base: string, path: string, cfg: SmokeConfig, head
  * exponential backoff. A critical failure rejects the candidate (at once
  * with failFast); a non-critical one is reported only.
  */
-export async function runSmokeTests(candidateUrl: string, cfg: SmokeConfig, opts: { headers?: Record<string, string>; baseDelayMs?: number } = {}): Promise<SmokeReport> {
+export async function runSmokeTests(
+  candidateUrl: string,
+  cfg: SmokeConfig,
+  opts: { headers?: Record<string, string>; baseDelayMs?: number } = {},
+): Promise<SmokeReport> {
   const headers = opts.headers ?? {};
   const checks: { name: string; critical: boolean; run: () => Promise<{ ok: boolean; detail: string }> }[] = [
     ...cfg.paths.map((p) => ({ name: `GET ${p}`, critical: true, run: () => httpCheck(candidateUrl, p, cfg, headers) })),
-    ...(cfg.websocketPath ? [{ name: `WS ${cfg.websocketPath}`, critical: true, run: () => websocketCheck(candidateUrl, cfg.websocketPath!, cfg, headers) }] : []),
+    ...(cfg.websocketPath
+      ? [{ name: `WS ${cfg.websocketPath}`, critical: true, run: () => websocketCheck(candidateUrl, cfg.websocketPath!, cfg, headers) }]
+      : []),
     ...cfg.optionalPaths.map((p) => ({ name: `GET ${p}`, critical: false, run: () => httpCheck(candidateUrl, p, cfg, headers) })),
   ];
   const results: CheckResult[] = [];

@@ -32,20 +32,37 @@ export function signature(secret: string, timestamp: string, body: string): stri
  * body is signed (HMAC-SHA256 over timestamp and body), so the receiver
  * can authenticate the engine without a credential in the URL.
  */
-export async function callWebhooks(hooks: WebhookConfig[], type: WebhookType, payload: Omit<WebhookPayload, "phase" | "name">, secret?: string): Promise<{ passed: boolean; detail: string }> {
+export async function callWebhooks(
+  hooks: WebhookConfig[],
+  type: WebhookType,
+  payload: Omit<WebhookPayload, "phase" | "name">,
+  secret?: string,
+): Promise<{ passed: boolean; detail: string }> {
   const selected = hooks.filter((h) => h.type === type);
   if (selected.length === 0) return { passed: true, detail: `no ${type} webhooks` };
   const results = await Promise.all(
     selected.map(async (h) => {
       const body = JSON.stringify({ ...payload, phase: type, name: h.name });
       const timestamp = String(Math.floor(Date.now() / 1000));
-      const headers: Record<string, string> = { "content-type": "application/json", ...(secret ? { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signature(secret, timestamp, body) } : {}) };
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        ...(secret ? { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signature(secret, timestamp, body) } : {}),
+      };
       try {
         const res = await sendRequest("POST", h.url, { body, headers, timeoutMs: h.timeoutSeconds * 1000 });
-        if (res.status >= 300 && res.status < 400) return { name: h.name, ok: false, detail: `${h.name}: HTTP ${res.status} redirect${res.location ? ` to ${new URL(res.location, h.url).host}` : ""} (redirects are not followed)` };
+        if (res.status >= 300 && res.status < 400)
+          return {
+            name: h.name,
+            ok: false,
+            detail: `${h.name}: HTTP ${res.status} redirect${res.location ? ` to ${new URL(res.location, h.url).host}` : ""} (redirects are not followed)`,
+          };
         return { name: h.name, ok: res.status >= 200 && res.status < 300, detail: `${h.name}: HTTP ${res.status}` };
       } catch (e) {
-        return { name: h.name, ok: false, detail: `${h.name}: ${(e as Error).name === "TimeoutError" ? `no answer within ${h.timeoutSeconds} s` : (e as Error).message}` };
+        return {
+          name: h.name,
+          ok: false,
+          detail: `${h.name}: ${(e as Error).name === "TimeoutError" ? `no answer within ${h.timeoutSeconds} s` : (e as Error).message}`,
+        };
       }
     }),
   );

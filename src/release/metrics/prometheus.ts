@@ -35,7 +35,8 @@ const haproxyServer = (backend: string, metric: string, extra = "") => `haproxy_
  * server, answered by HAProxy's own 503), failed responses, retries and
  * redispatches. They count as the server's requests and as its errors.
  */
-const undelivered = (backend: string) => ["connection_errors_total", "response_errors_total", "retry_warnings_total", "redispatch_warnings_total"].map((m) => haproxyServer(backend, m));
+const undelivered = (backend: string) =>
+  ["connection_errors_total", "response_errors_total", "retry_warnings_total", "redispatch_warnings_total"].map((m) => haproxyServer(backend, m));
 
 export const TEMPLATES = {
   haproxy: (backend: string): PromTemplates => ({
@@ -45,7 +46,9 @@ export const TEMPLATES = {
   }),
   cloudRun: (service: string): PromTemplates => ({
     requests: [`run_googleapis_com:request_count{monitored_resource="cloud_run_revision",service_name="${service}",revision_name="{{revision}}"}`],
-    errors: [`run_googleapis_com:request_count{monitored_resource="cloud_run_revision",service_name="${service}",revision_name="{{revision}}",response_code_class="5xx"}`],
+    errors: [
+      `run_googleapis_com:request_count{monitored_resource="cloud_run_revision",service_name="${service}",revision_name="{{revision}}",response_code_class="5xx"}`,
+    ],
     latencyBuckets: `run_googleapis_com:request_latencies_bucket{monitored_resource="cloud_run_revision",service_name="${service}",revision_name="{{revision}}"}`,
     latencyUnit: "ms",
   }),
@@ -87,7 +90,8 @@ export class PrometheusSource implements MetricsSource {
     }
     const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string; data?: { resultType?: string; result?: VectorSample[] } };
     if (!res.ok || body.status !== "success") throw new MetricsUnavailable(`${this.description}: HTTP ${res.status} ${body.error ?? ""} for ${promql}`.trim());
-    if (body.data?.resultType !== "vector") throw new MetricsUnavailable(`${this.description}: expected a vector result for ${promql}, got ${body.data?.resultType}`);
+    if (body.data?.resultType !== "vector")
+      throw new MetricsUnavailable(`${this.description}: expected a vector result for ${promql}, got ${body.data?.resultType}`);
     return body.data.result ?? [];
   }
 
@@ -109,7 +113,10 @@ export class PrometheusSource implements MetricsSource {
     const newest = ts.length > 0 ? Number(ts[0]!.value[1]) : NaN;
     const age = at / 1000 - newest;
     if (!Number.isFinite(age)) throw new MetricsUnavailable(`${this.description}: no series for ${selector}`);
-    if (age > this.o.maxSampleAgeSeconds) throw new MetricsUnavailable(`${this.description}: ${selector} is stale (its oldest series' newest sample is ${Math.round(age)} s old; limit ${this.o.maxSampleAgeSeconds} s)`);
+    if (age > this.o.maxSampleAgeSeconds)
+      throw new MetricsUnavailable(
+        `${this.description}: ${selector} is stale (its oldest series' newest sample is ${Math.round(age)} s old; limit ${this.o.maxSampleAgeSeconds} s)`,
+      );
     if (up.length > 0 && Number(up[0]!.value[1]) === 0) throw new MetricsUnavailable(`${this.description}: the scrape target of ${selector} is down (up == 0)`);
   }
 
@@ -118,8 +125,12 @@ export class PrometheusSource implements MetricsSource {
     const fill = (s: string) => s.replaceAll("{{revision}}", revision);
     const requestMetrics = new Set(t.requests.map(metricName).filter((m) => m !== undefined));
     const [requests, errors, closes] = await Promise.all([
-      Promise.all([this.fresh(fill(t.requests[0]!), at), ...t.requests.map((s) => this.sum(fill(s), at, "unavailable"))]).then(([, ...v]) => v.reduce((a, b) => a + (b ?? 0), 0)),
-      Promise.all(t.errors.map((s) => this.sum(fill(s), at, requestMetrics.has(metricName(s) ?? "") ? "zero" : "unavailable"))).then((v) => v.reduce((a, b) => a + b, 0)),
+      Promise.all([this.fresh(fill(t.requests[0]!), at), ...t.requests.map((s) => this.sum(fill(s), at, "unavailable"))]).then(([, ...v]) =>
+        v.reduce((a, b) => a + (b ?? 0), 0),
+      ),
+      Promise.all(t.errors.map((s) => this.sum(fill(s), at, requestMetrics.has(metricName(s) ?? "") ? "zero" : "unavailable"))).then((v) =>
+        v.reduce((a, b) => a + b, 0),
+      ),
       t.wsAbnormalCloses ? this.sum(fill(t.wsAbnormalCloses), at, "unavailable") : Promise.resolve(0),
     ]);
     let latency: ArmTotals["latency"] = [];

@@ -31,7 +31,13 @@ const summarize = (records: StepRecord[]): StepSummary[] =>
     candidateRequests: r.candidateRequests,
     stableRequests: r.stableRequests,
     // Infinity is not JSON; cap so the record survives the round trip through state.
-    measurements: r.measurements.map((m) => ({ gate: m.gate, value: Number.isFinite(m.value) ? m.value : 1e6, threshold: m.threshold, logEvidence: Math.min(m.logEvidence, 1e6), logBar: m.logBar })),
+    measurements: r.measurements.map((m) => ({
+      gate: m.gate,
+      value: Number.isFinite(m.value) ? m.value : 1e6,
+      threshold: m.threshold,
+      logEvidence: Math.min(m.logEvidence, 1e6),
+      logBar: m.logBar,
+    })),
   }));
 
 /** One line per progress event, the same wherever it is printed. */
@@ -100,7 +106,9 @@ function progressLogger(): ProgressLog {
   let queue = Promise.resolve();
   const log = (e: ProgressEvent) => {
     // One event, one line: a multi-line message (the forecast) is folded.
-    const line = `[traffic-split] ${progressLine(e).replace(/:\n\s*/, ": ").replace(/\n\s*/g, "; ")}`;
+    const line = `[traffic-split] ${progressLine(e)
+      .replace(/:\n\s*/, ": ")
+      .replace(/\n\s*/g, "; ")}`;
     if (send) {
       const s = send;
       queue = queue.then(() => s(line));
@@ -150,7 +158,12 @@ export async function check(_olds: Props, news: Props) {
 
 export async function diff(_id: string, olds: Props, news: Props) {
   const changed = RELEASE_KEYS.filter((k) => containsUnknown(news[k]) || JSON.stringify(olds[k] ?? null) !== JSON.stringify(news[k] ?? null));
-  const strategy = (o: Props) => JSON.stringify([(o["release"] as Props | undefined)?.["strategy"], (o["release"] as Props | undefined)?.["steps"], (o["release"] as Props | undefined)?.["switch"]]);
+  const strategy = (o: Props) =>
+    JSON.stringify([
+      (o["release"] as Props | undefined)?.["strategy"],
+      (o["release"] as Props | undefined)?.["steps"],
+      (o["release"] as Props | undefined)?.["switch"],
+    ]);
   if (containsUnknown(news["release"]) || strategy(olds) !== strategy(news)) changed.push("release" as never);
   // A new home for the split replaces the resource; a new URL, endpoint or credential for the same one does not.
   const home = (t: unknown) => {
@@ -244,11 +257,17 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
   const decoded = decodeCheckpoint(text, { target: probe.target, steps: specFor(i).steps });
   if (decoded.kind !== "ok") {
     const why = decoded.kind === "none" ? "there is no checkpoint on it (no release ever started there)" : `its checkpoint cannot be read (${decoded.problem})`;
-    if (!o.force) throw new Error(`${probe.target}: ${why}, so it does not say which revision is stable; check the split by hand, or pass --force to put 100% on ${i.stable} (the stable of the inputs given)`);
+    if (!o.force)
+      throw new Error(
+        `${probe.target}: ${why}, so it does not say which revision is stable; check the split by hand, or pass --force to put 100% on ${i.stable} (the stable of the inputs given)`,
+      );
   }
   const c = decoded.kind === "ok" ? decoded.checkpoint : null;
   // A checkpoint copied or shared from another target (two backends on one state file) names another target's revisions.
-  if (c && c.target !== probe.target && !o.force) throw new Error(`the checkpoint on ${probe.target} belongs to another target (${c.target}): it does not say which revision is stable here; check the split by hand, or pass --force`);
+  if (c && c.target !== probe.target && !o.force)
+    throw new Error(
+      `the checkpoint on ${probe.target} belongs to another target (${c.target}): it does not say which revision is stable here; check the split by hand, or pass --force`,
+    );
   const stable = c?.state.stable ?? i.stable;
   const candidate = c?.state.candidate ?? i.candidate;
   const releaseKey = c?.releaseKey ?? releaseKeyOf(i.stable, i.candidate, i.retryToken);
@@ -256,11 +275,16 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
   const live = await router.readSplit();
   const liveText = describeSplit(live, [stable, candidate]);
   if (c && !TERMINAL.includes(c.state.phase) && c.leaseUntil > Date.now() && !o.force && !processGone(c.owner.host, c.owner.pid)) {
-    throw new Error(`engine ${c.owner.id} (pid ${c.owner.pid}${c.owner.host ? ` on ${c.owner.host}` : ""}) still holds release ${c.releaseKey} on ${router.target} until ${new Date(c.leaseUntil).toISOString()}; stop it first, or pass --force`);
+    throw new Error(
+      `engine ${c.owner.id} (pid ${c.owner.pid}${c.owner.host ? ` on ${c.owner.host}` : ""}) still holds release ${c.releaseKey} on ${router.target} until ${new Date(c.leaseUntil).toISOString()}; stop it first, or pass --force`,
+    );
   }
   if (c && TERMINAL.includes(c.state.phase) && (!o.force || Math.round(shareOf(live, stable)) === 100)) {
     // No engine is running this release: whatever the split is now, someone decided it (the engine or a person).
-    return { message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and the split is ${liveText}${Math.round(shareOf(live, stable)) === 100 ? "" : ` (left as it is; --force puts 100% on ${stable})`}`, moved: false };
+    return {
+      message: `${router.target}: nothing to restore; release ${c.releaseKey} is ${c.state.phase} and the split is ${liveText}${Math.round(shareOf(live, stable)) === 100 ? "" : ` (left as it is; --force puts 100% on ${stable})`}`,
+      moved: false,
+    };
   }
   const now = Date.now();
   const spec = c ? { ...specFor(i), steps: c.steps } : specFor(i);
@@ -273,15 +297,32 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     moving: { from: high, to: 0 },
     updatedAt: now,
     heldFrom: null,
-    failure: { step: base.stepIndex + 1, weight: base.weight, gate: "restore-stable", value: liveText, threshold: `${stable} 100%`, message: `restored to stable by an operator (${o.reason}); the split was ${liveText}` },
+    failure: {
+      step: base.stepIndex + 1,
+      weight: base.weight,
+      gate: "restore-stable",
+      value: liveText,
+      threshold: `${stable} 100%`,
+      message: `restored to stable by an operator (${o.reason}); the split was ${liveText}`,
+    },
   };
-  const written = encodeCheckpoint({ format: "progressive-delivery/checkpoint@2", releaseKey, target: router.target, steps: spec.steps, owner: { id: `restore-${randomUUID()}`, host: hostname(), pid: process.pid }, leaseUntil: now, lastPromoted: c?.lastPromoted ?? null, state });
+  const written = encodeCheckpoint({
+    format: "progressive-delivery/checkpoint@2",
+    releaseKey,
+    target: router.target,
+    steps: spec.steps,
+    owner: { id: `restore-${randomUUID()}`, host: hostname(), pid: process.pid },
+    leaseUntil: now,
+    lastPromoted: c?.lastPromoted ?? null,
+    state,
+  });
   const t0 = Date.now();
   const r = await router.rollback(
     {
       text: written,
       guard: (current) => {
-        if (current !== text) throw new LeaseLost(`the checkpoint on ${router.target} changed while restoring stable (another engine is active); nothing was moved`);
+        if (current !== text)
+          throw new LeaseLost(`the checkpoint on ${router.target} changed while restoring stable (another engine is active); nothing was moved`);
       },
     },
     { mode: "immediate" },
@@ -292,5 +333,8 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
   const share = Math.round(shareOf(after, stable) * 10) / 10;
   const others = after.arms.filter((a) => a.name !== stable && a.name !== candidate && a.percent > 0);
   const rest = others.length > 0 ? `; other arms still carry traffic (${describeSplit({ arms: others })}), left as they are` : "";
-  return { message: `${router.target}: restored ${stable} to ${share === 100 ? "100%" : `${share}% (all of the release's share)`} (was ${liveText})${rest}; the next update starts ${releaseKey} afresh`, moved: true };
+  return {
+    message: `${router.target}: restored ${stable} to ${share === 100 ? "100%" : `${share}% (all of the release's share)`} (was ${liveText})${rest}; the next update starts ${releaseKey} afresh`,
+    moved: true,
+  };
 }

@@ -17,7 +17,10 @@ export const Target = z.discriminatedUnion("kind", [
     region: Region,
     service: z.string().regex(/^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, "a Cloud Run service name (lower-case letters, digits, '-'; at most 49)"),
     endpoint: OutboundUrl.optional(),
-    candidateTag: z.string().regex(/^[a-z][-a-z0-9]{0,45}$/).default("candidate"),
+    candidateTag: z
+      .string()
+      .regex(/^[a-z][-a-z0-9]{0,45}$/)
+      .default("candidate"),
   }),
   z.strictObject({
     kind: z.literal("http-route"),
@@ -57,31 +60,50 @@ export const Follower = z.strictObject({
 });
 
 /** One PromQL selector or a list whose sum is taken. */
-const Selectors = z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)]);
+const Selectors = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((s) => [s]),
+  z.array(z.string().min(1)).min(1),
+]);
 
-export const Metrics = z.strictObject({
-  url: OutboundUrl,
-  preset: z.enum(["haproxy", "cloud-run", "custom"]),
-  /** haproxy: the backend (proxy) name; cloud-run: the service name. */
-  scope: z.string().optional(),
-  /** PromQL selectors; with a preset, any of them overrides the preset's. `{{revision}}` is filled in. */
-  templates: z
-    .strictObject({ requests: Selectors, errors: Selectors, latencyBuckets: z.string().min(1), latencyUnit: z.enum(["s", "ms"]), wsAbnormalCloses: z.string().min(1) })
-    .partial()
-    .optional(),
-  /** A requests series whose newest sample is older than this is stale (no data). Default: 300 s for cloud-run (Cloud Monitoring's delay), else 30 s. */
-  maxSampleAgeSeconds: z.number().int().min(1).max(3600).optional(),
-  /** google: an OAuth token from Application Default Credentials (Managed Service for Prometheus). */
-  auth: z.enum(["none", "google"]).default("none"),
-}).superRefine((m, ctx) => {
-  // A selector without the revision reads both arms' series alike: every comparison would pass.
-  for (const [key, value] of Object.entries(m.templates ?? {})) {
-    if (key === "latencyUnit" || value === undefined) continue;
-    for (const selector of Array.isArray(value) ? value : [value]) {
-      if (!selector.includes("{{revision}}")) ctx.addIssue({ code: "custom", path: ["templates", key], message: `${selector} does not name {{revision}}: it would read the same series for both arms, so every comparison would pass` });
+export const Metrics = z
+  .strictObject({
+    url: OutboundUrl,
+    preset: z.enum(["haproxy", "cloud-run", "custom"]),
+    /** haproxy: the backend (proxy) name; cloud-run: the service name. */
+    scope: z.string().optional(),
+    /** PromQL selectors; with a preset, any of them overrides the preset's. `{{revision}}` is filled in. */
+    templates: z
+      .strictObject({
+        requests: Selectors,
+        errors: Selectors,
+        latencyBuckets: z.string().min(1),
+        latencyUnit: z.enum(["s", "ms"]),
+        wsAbnormalCloses: z.string().min(1),
+      })
+      .partial()
+      .optional(),
+    /** A requests series whose newest sample is older than this is stale (no data). Default: 300 s for cloud-run (Cloud Monitoring's delay), else 30 s. */
+    maxSampleAgeSeconds: z.number().int().min(1).max(3600).optional(),
+    /** google: an OAuth token from Application Default Credentials (Managed Service for Prometheus). */
+    auth: z.enum(["none", "google"]).default("none"),
+  })
+  .superRefine((m, ctx) => {
+    // A selector without the revision reads both arms' series alike: every comparison would pass.
+    for (const [key, value] of Object.entries(m.templates ?? {})) {
+      if (key === "latencyUnit" || value === undefined) continue;
+      for (const selector of Array.isArray(value) ? value : [value]) {
+        if (!selector.includes("{{revision}}"))
+          ctx.addIssue({
+            code: "custom",
+            path: ["templates", key],
+            message: `${selector} does not name {{revision}}: it would read the same series for both arms, so every comparison would pass`,
+          });
+      }
     }
-  }
-});
+  });
 
 export const TrafficSplitInputs = z
   .strictObject({
@@ -121,12 +143,19 @@ export const TrafficSplitInputs = z
     // Outside dev (an unknown environment counts as production), webhooks and the approval endpoint use https.
     if (i.environment === "dev") return;
     i.release.webhooks.forEach((h, n) => {
-      if (isPlainHttp(h.url)) ctx.addIssue({ code: "custom", path: ["release", "webhooks", n, "url"], message: `${i.environment ?? "production"} sends webhooks over https only` });
+      if (isPlainHttp(h.url))
+        ctx.addIssue({ code: "custom", path: ["release", "webhooks", n, "url"], message: `${i.environment ?? "production"} sends webhooks over https only` });
     });
-    if (i.release.strategy !== "direct" && i.release.approval?.source === "http" && isPlainHttp(i.release.approval.url)) ctx.addIssue({ code: "custom", path: ["release", "approval", "url"], message: `${i.environment ?? "production"} asks the approval endpoint over https only` });
+    if (i.release.strategy !== "direct" && i.release.approval?.source === "http" && isPlainHttp(i.release.approval.url))
+      ctx.addIssue({
+        code: "custom",
+        path: ["release", "approval", "url"],
+        message: `${i.environment ?? "production"} asks the approval endpoint over https only`,
+      });
   })
   .refine((i) => i.target.kind !== "http-route" || (i.target.stableBackend === i.stable && i.target.candidateBackend === i.candidate), {
-    message: "with an http-route target, stableBackend and candidateBackend are the Services of stable and candidate: the release moves, and checks, the backends it names",
+    message:
+      "with an http-route target, stableBackend and candidateBackend are the Services of stable and candidate: the release moves, and checks, the backends it names",
     path: ["target"],
   })
   .refine((i) => i.target.kind !== "haproxy" || (HAPROXY_NAME.test(i.stable) && HAPROXY_NAME.test(i.candidate)), {

@@ -60,7 +60,21 @@ type Inputs = z.input<typeof TrafficSplitInputs>;
 export type TrafficSplitArgs = { [K in keyof Inputs]: pulumi.Input<Inputs[K]> };
 
 /** Outputs seeded as undefined so the SDK knows them; they double as the release record. */
-const OUTPUTS = ["phase", "stableRevision", "candidateRevision", "rejectedRevision", "liveCandidateWeight", "failure", "message", "steps", "restoreMs", "drain", "releaseKey", "startedAt", "finishedAt"] as const;
+const OUTPUTS = [
+  "phase",
+  "stableRevision",
+  "candidateRevision",
+  "rejectedRevision",
+  "liveCandidateWeight",
+  "failure",
+  "message",
+  "steps",
+  "restoreMs",
+  "drain",
+  "releaseKey",
+  "startedAt",
+  "finishedAt",
+] as const;
 
 export class TrafficSplit extends pulumi.dynamic.Resource {
   declare readonly phase: pulumi.Output<Phase>;
@@ -96,9 +110,11 @@ export class TrafficSplit extends pulumi.dynamic.Resource {
 export function releaseRecord(split: TrafficSplit): pulumi.Output<ReleaseRecord> {
   const { phase, stableRevision, candidateRevision, liveCandidateWeight, message, failure, restoreMs, startedAt, finishedAt, steps } = split;
   // output() of an object unwraps each property's Output into one typed record.
-  return pulumi.output({ phase, stableRevision, candidateRevision, liveCandidateWeight, message, failure, restoreMs, startedAt, finishedAt, steps }).apply((r): ReleaseRecord => ({
-    ...r,
-    // The evidence figures stay in state; the record keeps what a person reads.
-    steps: r.steps.map((st) => ({ ...st, measurements: st.measurements.map((m) => ({ gate: m.gate, value: m.value, threshold: m.threshold })) })),
-  }));
+  return pulumi
+    .output({ phase, stableRevision, candidateRevision, liveCandidateWeight, message, failure, restoreMs, startedAt, finishedAt, steps })
+    .apply((r): ReleaseRecord => ({
+      ...r,
+      // The evidence figures stay in state; the record keeps what a person reads.
+      steps: r.steps.map((st) => ({ ...st, measurements: st.measurements.map((m) => ({ gate: m.gate, value: m.value, threshold: m.threshold })) })),
+    }));
 }

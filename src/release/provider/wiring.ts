@@ -46,21 +46,43 @@ export async function routerFor(i: TrafficSplitInputs): Promise<Router> {
   const retry = retryFor(i);
   switch (t.kind) {
     case "haproxy":
-      return new HaproxyRouter({ runtimeApi: t.runtimeApi, backend: t.backend, stableServer: i.stable, candidateServer: i.candidate, stateFile: t.stateFile, ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}), ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}) }, retry);
+      return new HaproxyRouter(
+        {
+          runtimeApi: t.runtimeApi,
+          backend: t.backend,
+          stableServer: i.stable,
+          candidateServer: i.candidate,
+          stateFile: t.stateFile,
+          ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}),
+          ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}),
+        },
+        retry,
+      );
     case "cloud-run":
-      return new CloudRunRouter({ project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) }, i.stable, i.candidate, await googleClient(), retry, undefined, googleIdToken);
+      return new CloudRunRouter(
+        { project: t.project, region: t.region, service: t.service, candidateTag: t.candidateTag, ...(t.endpoint ? { endpoint: t.endpoint } : {}) },
+        i.stable,
+        i.candidate,
+        await googleClient(),
+        retry,
+        undefined,
+        googleIdToken,
+      );
     case "http-route":
-      return new HttpRouteRouter({
-        namespace: t.namespace,
-        name: t.name,
-        ruleIndex: t.ruleIndex,
-        stableBackend: t.stableBackend,
-        candidateBackend: t.candidateBackend,
-        ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}),
-        ...(t.context ? { context: t.context } : {}),
-        ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}),
-        ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}),
-      }, retry);
+      return new HttpRouteRouter(
+        {
+          namespace: t.namespace,
+          name: t.name,
+          ruleIndex: t.ruleIndex,
+          stableBackend: t.stableBackend,
+          candidateBackend: t.candidateBackend,
+          ...(t.kubeconfig ? { kubeconfig: t.kubeconfig } : {}),
+          ...(t.context ? { context: t.context } : {}),
+          ...(t.candidateUrl ? { candidateUrl: t.candidateUrl } : {}),
+          ...(t.stableUrl ? { stableUrl: t.stableUrl } : {}),
+        },
+        retry,
+      );
   }
 }
 
@@ -69,7 +91,17 @@ export function followersFor(i: TrafficSplitInputs): Follower[] {
   return i.followers.map((f) => {
     switch (f.kind) {
       case "vercel":
-        return new VercelFollower({ projectId: f.projectId, token: f.token, canaryDeploymentId: f.canaryDeploymentId, stableDeploymentId: f.stableDeploymentId, ...(f.teamId ? { teamId: f.teamId } : {}), ...(f.endpoint ? { endpoint: f.endpoint } : {}) }, retryFor(i));
+        return new VercelFollower(
+          {
+            projectId: f.projectId,
+            token: f.token,
+            canaryDeploymentId: f.canaryDeploymentId,
+            stableDeploymentId: f.stableDeploymentId,
+            ...(f.teamId ? { teamId: f.teamId } : {}),
+            ...(f.endpoint ? { endpoint: f.endpoint } : {}),
+          },
+          retryFor(i),
+        );
     }
   });
 }
@@ -78,7 +110,13 @@ export function templatesFor(i: TrafficSplitInputs): PromTemplates {
   const m = i.metrics;
   if (m.preset === "custom") {
     const t = m.templates!;
-    return { requests: t.requests!, errors: t.errors!, latencyUnit: t.latencyUnit ?? "s", ...(t.latencyBuckets ? { latencyBuckets: t.latencyBuckets } : {}), ...(t.wsAbnormalCloses ? { wsAbnormalCloses: t.wsAbnormalCloses } : {}) };
+    return {
+      requests: t.requests!,
+      errors: t.errors!,
+      latencyUnit: t.latencyUnit ?? "s",
+      ...(t.latencyBuckets ? { latencyBuckets: t.latencyBuckets } : {}),
+      ...(t.wsAbnormalCloses ? { wsAbnormalCloses: t.wsAbnormalCloses } : {}),
+    };
   }
   const scope = m.scope ?? (i.target.kind === "cloud-run" ? i.target.service : i.target.kind === "haproxy" ? i.target.backend : "");
   const base = m.preset === "cloud-run" ? TEMPLATES.cloudRun(scope) : TEMPLATES.haproxy(scope);
@@ -148,7 +186,12 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
         case "candidate-health": {
           // Fails closed: no promotion without a health check that answered.
           const h = await health();
-          return h ? { passed: h.ok, detail: h.detail } : { passed: false, detail: `${router.description} gives the candidate no URL of its own to check ${i.healthPath} on at promotion (set the target's candidateUrl)` };
+          return h
+            ? { passed: h.ok, detail: h.detail }
+            : {
+                passed: false,
+                detail: `${router.description} gives the candidate no URL of its own to check ${i.healthPath} on at promotion (set the target's candidateUrl)`,
+              };
         }
         case "pre-rollout":
         case "confirm-rollout":
@@ -170,13 +213,20 @@ export async function depsFor(i: TrafficSplitInputs, router: Router, log: (e: Pr
         return undefined;
       }
       const headers = await callerHeaders();
-      const make = (base: string) => new WebSocketProbe({ url: websocketUrl(base, p.path), messagesPerSecond: p.messagesPerSecond, timeoutMs: p.timeoutMs, headers });
+      const make = (base: string) =>
+        new WebSocketProbe({ url: websocketUrl(base, p.path), messagesPerSecond: p.messagesPerSecond, timeoutMs: p.timeoutMs, headers });
       const candidate = make(c);
       const stable = s ? make(s) : undefined;
       candidate.start();
       stable?.start();
-      log({ kind: "info", message: `websocket probe: ${p.messagesPerSecond} echo messages/s on ${p.path} of the candidate${stable ? " and of stable" : " (stable has no URL of its own: its messages are not compared)"}` });
-      return { take: () => ({ candidate: candidate.take(), stable: stable?.take() ?? null }), stop: async () => void (await Promise.all([candidate.stop(), stable?.stop()])) };
+      log({
+        kind: "info",
+        message: `websocket probe: ${p.messagesPerSecond} echo messages/s on ${p.path} of the candidate${stable ? " and of stable" : " (stable has no URL of its own: its messages are not compared)"}`,
+      });
+      return {
+        take: () => ({ candidate: candidate.take(), stable: stable?.take() ?? null }),
+        stop: async () => void (await Promise.all([candidate.stop(), stable?.stop()])),
+      };
     },
     notify: async (event) => {
       if (event.event === "promoted") await callWebhooks(hooks, "post-rollout", payload(100), i.webhookSecret);

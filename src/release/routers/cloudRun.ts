@@ -30,7 +30,15 @@ export interface CloudRunTarget {
  * with the token or the body to wherever it points.
  */
 export interface AuthorizedClient {
-  request<T>(opts: { url: string; method?: string; data?: unknown; headers?: Record<string, string>; timeout?: number; retry?: boolean; redirect?: "manual" }): Promise<{ data: T; status: number; headers?: unknown }>;
+  request<T>(opts: {
+    url: string;
+    method?: string;
+    data?: unknown;
+    headers?: Record<string, string>;
+    timeout?: number;
+    retry?: boolean;
+    redirect?: "manual";
+  }): Promise<{ data: T; status: number; headers?: unknown }>;
 }
 
 interface TrafficTarget {
@@ -97,13 +105,17 @@ export class CloudRunRouter implements Router {
   }
 
   private async get(): Promise<Service> {
-    return withRetry(`GET ${this.t.service}`, async () => {
-      try {
-        return (await this.client.request<Service>({ url: this.base, retry: false, redirect: "manual", timeout: this.t.requestTimeoutMs ?? 15000 })).data;
-      } catch (e) {
-        throw classify(e, `Cloud Run services.get ${this.t.service}`);
-      }
-    }, this.retry);
+    return withRetry(
+      `GET ${this.t.service}`,
+      async () => {
+        try {
+          return (await this.client.request<Service>({ url: this.base, retry: false, redirect: "manual", timeout: this.t.requestTimeoutMs ?? 15000 })).data;
+        } catch (e) {
+          throw classify(e, `Cloud Run services.get ${this.t.service}`);
+        }
+      },
+      this.retry,
+    );
   }
 
   /**
@@ -123,7 +135,11 @@ export class CloudRunRouter implements Router {
       .map((t) => (t.tag && ours.has(t.tag) ? { ...t, tag: undefined } : t))
       .filter((t) => (t.percent ?? 0) > 0 || t.tag)
       .map(({ tag, ...rest }) => (tag ? { ...rest, tag } : rest));
-    return [...others, { type: REVISION, revision: this.stable, percent: stablePercent, tag: STABLE_TAG }, { type: REVISION, revision: this.candidate, percent: candidatePercent, tag: this.tag }];
+    return [
+      ...others,
+      { type: REVISION, revision: this.stable, percent: stablePercent, tag: STABLE_TAG },
+      { type: REVISION, revision: this.candidate, percent: candidatePercent, tag: this.tag },
+    ];
   }
 
   /**
@@ -133,18 +149,35 @@ export class CloudRunRouter implements Router {
    * over from a fresh read and a fresh guard.
    */
   private async patch(weight: number | undefined, write: CheckpointWrite): Promise<void> {
-    await withRetry(`PATCH ${this.t.service}`, async () => {
-      const current = await this.get();
-      write.guard(current.annotations?.[CHECKPOINT_ANNOTATION] ?? null, splitOf(current));
-      const body = { traffic: this.traffic(current.traffic ?? [], weight), annotations: { ...(current.annotations ?? {}), [CHECKPOINT_ANNOTATION]: write.text }, etag: current.etag };
-      let op: Operation;
-      try {
-        op = (await this.client.request<Operation>({ url: `${this.base}?updateMask=traffic,annotations`, method: "PATCH", data: body, retry: false, redirect: "manual", timeout: this.t.requestTimeoutMs ?? 30000 })).data;
-      } catch (e) {
-        throw classify(e, `Cloud Run services.patch ${this.t.service}`);
-      }
-      await this.waitFor(op);
-    }, this.retry);
+    await withRetry(
+      `PATCH ${this.t.service}`,
+      async () => {
+        const current = await this.get();
+        write.guard(current.annotations?.[CHECKPOINT_ANNOTATION] ?? null, splitOf(current));
+        const body = {
+          traffic: this.traffic(current.traffic ?? [], weight),
+          annotations: { ...(current.annotations ?? {}), [CHECKPOINT_ANNOTATION]: write.text },
+          etag: current.etag,
+        };
+        let op: Operation;
+        try {
+          op = (
+            await this.client.request<Operation>({
+              url: `${this.base}?updateMask=traffic,annotations`,
+              method: "PATCH",
+              data: body,
+              retry: false,
+              redirect: "manual",
+              timeout: this.t.requestTimeoutMs ?? 30000,
+            })
+          ).data;
+        } catch (e) {
+          throw classify(e, `Cloud Run services.patch ${this.t.service}`);
+        }
+        await this.waitFor(op);
+      },
+      this.retry,
+    );
   }
 
   /** Polls the long-running operation until it is done (bounded). */
@@ -161,7 +194,11 @@ export class CloudRunRouter implements Router {
       }
     }
     if (!current.done) throw new RouterError(`Cloud Run operation ${op.name} not done after 300 polls`, true);
-    if (current.error) throw new RouterError(`Cloud Run operation ${op.name} failed: ${current.error.message} (code ${current.error.code})`, current.error.code === 10 || current.error.code === 14);
+    if (current.error)
+      throw new RouterError(
+        `Cloud Run operation ${op.name} failed: ${current.error.message} (code ${current.error.code})`,
+        current.error.code === 10 || current.error.code === 14,
+      );
   }
 
   /** Tags stable and candidate (their own URLs for smoke tests, health and the probe) without changing any share. */
@@ -181,7 +218,10 @@ export class CloudRunRouter implements Router {
     await this.patch(0, write);
     const timeout = (await this.get().catch(() => undefined))?.template?.timeout ?? "the service's request timeout";
     // Not a drain: Cloud Run has no call that closes (or waits for) a revision's connections.
-    return { drained: false, note: `new requests go to stable; Cloud Run cannot close a revision's open connections, so WebSockets on the candidate end at the request timeout (${timeout}) at the latest, or when its instances scale in` };
+    return {
+      drained: false,
+      note: `new requests go to stable; Cloud Run cannot close a revision's open connections, so WebSockets on the candidate end at the request timeout (${timeout}) at the latest, or when its instances scale in`,
+    };
   }
 
   async readCheckpoint(): Promise<string | null> {

@@ -30,17 +30,25 @@ export interface HaproxyTarget {
 export const HAPROXY_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 function assertName(kind: string, name: string) {
-  if (!HAPROXY_NAME.test(name)) throw new RouterError(`HAProxy ${kind} name ${JSON.stringify(name)} is not an HAProxy identifier (letters, digits, '-', '_', '.', ':'); refusing to send it to the runtime API`, false);
+  if (!HAPROXY_NAME.test(name))
+    throw new RouterError(
+      `HAProxy ${kind} name ${JSON.stringify(name)} is not an HAProxy identifier (letters, digits, '-', '_', '.', ':'); refusing to send it to the runtime API`,
+      false,
+    );
 }
 
 /** Sends one command to HAProxy's runtime API and returns its answer (non-interactive mode). */
 export function runtimeCommand(address: string, command: string, timeoutMs = 3000): Promise<string> {
-  if (/[\n\r;]/.test(command)) return Promise.reject(new RouterError(`refusing to send a runtime-API command with a separator in it: ${JSON.stringify(command)}`, false));
+  if (/[\n\r;]/.test(command))
+    return Promise.reject(new RouterError(`refusing to send a runtime-API command with a separator in it: ${JSON.stringify(command)}`, false));
   return new Promise((resolve, reject) => {
     const m = /^(.+):(\d+)$/.exec(address);
     const socket = m && !address.startsWith("/") ? connect({ host: m[1]!, port: Number(m[2]) }) : connect({ path: address });
     let out = "";
-    const timer = setTimeout(() => socket.destroy(new RouterError(`HAProxy runtime API ${address} did not answer "${command}" within ${timeoutMs} ms`, true)), timeoutMs);
+    const timer = setTimeout(
+      () => socket.destroy(new RouterError(`HAProxy runtime API ${address} did not answer "${command}" within ${timeoutMs} ms`, true)),
+      timeoutMs,
+    );
     socket.setEncoding("utf8");
     socket.on("connect", () => socket.end(`${command}\n`));
     socket.on("data", (d: string) => (out += d));
@@ -79,7 +87,11 @@ interface ServerState {
 /** Parses `show servers state BACKEND` (format 1): srv_name, srv_admin_state, srv_uweight. */
 export function parseServersState(answer: string, backend: string): ServerState[] {
   const lines = answer.split("\n").map((l) => l.trim());
-  if (!lines.some((l) => l.startsWith("# be_id"))) throw new RouterError(`HAProxy answered "${answer.trim().slice(0, 120)}" to show servers state ${backend}`, /try again|resource|busy/i.test(answer) || answer.trim() === "");
+  if (!lines.some((l) => l.startsWith("# be_id")))
+    throw new RouterError(
+      `HAProxy answered "${answer.trim().slice(0, 120)}" to show servers state ${backend}`,
+      /try again|resource|busy/i.test(answer) || answer.trim() === "",
+    );
   return lines
     .filter((l) => l !== "" && !l.startsWith("#") && l !== "1")
     .map((l) => l.split(/\s+/))
@@ -105,7 +117,12 @@ export class HaproxyRouter implements Router {
     private readonly t: HaproxyTarget,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {
-    for (const [kind, name] of [["backend", t.backend], ["stable server", t.stableServer], ["candidate server", t.candidateServer]] as const) assertName(kind, name);
+    for (const [kind, name] of [
+      ["backend", t.backend],
+      ["stable server", t.stableServer],
+      ["candidate server", t.candidateServer],
+    ] as const)
+      assertName(kind, name);
     this.description = `haproxy ${t.backend} (stable ${t.stableServer}, candidate ${t.candidateServer})`;
     this.target = targetIdOf({ kind: "haproxy", ...t });
   }
@@ -136,7 +153,11 @@ export class HaproxyRouter implements Router {
     await this.locked(write, async () => {
       // Weight 0 before "ready": a candidate in maintenance with a weight left over must not take traffic by becoming ready.
       await this.apply([[c, 0]]);
-      await withRetry("haproxy prepare", async () => expectEmpty("set server ready", await this.cmd(`set server ${this.t.backend}/${c} state ready`)), this.retry);
+      await withRetry(
+        "haproxy prepare",
+        async () => expectEmpty("set server ready", await this.cmd(`set server ${this.t.backend}/${c} state ready`)),
+        this.retry,
+      );
     });
   }
 
@@ -155,7 +176,12 @@ export class HaproxyRouter implements Router {
     const b = this.t.backend;
     const c = this.t.candidateServer;
     // Candidate to 0 first: from this command on it takes no new requests.
-    await this.locked(write, () => this.apply([[c, 0], [this.t.stableServer, 100]]));
+    await this.locked(write, () =>
+      this.apply([
+        [c, 0],
+        [this.t.stableServer, 100],
+      ]),
+    );
     let open = await this.sessions(c).catch(() => -1);
     if (plan.mode === "drain" && open !== 0) {
       // Weight 0 sends new connections to stable; open sessions get the drain time to end on their own.
@@ -164,13 +190,24 @@ export class HaproxyRouter implements Router {
         await new Promise((r) => setTimeout(r, Math.min(250, Math.max(0, until - Date.now()))));
         open = await this.sessions(c).catch(() => -1);
       }
-      if (open === 0) return { drained: true, note: `drained: the candidate's sessions on ${b}/${c} ended on their own within ${Math.round(plan.drainMs / 1000)} s` };
+      if (open === 0)
+        return { drained: true, note: `drained: the candidate's sessions on ${b}/${c} ended on their own within ${Math.round(plan.drainMs / 1000)} s` };
     }
     if (open === 0) return { drained: true, note: `no open sessions on ${b}/${c}` };
     // Weight changes only affect new connections; close the candidate's open ones (WebSockets reconnect to stable).
-    await withRetry("haproxy shutdown sessions", async () => expectEmpty("shutdown sessions", await this.cmd(`shutdown sessions server ${b}/${c}`)), this.retry);
+    await withRetry(
+      "haproxy shutdown sessions",
+      async () => expectEmpty("shutdown sessions", await this.cmd(`shutdown sessions server ${b}/${c}`)),
+      this.retry,
+    );
     const left = open > 0 ? `${open} ` : "";
-    return { drained: true, note: plan.mode === "drain" ? `closed ${left}session(s) still open on ${b}/${c} after the ${Math.round(plan.drainMs / 1000)} s drain` : `closed ${left}open session(s) on ${b}/${c} at once` };
+    return {
+      drained: true,
+      note:
+        plan.mode === "drain"
+          ? `closed ${left}session(s) still open on ${b}/${c} after the ${Math.round(plan.drainMs / 1000)} s drain`
+          : `closed ${left}open session(s) on ${b}/${c} at once`,
+    };
   }
 
   /** The server's current sessions (scur of `show stat`). */
@@ -248,7 +285,10 @@ export class HaproxyRouter implements Router {
         return h;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+        const age = await stat(lock).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
         const holder = await readFile(lock, "utf8").catch(() => "");
         if (age > LOCK_STALE_MS || holderGone(holder)) await rm(lock, { force: true });
         else if (Date.now() > until) throw new RouterError(`the checkpoint lock ${lock} is held by another engine (${holder || "unknown"})`, true);

@@ -95,18 +95,24 @@ export class HttpRouteRouter implements Router {
       },
       post: <R>(r: R) => new k8s.Observable(Promise.resolve(r)),
     };
-    return { middleware: [timeout], middlewareMergeStrategy: "append" as const } as unknown as Parameters<InstanceType<K8s["CustomObjectsApi"]>["getNamespacedCustomObject"]>[1];
+    return { middleware: [timeout], middlewareMergeStrategy: "append" as const } as unknown as Parameters<
+      InstanceType<K8s["CustomObjectsApi"]>["getNamespacedCustomObject"]
+    >[1];
   }
 
   private async get(): Promise<HttpRoute> {
     const { k8s, client } = await this.client();
-    return withRetry(`GET httproute ${this.t.name}`, async () => {
-      try {
-        return (await client.getNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name }, this.options(k8s))) as HttpRoute;
-      } catch (e) {
-        throw classify(e, `get httproute ${this.t.namespace}/${this.t.name}`);
-      }
-    }, this.retry);
+    return withRetry(
+      `GET httproute ${this.t.name}`,
+      async () => {
+        try {
+          return (await client.getNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name }, this.options(k8s))) as HttpRoute;
+        } catch (e) {
+          throw classify(e, `get httproute ${this.t.namespace}/${this.t.name}`);
+        }
+      },
+      this.retry,
+    );
   }
 
   /**
@@ -131,7 +137,8 @@ export class HttpRouteRouter implements Router {
       const mine = rule.backendRefs.filter((r) => this.armOf(r) === b);
       if (mine.length === 0) throw new RouterError(`${where} has no backendRef to Service ${b} in namespace ${this.t.namespace}`, false);
       // Two refs to one arm (other ports, say): which of them the release moves would be a guess.
-      if (mine.length > 1) throw new RouterError(`${where} has ${mine.length} backendRefs to Service ${b}: the release moves exactly one; remove the others`, false);
+      if (mine.length > 1)
+        throw new RouterError(`${where} has ${mine.length} backendRefs to Service ${b}: the release moves exactly one; remove the others`, false);
     }
     return rule.backendRefs;
   }
@@ -143,29 +150,36 @@ export class HttpRouteRouter implements Router {
 
   private async write(weight: number | null, write: CheckpointWrite): Promise<void> {
     const { k8s, client } = await this.client();
-    await withRetry(`PATCH httproute ${this.t.name}`, async () => {
-      const route = await this.get();
-      write.guard(route.metadata.annotations?.[CHECKPOINT_ANNOTATION] ?? null, this.splitOf(route));
-      const rules = structuredClone(route.spec.rules ?? []);
-      if (weight !== null) {
-        const w = split(weight);
-        // Other backendRefs keep their (zero) weight: the guard has checked that nothing else carries traffic.
-        rules[this.t.ruleIndex]!.backendRefs = rules[this.t.ruleIndex]!.backendRefs!.map((r) => {
-          const arm = this.armOf(r);
-          return arm === this.t.candidateBackend ? { ...r, weight: w.candidate } : arm === this.t.stableBackend ? { ...r, weight: w.stable } : r;
-        });
-      }
-      // Merge patch replaces arrays whole, so send all rules; resourceVersion makes it a compare-and-swap.
-      const patch = {
-        metadata: { resourceVersion: route.metadata.resourceVersion, annotations: { [CHECKPOINT_ANNOTATION]: write.text } },
-        ...(weight !== null ? { spec: { rules } } : {}),
-      };
-      try {
-        await client.patchNamespacedCustomObject({ ...GROUP, namespace: this.t.namespace, name: this.t.name, body: patch }, k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch, this.options(k8s)));
-      } catch (e) {
-        throw classify(e, `patch httproute ${this.t.namespace}/${this.t.name}`);
-      }
-    }, this.retry);
+    await withRetry(
+      `PATCH httproute ${this.t.name}`,
+      async () => {
+        const route = await this.get();
+        write.guard(route.metadata.annotations?.[CHECKPOINT_ANNOTATION] ?? null, this.splitOf(route));
+        const rules = structuredClone(route.spec.rules ?? []);
+        if (weight !== null) {
+          const w = split(weight);
+          // Other backendRefs keep their (zero) weight: the guard has checked that nothing else carries traffic.
+          rules[this.t.ruleIndex]!.backendRefs = rules[this.t.ruleIndex]!.backendRefs!.map((r) => {
+            const arm = this.armOf(r);
+            return arm === this.t.candidateBackend ? { ...r, weight: w.candidate } : arm === this.t.stableBackend ? { ...r, weight: w.stable } : r;
+          });
+        }
+        // Merge patch replaces arrays whole, so send all rules; resourceVersion makes it a compare-and-swap.
+        const patch = {
+          metadata: { resourceVersion: route.metadata.resourceVersion, annotations: { [CHECKPOINT_ANNOTATION]: write.text } },
+          ...(weight !== null ? { spec: { rules } } : {}),
+        };
+        try {
+          await client.patchNamespacedCustomObject(
+            { ...GROUP, namespace: this.t.namespace, name: this.t.name, body: patch },
+            k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch, this.options(k8s)),
+          );
+        } catch (e) {
+          throw classify(e, `patch httproute ${this.t.namespace}/${this.t.name}`);
+        }
+      },
+      this.retry,
+    );
   }
 
   async prepare(write: CheckpointWrite): Promise<void> {
@@ -182,7 +196,10 @@ export class HttpRouteRouter implements Router {
 
   async rollback(write: CheckpointWrite, _plan: DrainPlan): Promise<RollbackResult> {
     await this.write(0, write);
-    return { drained: false, note: "new requests go to stable; the Gateway keeps established connections to the candidate Service until they close (scale the candidate slot down to end them)" };
+    return {
+      drained: false,
+      note: "new requests go to stable; the Gateway keeps established connections to the candidate Service until they close (scale the candidate slot down to end them)",
+    };
   }
 
   async readCheckpoint(): Promise<string | null> {

@@ -19,7 +19,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `deadline` (epoch ms): the last failure is reported instead. A LeaseLost,
  * a SplitChanged or a non-retryable RouterError ends at once.
  */
-export async function withRetry<T>(what: string, fn: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY, deadline = policy.deadline ?? Infinity): Promise<T> {
+export async function withRetry<T>(
+  what: string,
+  fn: (attempt: number) => Promise<T>,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  deadline = policy.deadline ?? Infinity,
+): Promise<T> {
   let last: Error | undefined;
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     try {

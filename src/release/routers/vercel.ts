@@ -41,33 +41,38 @@ export class VercelFollower implements Follower {
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const q = this.t.teamId ? `?teamId=${encodeURIComponent(this.t.teamId)}` : "";
-    return withRetry(`vercel ${method} ${path}`, async () => {
-      let res: Response;
-      try {
-        res = await fetch(`${this.base}${path}${q}`, {
-          method,
-          headers: { authorization: `Bearer ${this.t.token}`, "content-type": "application/json" },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          signal: AbortSignal.timeout(15000),
-          // The token and the body never follow a redirect, and no other origin's answer is taken for Vercel's.
-          redirect: "manual",
-        });
-      } catch (e) {
-        throw new RouterError(`vercel ${method} ${path}: ${(e as Error).message}`, true);
-      }
-      if (res.status >= 300 && res.status < 400) throw new RouterError(`vercel ${method} ${path}: HTTP ${res.status} redirect to ${res.headers.get("location") ?? "nowhere"}, not followed`, false);
-      const text = await res.text();
-      if (!res.ok) {
-        let message = text.slice(0, 200);
+    return withRetry(
+      `vercel ${method} ${path}`,
+      async () => {
+        let res: Response;
         try {
-          message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
-        } catch {
-          /* not JSON */
+          res = await fetch(`${this.base}${path}${q}`, {
+            method,
+            headers: { authorization: `Bearer ${this.t.token}`, "content-type": "application/json" },
+            ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+            signal: AbortSignal.timeout(15000),
+            // The token and the body never follow a redirect, and no other origin's answer is taken for Vercel's.
+            redirect: "manual",
+          });
+        } catch (e) {
+          throw new RouterError(`vercel ${method} ${path}: ${(e as Error).message}`, true);
         }
-        throw httpError(`vercel ${method} ${path}`, res.status, message, res.headers.get("retry-after"));
-      }
-      return (text ? JSON.parse(text) : {}) as T;
-    }, this.retry);
+        if (res.status >= 300 && res.status < 400)
+          throw new RouterError(`vercel ${method} ${path}: HTTP ${res.status} redirect to ${res.headers.get("location") ?? "nowhere"}, not followed`, false);
+        const text = await res.text();
+        if (!res.ok) {
+          let message = text.slice(0, 200);
+          try {
+            message = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? message;
+          } catch {
+            /* not JSON */
+          }
+          throw httpError(`vercel ${method} ${path}`, res.status, message, res.headers.get("retry-after"));
+        }
+        return (text ? JSON.parse(text) : {}) as T;
+      },
+      this.retry,
+    );
   }
 
   private project() {
@@ -84,7 +89,11 @@ export class VercelFollower implements Follower {
     if (!rr || rr.state !== "ACTIVE" || rr.canaryDeployment?.id !== this.t.canaryDeploymentId) {
       if (weight === 0) return;
       // Someone else's rolling release is in progress: starting ours would take its traffic over.
-      if (rr?.state === "ACTIVE") throw new RouterError(`vercel project ${this.t.projectId}: another rolling release is active (canary ${rr.canaryDeployment?.id ?? "unknown"}); complete or abort it before this release`, false);
+      if (rr?.state === "ACTIVE")
+        throw new RouterError(
+          `vercel project ${this.t.projectId}: another rolling release is active (canary ${rr.canaryDeployment?.id ?? "unknown"}); complete or abort it before this release`,
+          false,
+        );
       await this.call("POST", `${this.project()}/rolling-release/start`, { canaryDeploymentId: this.t.canaryDeploymentId });
       rr = await this.status();
     }
@@ -96,7 +105,10 @@ export class VercelFollower implements Follower {
     const target = stages.filter((s) => s.pct <= weight && s.pct < 100).at(-1);
     const current = rr?.activeStage?.index ?? 0;
     if (target && target.index > current) {
-      await this.call("POST", `${this.project()}/rolling-release/approve-stage`, { nextStageIndex: target.index, canaryDeploymentId: this.t.canaryDeploymentId });
+      await this.call("POST", `${this.project()}/rolling-release/approve-stage`, {
+        nextStageIndex: target.index,
+        canaryDeploymentId: this.t.canaryDeploymentId,
+      });
     }
   }
 

@@ -24,7 +24,9 @@ describe("approval sources (a held release's answer)", () => {
     writeFileSync(path, JSON.stringify({ release: "v1->v2@2026-11-27T10:00:00.000Z", decision: "reject", by: "bob" }));
     expect(await readApproval(source, attempt)).toEqual({ approved: false, by: "bob" });
     writeFileSync(path, `{"release": "${attempt}", "decision": "yes please"}`);
-    await expect(readApproval(source, attempt)).rejects.toThrow(/approval file .*approval\.json: decision: .*; by: .* \(expected \{"release", "decision": "approve"\|"reject", "by"\}\)/);
+    await expect(readApproval(source, attempt)).rejects.toThrow(
+      /approval file .*approval\.json: decision: .*; by: .* \(expected \{"release", "decision": "approve"\|"reject", "by"\}\)/,
+    );
     writeFileSync(path, "not json");
     await expect(readApproval(source, attempt)).rejects.toThrow(/is not JSON/);
   });

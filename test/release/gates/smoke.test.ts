@@ -35,7 +35,10 @@ describe("smoke tests", () => {
     expect(defaults.passed).toBe(false);
     expect(defaults.results.find((r) => r.check === "WS /ws")).toMatchObject({ ok: false, critical: true });
     const off = await runSmokeTests(svc.base, smokeOf({ websocketPath: null }), { baseDelayMs: 1 });
-    expect(off.results.map((r) => [r.check, r.ok])).toEqual([["GET /health", true], ["GET /ready", true]]);
+    expect(off.results.map((r) => [r.check, r.ok])).toEqual([
+      ["GET /health", true],
+      ["GET /ready", true],
+    ]);
     expect(off.passed).toBe(true);
   });
 

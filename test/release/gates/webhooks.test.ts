@@ -11,14 +11,17 @@ afterEach(async () => {
 });
 async function receiver(answer: (req: IncomingMessage, body: string) => { status: number; headers?: Record<string, string> }) {
   const seen: { headers: IncomingMessage["headers"]; body: string }[] = [];
-  const server = createServer((req, res) => void (async () => {
-    let body = "";
-    for await (const c of req) body += c;
-    seen.push({ headers: req.headers, body });
-    const a = answer(req, body);
-    res.writeHead(a.status, a.headers ?? {});
-    res.end();
-  })());
+  const server = createServer(
+    (req, res) =>
+      void (async () => {
+        let body = "";
+        for await (const c of req) body += c;
+        seen.push({ headers: req.headers, body });
+        const a = answer(req, body);
+        res.writeHead(a.status, a.headers ?? {});
+        res.end();
+      })(),
+  );
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen };
@@ -29,12 +32,16 @@ const payload = { stable: "v1", candidate: "v2", weight: 0, metadata: {} };
 describe("release webhooks (outbound, authenticated)", () => {
   it("signs every body with the release's secret so the receiver can authenticate it", async () => {
     const secret = "a-long-webhook-secret-0123456789";
-    const r = await receiver((req, body) => ({ status: req.headers[SIGNATURE_HEADER] === signature(secret, String(req.headers[TIMESTAMP_HEADER]), body) ? 200 : 401 }));
+    const r = await receiver((req, body) => ({
+      status: req.headers[SIGNATURE_HEADER] === signature(secret, String(req.headers[TIMESTAMP_HEADER]), body) ? 200 : 401,
+    }));
     expect(await callWebhooks([hook(r.url)], "confirm-rollout", payload, secret)).toMatchObject({ passed: true });
     expect(r.seen[0]!.headers[SIGNATURE_HEADER]).toMatch(/^sha256=[0-9a-f]{64}$/);
     expect(Math.abs(Number(r.seen[0]!.headers[TIMESTAMP_HEADER]) - Date.now() / 1000)).toBeLessThan(60);
     // A receiver with another secret refuses: the gate fails.
-    const other = await receiver((req, body) => ({ status: req.headers[SIGNATURE_HEADER] === signature("another-secret-0123456789", String(req.headers[TIMESTAMP_HEADER]), body) ? 200 : 401 }));
+    const other = await receiver((req, body) => ({
+      status: req.headers[SIGNATURE_HEADER] === signature("another-secret-0123456789", String(req.headers[TIMESTAMP_HEADER]), body) ? 200 : 401,
+    }));
     expect(await callWebhooks([hook(other.url)], "confirm-rollout", payload, secret)).toEqual({ passed: false, detail: "gate: HTTP 401" });
   });
 
@@ -49,7 +56,10 @@ describe("release webhooks (outbound, authenticated)", () => {
 
   it("refuses a link-local or metadata address at run time too, without connecting", async () => {
     const out = await callWebhooks([hook("http://169.254.169.254/computeMetadata/v1/")], "confirm-rollout", payload);
-    expect(out).toEqual({ passed: false, detail: "gate: 169.254.169.254 is a link-local address (169.254.0.0/16, where cloud metadata services answer): refused" });
+    expect(out).toEqual({
+      passed: false,
+      detail: "gate: 169.254.169.254 is a link-local address (169.254.0.0/16, where cloud metadata services answer): refused",
+    });
   });
 
   it("a receiver that does not answer in time is a no; notifications never block", async () => {
@@ -104,24 +114,39 @@ describe("outbound URL rules (config)", () => {
     expect(outboundUrlProblem(url, { httpsOnly: false })).toMatch(message);
   });
 
-  it.each(["https://hooks.example.com/x?author=me&zipcode=1", "https://[2001:db8::a9fe:a9fe]/", "https://[::1]:8443/", "https://10.0.0.8/x"])("%s is allowed (no credential, no link-local)", (url) => {
-    expect(outboundUrlProblem(url, { httpsOnly: true })).toBeUndefined();
-  });
+  it.each(["https://hooks.example.com/x?author=me&zipcode=1", "https://[2001:db8::a9fe:a9fe]/", "https://[::1]:8443/", "https://10.0.0.8/x"])(
+    "%s is allowed (no credential, no link-local)",
+    (url) => {
+      expect(outboundUrlProblem(url, { httpsOnly: true })).toBeUndefined();
+    },
+  );
 
   it("a refused URL is never echoed with its query or user info", () => {
-    const r = ReleaseConfig.safeParse({ strategy: "direct", target: "cloud-run", smokeTests: { paths: ["/health"], retries: 0, failFast: true }, webhooks: [{ name: "x", type: "post-rollout", url: "https://hooks.example.com/x?client_secret=SENTINEL_Q#frag" }] });
+    const r = ReleaseConfig.safeParse({
+      strategy: "direct",
+      target: "cloud-run",
+      smokeTests: { paths: ["/health"], retries: 0, failFast: true },
+      webhooks: [{ name: "x", type: "post-rollout", url: "https://hooks.example.com/x?client_secret=SENTINEL_Q#frag" }],
+    });
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error!.issues)).not.toContain("SENTINEL_Q");
     expect(r.error!.issues[0]!.message).toMatch(/^https:\/\/hooks\.example\.com\/… has a fragment/);
     // A path can be the credential itself (chat webhooks, bot URLs): never shown either.
-    const slack = ReleaseConfig.safeParse({ strategy: "direct", target: "cloud-run", smokeTests: { paths: ["/health"], retries: 0, failFast: true }, webhooks: [{ name: "x", type: "post-rollout", url: "https://hooks.slack.com/services/T0SECRET/B0SECRET/XXXXSECRETTOKENXXXX" }] });
+    const slack = ReleaseConfig.safeParse({
+      strategy: "direct",
+      target: "cloud-run",
+      smokeTests: { paths: ["/health"], retries: 0, failFast: true },
+      webhooks: [{ name: "x", type: "post-rollout", url: "https://hooks.slack.com/services/T0SECRET/B0SECRET/XXXXSECRETTOKENXXXX" }],
+    });
     expect(JSON.stringify(slack.error!.issues)).not.toContain("SECRET");
   });
 
   it("https only where asked, and only allowed hosts when a list is given", () => {
     expect(outboundUrlProblem("http://hooks.example.com/x", { httpsOnly: true })).toMatch(/over https only/);
     expect(outboundUrlProblem("https://hooks.example.com/x", { httpsOnly: true })).toBeUndefined();
-    expect(outboundUrlProblem("https://evil.example.org/x", { httpsOnly: true, allowedHosts: ["hooks.example.com", "*.ops.example.com"] })).toMatch(/host evil\.example\.org is not in release\.webhookAllowedHosts/);
+    expect(outboundUrlProblem("https://evil.example.org/x", { httpsOnly: true, allowedHosts: ["hooks.example.com", "*.ops.example.com"] })).toMatch(
+      /host evil\.example\.org is not in release\.webhookAllowedHosts/,
+    );
     expect(outboundUrlProblem("https://a.ops.example.com/x", { httpsOnly: true, allowedHosts: ["*.ops.example.com"] })).toBeUndefined();
   });
 
@@ -132,7 +157,11 @@ describe("outbound URL rules (config)", () => {
     expect(bad.error!.issues[0]).toMatchObject({ path: ["webhooks", 0, "url"], message: expect.stringContaining("whose URL is itself a credential") });
     const masked = ReleaseConfig.safeParse({ ...base, webhooks: [{ name: "x", type: "post-rollout", url: "https://bob:hunter2@hooks.example.com/x" }] });
     expect(JSON.stringify(masked.error!.issues)).not.toContain("hunter2");
-    const listed = ReleaseConfig.safeParse({ ...base, webhookAllowedHosts: ["hooks.example.com"], webhooks: [{ name: "x", type: "post-rollout", url: "https://other.example.com/x" }] });
+    const listed = ReleaseConfig.safeParse({
+      ...base,
+      webhookAllowedHosts: ["hooks.example.com"],
+      webhooks: [{ name: "x", type: "post-rollout", url: "https://other.example.com/x" }],
+    });
     expect(listed.error!.issues[0]).toMatchObject({ path: ["webhooks", 0, "url"], message: expect.stringContaining("not in release.webhookAllowedHosts") });
   });
 });

@@ -34,17 +34,32 @@ const inputs = () =>
 
 /** Only what the gates ask of a router: the candidate's URL and the headers a request to it carries. */
 const routerAt = (url: string, headers?: Record<string, string>) =>
-  ({ description: "test router", target: "test", candidateUrl: async () => url, stableUrl: async () => undefined, ...(headers ? { callerHeaders: async () => headers } : {}) }) as unknown as Router;
+  ({
+    description: "test router",
+    target: "test",
+    candidateUrl: async () => url,
+    stableUrl: async () => undefined,
+    ...(headers ? { callerHeaders: async () => headers } : {}),
+  }) as unknown as Router;
 
 describe("the gates' requests to the candidate carry the router's caller headers", () => {
   it("smoke tests and the health gate pass on a private service with the ID token, and fail closed without it", async () => {
     const svc = await privateService("id-token");
     const withToken = await depsFor(inputs(), routerAt(svc.url, { authorization: "Bearer id-token" }), () => undefined);
     expect(await withToken.runGate("smoke", { stable: "blue", candidate: "green", weight: 0 })).toMatchObject({ passed: true });
-    expect(await withToken.runGate("candidate-health", { stable: "blue", candidate: "green", weight: 100 })).toEqual({ passed: true, detail: "GET /health: 200" });
+    expect(await withToken.runGate("candidate-health", { stable: "blue", candidate: "green", weight: 100 })).toEqual({
+      passed: true,
+      detail: "GET /health: 200",
+    });
     expect(svc.seen.every((h) => h === "Bearer id-token")).toBe(true);
     const without = await depsFor(inputs(), routerAt(svc.url), () => undefined);
-    expect(await without.runGate("smoke", { stable: "blue", candidate: "green", weight: 0 })).toMatchObject({ passed: false, detail: expect.stringContaining("status 403") });
-    expect(await without.runGate("candidate-health", { stable: "blue", candidate: "green", weight: 100 })).toEqual({ passed: false, detail: "GET /health: 403" });
+    expect(await without.runGate("smoke", { stable: "blue", candidate: "green", weight: 0 })).toMatchObject({
+      passed: false,
+      detail: expect.stringContaining("status 403"),
+    });
+    expect(await without.runGate("candidate-health", { stable: "blue", candidate: "green", weight: 100 })).toEqual({
+      passed: false,
+      detail: "GET /health: 403",
+    });
   });
 });
