@@ -10,7 +10,8 @@ export type ConfigLayer = DeepPartial<StackConfig>;
 
 const smokeTests = { paths: ["/health", "/ready"], websocketPath: "/ws", retries: 3, failFast: true };
 
-const analysis = {
+/** The analysis defaults every strategy with an analysis block starts from (and the emergency path uses). */
+export const ANALYSIS_DEFAULTS = {
   guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
   // Per-step criteria from the requirements: strict by 50%, looser at the first steps.
   stepCriteria: {
@@ -24,7 +25,7 @@ const analysis = {
   minRequests: 50,
   onInconclusive: "rollback" as const,
   metricsUnavailableLimitSeconds: 300,
-};
+} as const;
 
 /** Long enough for requests in flight to finish after a statistical rollback; WebSockets still open then are closed. */
 const drainSeconds = 30;
@@ -40,7 +41,7 @@ const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
     switch: { mode: "immediate" },
     bakeSeconds: 300,
     autoRollback: true,
-    analysis,
+    analysis: ANALYSIS_DEFAULTS,
     drainSeconds,
   },
   canary: {
@@ -51,7 +52,7 @@ const strategyDefaults: Record<Strategy, ConfigLayer["release"]> = {
     maxStepSeconds: 1800,
     autoRollback: true,
     manualApproval: false,
-    analysis,
+    analysis: ANALYSIS_DEFAULTS,
     drainSeconds,
   },
 };

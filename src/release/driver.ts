@@ -7,19 +7,8 @@ import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource
 import { processGone } from "./liveness";
 import { begin, type Begin } from "./reconcile";
 import { LeaseLost, RouterError, SplitChanged, type CheckpointWrite, type Follower, type Router } from "./routers/router";
-import {
-  checkLive,
-  criteriaFor,
-  decide,
-  isTerminal,
-  start,
-  type Action,
-  type Decision,
-  type GateName,
-  type Observation,
-  type ReleaseSpec,
-  type RolloutState,
-} from "./sequencer";
+import { checkLive, decide, isTerminal, start, type Action, type Decision, type Observation, type RolloutState } from "./sequencer";
+import { criteriaFor, type GateName, type ReleaseSpec } from "./spec";
 import type { LiveSplit } from "./split";
 
 /**

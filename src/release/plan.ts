@@ -1,6 +1,6 @@
 import { forecast } from "./analysis/forecast";
 import type { TrafficSplitInputs } from "./provider/inputs";
-import { criteriaFor, type ReleaseSpec } from "./sequencer";
+import { criteriaFor, type ReleaseSpec } from "./spec";
 
 /**
  * What a release will do, computed offline (pure): the rehearsal a person

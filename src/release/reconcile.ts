@@ -1,6 +1,7 @@
 import type { ArmWindow } from "./analysis/window";
 import { inconsistency, type Checkpoint, type Decoded, type Owner } from "./checkpoint";
-import { checkLive, DECIDED, resume, start, type Decision, type ReleaseSpec, type RolloutState } from "./sequencer";
+import { checkLive, DECIDED, resume, start, type Decision, type RolloutState } from "./sequencer";
+import type { ReleaseSpec } from "./spec";
 import { shareOf, type LiveSplit } from "./split";
 
 /**

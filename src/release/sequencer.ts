@@ -1,15 +1,6 @@
-import {
-  describeMeasurement,
-  judge,
-  newEvidence,
-  observe,
-  startStep,
-  type AnalysisSettings,
-  type Evidence,
-  type Measurement,
-  type StepCriteria,
-} from "./analysis/judge";
+import { describeMeasurement, judge, newEvidence, observe, startStep, type Evidence, type Measurement } from "./analysis/judge";
 import type { ArmWindow, MetricsWindow } from "./analysis/window";
+import { criteriaFor, isAnalysed, type GateName, type ReleaseSpec } from "./spec";
 import { checkSplit, describeExpectation, describeSplit, type LiveSplit, type SplitExpectation } from "./split";
 
 /**
@@ -18,33 +9,6 @@ import { checkSplit, describeExpectation, describeSplit, type LiveSplit, type Sp
  * actions (move weights, run gates, notify) and feeds back observations.
  * Its state is plain data so it can be checkpointed on the target itself.
  */
-
-export type Strategy = "direct" | "blue-green" | "canary";
-export type TrafficGate = "smoke" | "pre-rollout" | "confirm-rollout";
-/** `candidate-health`: the candidate's health endpoint answers at the moment of promotion. */
-export type PromotionGate = "candidate-health" | "confirm-promotion" | "manual-approval";
-export type GateName = TrafficGate | PromotionGate;
-
-export interface ReleaseSpec {
-  strategy: Strategy;
-  /** Candidate weights in order; the last is 100. */
-  steps: number[];
-  /** Minimum dwell per analysed step; for blue-green also the monitoring time at 100%. */
-  bakeSeconds: number;
-  /** After this long without a verdict a step is inconclusive. */
-  maxStepSeconds: number;
-  onInconclusive: "rollback" | "hold";
-  /** Off: a failed gate holds traffic where it is for a person to decide. */
-  autoRollback: boolean;
-  analysis: AnalysisSettings;
-  /** Criteria by the smallest weight they apply from (sorted ascending). */
-  stepCriteria: { fromWeight: number; criteria: StepCriteria }[];
-  /** Candidate requests an analysed step must have seen before it may pass (the evidence rule). */
-  minStepRequests: number;
-  metricsUnavailableLimitSeconds: number;
-  gatesBeforeTraffic: TrafficGate[];
-  gatesBeforePromotion: PromotionGate[];
-}
 
 /**
  * `switching`: the final move to 100% is in flight; the rollout is promoted only once the router reports it done.
@@ -145,16 +109,6 @@ export interface Decision {
   state: RolloutState;
   actions: Action[];
 }
-
-/** Criteria for a weight: the entry with the largest fromWeight ≤ weight, else the first. */
-export function criteriaFor(spec: ReleaseSpec, weight: number): StepCriteria {
-  let chosen = spec.stepCriteria[0]!.criteria;
-  for (const c of spec.stepCriteria) if (c.fromWeight <= weight) chosen = c.criteria;
-  return chosen;
-}
-
-/** Blue-green analyses its 100% step (the bake); canary and direct do not (nothing is left to compare with). */
-export const isAnalysed = (spec: Pick<ReleaseSpec, "strategy">, weight: number) => weight < 100 || spec.strategy === "blue-green";
 
 /** "step 2/5 (10% to app-v2)": how every message names a step. */
 export const stepLabel = (spec: ReleaseSpec, state: Pick<RolloutState, "stepIndex" | "candidate">, weight: number) =>

@@ -1,14 +1,56 @@
 import type { ReleaseConfig } from "../config/schema";
-import type { PromotionGate, ReleaseSpec, TrafficGate } from "./sequencer";
+import { ANALYSIS_DEFAULTS } from "../config/defaults";
+import type { AnalysisSettings, StepCriteria } from "./analysis/judge";
 
-/** Guardrails and criteria for strategies whose config carries no analysis block (direct, the emergency path). */
-const DEFAULT_ANALYSIS = {
-  alpha: 0.05,
-  comparativeMargin: 0.1,
-  guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 },
-} as const;
+/**
+ * What a release is: its strategy, steps, analysis and gates, as the
+ * sequencer and the forecast read it. Derived once from the stack's
+ * validated config (`releaseSpec`) and carried as the TrafficSplit's input.
+ */
 
-const DEFAULT_CRITERIA = [{ fromWeight: 0, criteria: { errorRate: 0.05, p95LatencyMs: 2000 } }];
+export type Strategy = "direct" | "blue-green" | "canary";
+export type TrafficGate = "smoke" | "pre-rollout" | "confirm-rollout";
+/** `candidate-health`: the candidate's health endpoint answers at the moment of promotion. */
+export type PromotionGate = "candidate-health" | "confirm-promotion" | "manual-approval";
+export type GateName = TrafficGate | PromotionGate;
+
+export interface ReleaseSpec {
+  strategy: Strategy;
+  /** Candidate weights in order; the last is 100. */
+  steps: number[];
+  /** Minimum dwell per analysed step; for blue-green also the monitoring time at 100%. */
+  bakeSeconds: number;
+  /** After this long without a verdict a step is inconclusive. */
+  maxStepSeconds: number;
+  onInconclusive: "rollback" | "hold";
+  /** Off: a failed gate holds traffic where it is for a person to decide. */
+  autoRollback: boolean;
+  analysis: AnalysisSettings;
+  /** Criteria by the smallest weight they apply from (sorted ascending). */
+  stepCriteria: { fromWeight: number; criteria: StepCriteria }[];
+  /** Candidate requests an analysed step must have seen before it may pass (the evidence rule). */
+  minStepRequests: number;
+  metricsUnavailableLimitSeconds: number;
+  gatesBeforeTraffic: TrafficGate[];
+  gatesBeforePromotion: PromotionGate[];
+}
+
+/** Criteria for a weight: the entry with the largest fromWeight ≤ weight, else the first. */
+export function criteriaFor(spec: ReleaseSpec, weight: number): StepCriteria {
+  let chosen = spec.stepCriteria[0]!.criteria;
+  for (const c of spec.stepCriteria) if (c.fromWeight <= weight) chosen = c.criteria;
+  return chosen;
+}
+
+/** Blue-green analyses its 100% step (the bake); canary and direct do not (nothing is left to compare with). */
+export const isAnalysed = (spec: Pick<ReleaseSpec, "strategy">, weight: number) => weight < 100 || spec.strategy === "blue-green";
+
+/** Guardrails for strategies whose config carries no analysis block (direct, the emergency path): the configured defaults. */
+const { alpha, comparativeMargin, guardrails, metricsUnavailableLimitSeconds } = ANALYSIS_DEFAULTS;
+const DEFAULT_ANALYSIS: AnalysisSettings = { alpha, comparativeMargin, guardrails: { ...guardrails } };
+
+/** Without step criteria every weight is judged by the guardrails alone. */
+const DEFAULT_CRITERIA = [{ fromWeight: 0, criteria: { errorRate: guardrails.errorRate, p95LatencyMs: guardrails.p95LatencyMs } }];
 
 /** A spec that goes straight to 100% with no gate: what `releaseImmediately` (the emergency rollback) runs. */
 export function immediateSpec(): ReleaseSpec {
@@ -22,7 +64,7 @@ export function immediateSpec(): ReleaseSpec {
     analysis: { ...DEFAULT_ANALYSIS },
     stepCriteria: DEFAULT_CRITERIA,
     minStepRequests: 0,
-    metricsUnavailableLimitSeconds: 300,
+    metricsUnavailableLimitSeconds,
     gatesBeforeTraffic: [],
     gatesBeforePromotion: [],
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeCheckpoint, type Checkpoint } from "../../src/release/checkpoint";
 import { runRollout, systemClock, type ProgressEvent, type RolloutDeps, type RolloutOptions } from "../../src/release/driver";
-import type { ReleaseSpec } from "../../src/release/sequencer";
+import type { ReleaseSpec } from "../../src/release/spec";
 import { FakeClock, MemoryRouter, SyntheticMetrics } from "../support/fakes";
 import { specFor } from "../support/specs";
 import { HEALTHY } from "../support/synthetic";

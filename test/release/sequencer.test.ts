@@ -1,17 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  decide,
-  resume,
-  start,
-  TERMINAL,
-  type Action,
-  type Decision,
-  type GateName,
-  type Observation,
-  type ReleaseSpec,
-  type RolloutState,
-} from "../../src/release/sequencer";
+import { decide, resume, start, TERMINAL, type Action, type Decision, type Observation, type RolloutState } from "../../src/release/sequencer";
+import type { GateName, ReleaseSpec } from "../../src/release/spec";
 import { fromWeights, type LiveSplit } from "../../src/release/split";
 import { specFor } from "../support/specs";
 import { HEALTHY, rng, trafficWindow, type ArmModel } from "../support/synthetic";

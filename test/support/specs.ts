@@ -1,6 +1,6 @@
 import { deepMerge, releaseDefaults } from "../../src/config/defaults";
 import { ReleaseConfig, type Environment } from "../../src/config/schema";
-import type { ReleaseSpec } from "../../src/release/sequencer";
+import type { ReleaseSpec } from "../../src/release/spec";
 import { releaseSpec } from "../../src/release/spec";
 
 /**

@@ -1,7 +1,6 @@
 import { requestsToShowBelow } from "./eprocess";
 import { ALPHA_SHARE } from "./judge";
-import type { ReleaseSpec } from "../sequencer";
-import { criteriaFor, isAnalysed } from "../sequencer";
+import { criteriaFor, isAnalysed, type ReleaseSpec } from "../spec";
 
 /** What a rollout will take, predicted before it starts from the configured traffic estimate. */
 export interface StepForecast {

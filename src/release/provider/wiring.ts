@@ -14,7 +14,7 @@ import { VercelFollower } from "../routers/vercel";
 import { RESTORE_PATIENCE_MS, type Probe, type RolloutDeps, type ProgressEvent, type RolloutOptions } from "../driver";
 import { DEFAULT_RETRY, type RetryPolicy } from "../routers/retry";
 import { releaseKeyOf } from "../checkpoint";
-import type { ReleaseSpec } from "../sequencer";
+import type { ReleaseSpec } from "../spec";
 import type { TrafficSplitInputs } from "./inputs";
 
 /**
