@@ -11,7 +11,7 @@ import { known } from "./lib/policy";
  * capabilities cover baseline's, restricted seccomp covers baseline's (and
  * skips Windows pods entirely). Each function returns the forbidden reasons
  * in the admission controller's words, empty when the control passes.
- * test/policies/podSecurity-oracle.test.ts compares the verdicts with the
+ * test/policies/podSecurityOracle.test.ts compares the verdicts with the
  * upstream library on generated pods.
  */
 

@@ -13,7 +13,7 @@ import { messageText } from "../../src/release/metrics/websocketProbe";
  * release with WebSockets open across the switch, 5% errors, +300 ms, a
  * failing smoke test, an interrupted run resumed by a new host, the runtime
  * socket failing mid-step, and Prometheus stopped mid-rollout. (Diff, Read,
- * Delete: provider-protocol.test.ts.)
+ * Delete: provider/protocol.test.ts.)
  */
 
 const URN = "urn:pulumi:test::proving-ground::pulumi-nodejs:dynamic/progressive-delivery:TrafficSplit::scenarios";

@@ -2,15 +2,15 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, type Load } from "./support/load";
-import { ProvingGround, provingGroundRelease, type Slot } from "./support/provingGround";
-import { PulumiCli, runCommand } from "./support/pulumiCli";
-import { ROOT } from "./support/stacks";
+import { startLoad, type Load } from "../support/load";
+import { ProvingGround, provingGroundRelease, type Slot } from "../support/provingGround";
+import { PulumiCli, runCommand } from "../support/pulumiCli";
+import { ROOT } from "../support/stacks";
 
 /**
  * The real Pulumi engine: the CLI and the Node.js language host built from
  * their Go modules (scripts/ensure-pulumi-cli.sh), a local file backend, and
- * test/engine/project, whose one TrafficSplit runs this repository's release
+ * test/e2e/project, whose one TrafficSplit runs this repository's release
  * engine against a proving ground (real HAProxy and Prometheus, live load
  * on loopback).
  */
@@ -46,7 +46,7 @@ const rollout = (stable: Slot, candidate: Slot, steps: number[], extra: Record<s
 const outputs = async () => JSON.parse(await cli.ok(["stack", "output", "--json"])) as Record<string, unknown>;
 
 beforeAll(async () => {
-  cli = new PulumiCli(join(ROOT, "test", "engine", "project"), `engine-${process.pid}`);
+  cli = new PulumiCli(join(ROOT, "test", "e2e", "project"), `engine-${process.pid}`);
   ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
   load = startLoad(`${ground.haproxy.frontend}/api`, 60, 420_000);
   await cli.init();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseStackConfig, PROJECT, type ConfigProblem } from "../src/config/load";
-import { readStackFile } from "../src/plan/stackFile";
-import { editedStackFile, gkeOf, stackFile } from "./support/stacks";
+import { parseStackConfig, PROJECT, type ConfigProblem } from "../../src/config/load";
+import { readStackFile } from "../../src/plan/stackFile";
+import { editedStackFile, gkeOf, stackFile } from "../support/stacks";
 
 type Config = Record<string, unknown>;
 const k = (key: string) => `${PROJECT}:${key}`;

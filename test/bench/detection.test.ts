@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { floorRequests } from "../bench/detection/floor";
-import { runGrid } from "../bench/detection/grid";
-import { argo } from "../bench/detection/methods/argo";
-import { flagger } from "../bench/detection/methods/flagger";
-import { mannWhitney } from "../bench/detection/methods/kayenta";
-import { checkGoals } from "../bench/detection/report";
-import { BASELINE, quantileMs, sampleArm, rng, type Window } from "../bench/detection/streams";
+import { floorRequests } from "../../bench/detection/floor";
+import { runGrid } from "../../bench/detection/grid";
+import { argo } from "../../bench/detection/methods/argo";
+import { flagger } from "../../bench/detection/methods/flagger";
+import { mannWhitney } from "../../bench/detection/methods/kayenta";
+import { checkGoals } from "../../bench/detection/report";
+import { BASELINE, quantileMs, sampleArm, rng, type Window } from "../../bench/detection/streams";
 
 /** The benchmark's rival rules and statistics, checked against their definitions. */
 const windows = (perWindow: (t: number) => { requests: number; errors: number }, seconds = 600): Window[] => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLoad, type Load } from "../support/load";
-import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../support/providerHost";
-import { ProvingGround, provingGroundRelease } from "../support/provingGround";
+import { startLoad, type Load } from "../../support/load";
+import { hostTrafficSplit, ProviderHost, RpcError, startFakeEngine } from "../../support/providerHost";
+import { ProvingGround, provingGroundRelease } from "../../support/provingGround";
 
 /**
  * The TrafficSplit provider as the engine runs it: the `__provider` text the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { deliveryReport, renderMarkdown, renderSvg } from "../src/report/delivery";
-import type { HistoryEntry } from "../src/rollback/plan";
+import { deliveryReport, renderMarkdown, renderSvg } from "../../src/report/delivery";
+import type { HistoryEntry } from "../../src/rollback/plan";
 
 const at = (day: number, hour: number) => new Date(Date.UTC(2026, 10, day, hour));
 const update = (result: string, start: Date, minutes: number, head = "c1"): HistoryEntry => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseUpdate, configChanges, configForCli, programFiles, type HistoryEntry } from "../src/rollback/plan";
+import { chooseUpdate, configChanges, configForCli, programFiles, type HistoryEntry } from "../../src/rollback/plan";
 
 const update = (result: string, config: Record<string, { value: string; secret?: boolean }> = { "p:v": { value: result } }, kind = "update"): HistoryEntry => ({
   kind,
@@ -77,7 +77,7 @@ describe("what a rollback shows and sets", () => {
   });
 
   it("counts program files, not stack config files or docs, as a changed program", () => {
-    expect(programFiles(["src/index.ts", "Pulumi.production.yaml", "test/engine/project/Pulumi.dev.yaml", "README.md", "", "Pulumi.yaml"])).toEqual([
+    expect(programFiles(["src/index.ts", "Pulumi.production.yaml", "test/e2e/project/Pulumi.dev.yaml", "README.md", "", "Pulumi.yaml"])).toEqual([
       "src/index.ts",
       "Pulumi.yaml",
     ]);

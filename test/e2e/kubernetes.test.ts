@@ -3,19 +3,19 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { restrictedViolations } from "../policies/podSecurity";
-import { CHECKPOINT_ANNOTATION } from "../src/release/checkpoint";
-import { runRollout, type RolloutDeps } from "../src/release/driver";
-import { HttpRouteRouter } from "../src/release/routers/httpRoute";
-import { MetricsUnavailable, type MetricsSource } from "../src/release/metrics/source";
-import type { CheckpointWrite } from "../src/release/routers/router";
-import { shareOf } from "../src/release/split";
-import { FakeClock, SyntheticMetrics } from "./support/fakes";
-import { LocalCluster } from "./support/kubernetes";
-import { PulumiCli } from "./support/pulumiCli";
-import { specFor } from "./support/specs";
-import { HEALTHY, type ArmModel } from "./support/synthetic";
-import { ROOT } from "./support/stacks";
+import { restrictedViolations } from "../../policies/podSecurity";
+import { CHECKPOINT_ANNOTATION } from "../../src/release/checkpoint";
+import { runRollout, type RolloutDeps } from "../../src/release/driver";
+import { HttpRouteRouter } from "../../src/release/routers/httpRoute";
+import { MetricsUnavailable, type MetricsSource } from "../../src/release/metrics/source";
+import type { CheckpointWrite } from "../../src/release/routers/router";
+import { shareOf } from "../../src/release/split";
+import { FakeClock, SyntheticMetrics } from "../support/fakes";
+import { LocalCluster } from "../support/kubernetes";
+import { PulumiCli } from "../support/pulumiCli";
+import { specFor } from "../support/specs";
+import { HEALTHY, type ArmModel } from "../support/synthetic";
+import { ROOT } from "../support/stacks";
 
 /**
  * The Kubernetes half on a real control plane (kube-apiserver, controller-
@@ -23,7 +23,7 @@ import { ROOT } from "./support/stacks";
  * real Kubernetes provider, all built from Go modules
  * (scripts/ensure-kubernetes.sh, scripts/ensure-pulumi-cli.sh): the dev
  * stack's config with cluster.mode existing, deployed by
- * test/engine/k8s-project (src/program.ts declareKubernetes).
+ * test/e2e/k8s-project (src/program.ts declareKubernetes).
  */
 const PROJECT = "progressive-delivery";
 const NAMESPACE = "agents-dev";
@@ -66,7 +66,7 @@ const weights = async (name: string) => Object.fromEntries((await route(name)).s
 beforeAll(async () => {
   cluster = await LocalCluster.start();
   api = await cluster.client();
-  cli = new PulumiCli(join(ROOT, "test", "engine", "k8s-project"), `dev-k8s-${process.pid}`, [cluster.tools.bin]);
+  cli = new PulumiCli(join(ROOT, "test", "e2e", "k8s-project"), `dev-k8s-${process.pid}`, [cluster.tools.bin]);
   await cli.init();
   // The dev stack as committed (its plain keys), on an existing cluster: this one.
   const dev = (parse(readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> }).config;

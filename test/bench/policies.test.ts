@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { runToEnd, TSX } from "./support/processes";
-import { ROOT } from "./support/stacks";
+import { runToEnd, TSX } from "../support/processes";
+import { ROOT } from "../support/stacks";
 
 describe("policy benchmark (npm run bench:policies)", () => {
   it("analyses every resource of the production stack through the pack and reports per-resource times, without touching BENCHMARKS.md under --json", async () => {

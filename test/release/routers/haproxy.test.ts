@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { HaproxyRouter, parseServersState, runtimeCommand } from "../../src/release/routers/haproxy";
-import { LeaseLost, SplitChanged, type CheckpointWrite } from "../../src/release/routers/router";
-import { describeSplit, shareOf, type LiveSplit } from "../../src/release/split";
-import { startFaultProxy } from "../support/faultProxy";
-import { startHaproxy, type Haproxy } from "../support/haproxy";
-import { startSampleBackend, type Proc } from "../support/processes";
-import { messageText } from "../../src/release/metrics/websocketProbe";
+import { HaproxyRouter, parseServersState, runtimeCommand } from "../../../src/release/routers/haproxy";
+import { LeaseLost, SplitChanged, type CheckpointWrite } from "../../../src/release/routers/router";
+import { describeSplit, shareOf, type LiveSplit } from "../../../src/release/split";
+import { startFaultProxy } from "../../support/faultProxy";
+import { startHaproxy, type Haproxy } from "../../support/haproxy";
+import { startSampleBackend, type Proc } from "../../support/processes";
+import { messageText } from "../../../src/release/metrics/websocketProbe";
 
 let stable: Proc & { url: string; port: number };
 let candidate: Proc & { url: string; port: number };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { describeMeasurement, judge, newEvidence, observe, type AnalysisSettings, type Evidence } from "../../src/release/analysis/judge";
-import { emptyArm } from "../../src/release/analysis/window";
-import { HEALTHY, armWindow, rng } from "../support/synthetic";
+import { describeMeasurement, judge, newEvidence, observe, type AnalysisSettings, type Evidence } from "../../../src/release/analysis/judge";
+import { emptyArm } from "../../../src/release/analysis/window";
+import { HEALTHY, armWindow, rng } from "../../support/synthetic";
 
 const settings: AnalysisSettings = { alpha: 0.05, comparativeMargin: 0.1, guardrails: { errorRate: 0.05, p95LatencyMs: 2000, consecutiveHealthFailures: 3 } };
 const lenient = { errorRate: 0.05, p95LatencyMs: 1000 };

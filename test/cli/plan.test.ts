@@ -1,8 +1,8 @@
-import { REQUIRED_APIS } from "../src/components/projectApis";
+import { REQUIRED_APIS } from "../../src/components/projectApis";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { editedStackFile, ROOT } from "./support/stacks";
+import { editedStackFile, ROOT } from "../support/stacks";
 import { writeFileSync } from "node:fs";
 
 const TSX = join(ROOT, "node_modules", ".bin", "tsx");

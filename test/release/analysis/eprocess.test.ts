@@ -6,8 +6,8 @@ import {
   ratioLogEvidence,
   requestsToShowBelow,
   updateRatioTest,
-} from "../../src/release/analysis/eprocess";
-import { poisson, rng } from "../support/synthetic";
+} from "../../../src/release/analysis/eprocess";
+import { poisson, rng } from "../../support/synthetic";
 
 /** Runs the comparative test over `windows` windows; returns the first window index where it crossed 1/α, or -1. */
 function runRatio(

@@ -1,14 +1,14 @@
 import { OAuth2Client } from "google-auth-library";
 import { createServer, type IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { CHECKPOINT_ANNOTATION } from "../../src/release/checkpoint";
-import { CloudRunRouter } from "../../src/release/routers/cloudRun";
-import { HttpRouteRouter } from "../../src/release/routers/httpRoute";
-import { withRetry } from "../../src/release/routers/retry";
-import { httpError, MAX_RETRY_AFTER_MS, RouterError, SplitChanged, type CheckpointWrite } from "../../src/release/routers/router";
-import { VercelFollower } from "../../src/release/routers/vercel";
-import { describeSplit, shareOf, type LiveSplit } from "../../src/release/split";
-import { fakeCloudRun, fakeKubernetes, fakeVercel } from "../support/fakeApis";
+import { CHECKPOINT_ANNOTATION } from "../../../src/release/checkpoint";
+import { CloudRunRouter } from "../../../src/release/routers/cloudRun";
+import { HttpRouteRouter } from "../../../src/release/routers/httpRoute";
+import { withRetry } from "../../../src/release/routers/retry";
+import { httpError, MAX_RETRY_AFTER_MS, RouterError, SplitChanged, type CheckpointWrite } from "../../../src/release/routers/router";
+import { VercelFollower } from "../../../src/release/routers/vercel";
+import { describeSplit, shareOf, type LiveSplit } from "../../../src/release/split";
+import { fakeCloudRun, fakeKubernetes, fakeVercel } from "../../support/fakeApis";
 
 const FAST = { attempts: 4, baseDelayMs: 5, maxDelayMs: 20 };
 const servers: { close(): Promise<void> }[] = [];
