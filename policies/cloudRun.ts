@@ -3,7 +3,7 @@ import { validateResourceOfType, type ResourceValidationPolicy, type StackValida
 import { z } from "zod";
 import { environmentOf, strictEnvironmentOf } from "./lib/environment";
 import { isDefaultComputeAccount } from "./lib/gcp";
-import { asArray, configSchemaOf, known, read, readConfig } from "./lib/policy";
+import { absentOr, asArray, configSchemaOf, known, read, readConfig } from "./lib/policy";
 import { secretReason } from "./lib/secrets";
 
 const SERVICE = "gcp:cloudrunv2/service:Service";
@@ -172,7 +172,7 @@ export const cloudRunProductionScaling: ResourceValidationPolicy = {
     if (strictEnvironmentOf(args.props, args.urn) !== "production") return;
     const min = read(() => svc.template?.scaling?.minInstanceCount ?? svc.scaling?.minInstanceCount);
     const max = read(() => svc.template?.scaling?.maxInstanceCount ?? svc.scaling?.maxInstanceCount);
-    if (min.kind === "absent" || (min.kind === "value" && min.value < 2))
+    if (absentOr(min, (value) => value < 2))
       report(`minimum instances is ${min.kind === "value" ? min.value : "not set"}: set template.scaling.minInstanceCount to 2 or more in production.`);
     if (max.kind === "absent") report("maximum instances is not set: set template.scaling.maxInstanceCount in production.");
   }),

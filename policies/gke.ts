@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { isDefaultComputeAccount } from "./lib/gcp";
-import { asArray, known, read } from "./lib/policy";
+import { absentOr, asArray, known, read } from "./lib/policy";
 
 /** A GKE policy checking the cluster, the node pools, or both. */
 function gkePolicy(
@@ -22,7 +22,7 @@ export const gkePrivateNodes = gkePolicy(
   {
     cluster: (c, _a, report) => {
       const v = read(() => c.privateClusterConfig?.enablePrivateNodes);
-      if (v.kind === "absent" || (v.kind === "value" && !v.value))
+      if (absentOr(v, (value) => !value))
         report("privateClusterConfig.enablePrivateNodes is not true: nodes get public IPs. Set it to true (with Cloud NAT for egress).");
     },
   },
@@ -41,7 +41,7 @@ export const gkeWorkloadIdentity = gkePolicy(
     },
     nodePool: (np, _a, report) => {
       const mode = read(() => np.nodeConfig?.workloadMetadataConfig?.mode);
-      if (mode.kind === "absent" || (mode.kind === "value" && mode.value !== "GKE_METADATA"))
+      if (absentOr(mode, (value) => value !== "GKE_METADATA"))
         report(
           `nodeConfig.workloadMetadataConfig.mode is ${mode.kind === "value" ? `"${mode.value}"` : "not set"}: set it to "GKE_METADATA" so pods use Workload Identity, not the node's service account.`,
         );
@@ -71,7 +71,7 @@ export const gkeReleaseChannel = gkePolicy(
   {
     cluster: (c, _a, report) => {
       const ch = read(() => c.releaseChannel?.channel);
-      if (ch.kind === "absent" || (ch.kind === "value" && !["RAPID", "REGULAR", "STABLE", "EXTENDED"].includes(ch.value)))
+      if (absentOr(ch, (value) => !["RAPID", "REGULAR", "STABLE", "EXTENDED"].includes(value)))
         report(`releaseChannel.channel is ${ch.kind === "value" ? `"${ch.value}"` : "not set"}: set it to REGULAR (or STABLE).`);
     },
   },

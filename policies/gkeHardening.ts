@@ -7,7 +7,7 @@ import {
   type StackValidationPolicy,
 } from "@pulumi/policy";
 import { strictEnvironmentOf } from "./lib/environment";
-import { known, read } from "./lib/policy";
+import { absentOr, known, read } from "./lib/policy";
 import { knownElements, knownList } from "./lib/values";
 
 /**
@@ -272,14 +272,14 @@ export const gkeSecureBoot = gkePolicy(
     cluster: (c, _a, report) => {
       if (defaultPoolKept(c) !== true) return;
       const v = read(() => c.nodeConfig?.shieldedInstanceConfig?.enableSecureBoot);
-      if (v.kind === "absent" || (v.kind === "value" && v.value !== true))
+      if (absentOr(v, (value) => value !== true))
         report(
           "nodeConfig.shieldedInstanceConfig.enableSecureBoot is not true for the default node pool: set it (or removeDefaultNodePool: true and configure the pools).",
         );
     },
     nodePool: (np, _a, report) => {
       const v = read(() => np.nodeConfig?.shieldedInstanceConfig?.enableSecureBoot);
-      if (v.kind === "absent" || (v.kind === "value" && v.value !== true))
+      if (absentOr(v, (value) => value !== true))
         report(`nodeConfig.shieldedInstanceConfig.enableSecureBoot is ${v.kind === "value" ? String(v.value) : "not set (off by default)"}: set it to true.`);
     },
   },

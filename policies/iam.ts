@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type PolicyResource, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
 import { grantsOf, isDefaultServiceAccountMember, isServiceAccountMember, PUBLIC_MEMBERS, SCOPED_IAM_TYPES, whereOf, type Grant } from "./lib/iamGrants";
-import { asArray, known, read } from "./lib/policy";
+import { absentOr, asArray, known, read } from "./lib/policy";
 import { knownElements } from "./lib/values";
 
 /**
@@ -199,7 +199,7 @@ export const gcpWifProviderCondition: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.iam.WorkloadIdentityPoolProvider, (provider, _args, report) => {
     const condition = read(() => provider.attributeCondition);
-    if (condition.kind === "absent" || (condition.kind === "value" && condition.value.trim() === "")) {
+    if (absentOr(condition, (value) => value.trim() === "")) {
       report(
         "attributeCondition is not set, so every identity the issuer vouches for (for GitHub: every repository on github.com) can federate: set it, e.g. assertion.repository == 'acme/app'.",
       );
@@ -236,7 +236,7 @@ export const gcpWifGithubRepository: ResourceValidationPolicy = {
     const issuer = known(() => provider.oidc?.issuerUri);
     if (typeof issuer !== "string" || issuer.replace(/\/+$/, "") !== GITHUB_ISSUER) return;
     const mapping = read(() => provider.attributeMapping);
-    if (mapping.kind === "absent" || (mapping.kind === "value" && !Object.keys(mapping.value).includes("google.subject"))) {
+    if (absentOr(mapping, (value) => !Object.keys(value).includes("google.subject"))) {
       report('attributeMapping has no google.subject: map it (e.g. "google.subject": "assertion.sub") so every token has an auditable principal.');
     }
     const condition = read(() => provider.attributeCondition);

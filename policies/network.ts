@@ -1,6 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
-import { known, read } from "./lib/policy";
+import { absentOr, known, read } from "./lib/policy";
 
 /**
  * Subnetwork purposes whose addresses belong to Google-managed proxies
@@ -49,14 +49,14 @@ export const gcpSubnetPrivateGoogleAccess: ResourceValidationPolicy = {
   validateResource: validateResourceOfType(gcp.compute.Subnetwork, (s, _args, report) => {
     if (proxyOnly(s) !== false) return;
     const v4 = read(() => s.privateIpGoogleAccess);
-    if (v4.kind === "absent" || (v4.kind === "value" && v4.value !== true))
+    if (absentOr(v4, (value) => value !== true))
       report(
         `privateIpGoogleAccess is ${v4.kind === "value" ? String(v4.value) : "not set (off)"}: set it to true, so nodes and VMs without external IPs reach Google APIs (Artifact Registry, Secret Manager, logging).`,
       );
     const stack = known(() => s.stackType);
     if (stack === "IPV4_IPV6" || stack === "IPV6_ONLY") {
       const v6 = read(() => s.privateIpv6GoogleAccess);
-      if (v6.kind === "absent" || (v6.kind === "value" && !IPV6_GOOGLE_ACCESS.includes(v6.value)))
+      if (absentOr(v6, (value) => !IPV6_GOOGLE_ACCESS.includes(value)))
         report(
           `the subnet is ${stack} but privateIpv6GoogleAccess is ${v6.kind === "value" ? `"${v6.value}"` : "not set"}: set it to "ENABLE_OUTBOUND_VM_ACCESS_TO_GOOGLE".`,
         );
@@ -72,7 +72,7 @@ export const gcpNetworkCustomMode: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.compute.Network, (n, _args, report) => {
     const auto = read(() => n.autoCreateSubnetworks);
-    if (auto.kind === "absent" || (auto.kind === "value" && auto.value !== false))
+    if (absentOr(auto, (value) => value !== false))
       report(
         `autoCreateSubnetworks is ${auto.kind === "value" ? String(auto.value) : "not set (the provider's default is true)"}: an auto-mode network gets a subnet in every region from 10.128.0.0/9. Set autoCreateSubnetworks: false and declare the subnets you need.`,
       );

@@ -1,6 +1,6 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
-import { read } from "./lib/policy";
+import { absentOr, read } from "./lib/policy";
 
 export const redisAuthEnabled: ResourceValidationPolicy = {
   name: "redis-auth-enabled",
@@ -10,7 +10,7 @@ export const redisAuthEnabled: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.redis.Instance, (r, _args, report) => {
     const auth = read(() => r.authEnabled);
-    if (auth.kind === "absent" || (auth.kind === "value" && auth.value !== true))
+    if (absentOr(auth, (value) => value !== true))
       report(
         `authEnabled is ${auth.kind === "value" ? String(auth.value) : "not set (off)"}: set it to true and hand the generated authString to the clients through Secret Manager.`,
       );
@@ -25,7 +25,7 @@ export const redisTransitEncryption: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: validateResourceOfType(gcp.redis.Instance, (r, _args, report) => {
     const mode = read(() => r.transitEncryptionMode);
-    if (mode.kind === "absent" || (mode.kind === "value" && mode.value !== "SERVER_AUTHENTICATION"))
+    if (absentOr(mode, (value) => value !== "SERVER_AUTHENTICATION"))
       report(
         `transitEncryptionMode is ${mode.kind === "value" ? `"${mode.value}"` : "not set (DISABLED)"}: set it to "SERVER_AUTHENTICATION" and give the clients the instance's server CA (serverCaCerts) to verify it.`,
       );

@@ -1,6 +1,6 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { allContainers, onPodTemplates } from "./lib/podSpec";
-import { known, read } from "./lib/policy";
+import { absentOr, known, read } from "./lib/policy";
 import { isWorkload } from "./lib/workloadKinds";
 
 const RUN_TO_COMPLETION = /^kubernetes:batch\/v1:(Job|CronJob)$/;
@@ -51,7 +51,7 @@ export const k8sReadOnlyRootFilesystem: ResourceValidationPolicy = {
     const bad = allContainers(pod.spec)
       .filter(({ kind, c }) => {
         const ro = read(() => c.securityContext?.readOnlyRootFilesystem);
-        return kind !== "ephemeralContainers" && (ro.kind === "absent" || (ro.kind === "value" && ro.value !== true));
+        return kind !== "ephemeralContainers" && absentOr(ro, (value) => value !== true);
       })
       .map((x) => `"${x.name}"`);
     if (bad.length)

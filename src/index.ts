@@ -1,19 +1,7 @@
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, requireStackConfig } from "./config/load";
-import { configFromRuntime } from "./config/runtime";
+import { runtimeStackConfig } from "./config/runtime";
 import { declareStack } from "./program";
 
-function loadConfig() {
-  try {
-    return requireStackConfig(configFromRuntime());
-  } catch (e) {
-    // RunError prints the message alone: a config problem is not a crash, so no stack trace.
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
-    throw e;
-  }
-}
-
-const outputs = declareStack(loadConfig());
+const outputs = declareStack(runtimeStackConfig());
 
 export const backendUrl = outputs.backendUrl;
 export const frontendUrl = outputs.frontendUrl;

@@ -1,5 +1,5 @@
 import type { ArmWindow } from "../../src/release/analysis/window";
-import { normal, poisson, rng } from "../../test/support/synthetic";
+import { BUCKETS_MS, HEALTHY, normal, poisson, rng, type ArmModel } from "../../test/support/synthetic";
 
 /**
  * Seeded synthetic request streams, sampled per window rather than per
@@ -8,8 +8,10 @@ import { normal, poisson, rng } from "../../test/support/synthetic";
  * into Prometheus-style cumulative histogram buckets (a multinomial draw).
  */
 
-// The same seeded PRNG and draws as the test suite's synthetic traffic.
-export { normal, poisson, rng };
+// The same seeded PRNG, draws, buckets and arm models as the test suite's synthetic traffic.
+export { normal, poisson, rng, type ArmModel };
+/** The stable arm every scenario compares with: the tests' healthy arm. */
+export const BASELINE = HEALTHY;
 
 export function binomial(rand: () => number, n: number, p: number): number {
   if (n <= 0 || p <= 0) return 0;
@@ -52,18 +54,6 @@ export function phiInv(p: number): number {
   }
   return p < 0.5 ? x : -x;
 }
-
-/** Histogram boundaries (ms), as a typical latency histogram exports them. */
-export const BUCKETS_MS = [25, 50, 75, 100, 150, 200, 250, 300, 350, 400, 500, 600, 750, 1000, 1500, 2000, 3000, 5000, Infinity];
-
-export interface ArmModel {
-  errorRate: number;
-  /** Lognormal latency: median (ms) and shape. */
-  medianMs: number;
-  sigma: number;
-}
-
-export const BASELINE: ArmModel = { errorRate: 0.001, medianMs: 120, sigma: 0.5 };
 
 /** Latency quantile of a model. */
 export const quantileMs = (m: ArmModel, q: number) => m.medianMs * Math.exp(m.sigma * phiInv(q));

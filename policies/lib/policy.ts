@@ -38,6 +38,11 @@ export function known<T>(read: () => T): T | undefined {
 /** A property as a policy sees it during preview: unknown (computed later), absent, or a value. */
 export type Read<T> = { kind: "unknown" } | { kind: "absent" } | { kind: "value"; value: T };
 
+/** Absent, or present with a value that fails `bad`: what most "must be set to a safe value" checks report (unknown is neither). */
+export function absentOr<T>(r: Read<T>, bad: (value: T) => boolean): boolean {
+  return r.kind === "absent" || (r.kind === "value" && bad(r.value));
+}
+
 /** Reads a property path; `read(() => props.a?.b)` is "unknown" if anything on the way is. */
 export function read<T>(f: () => T): Read<NonNullable<T>> {
   try {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { setOwn } from "./defaults";
-import { PROJECT, type ConfigSource } from "./load";
+import { ConfigError, PROJECT, requireStackConfig, type ConfigSource } from "./load";
+import type { StackConfig } from "./schema";
 
 // `isConfigSecret` is exported at run time but marked @internal in the typings;
 // it is the only way to tell a `secure:` value from a plaintext one.
@@ -23,4 +24,17 @@ export function configFromRuntime(): ConfigSource {
   }
   const stack = pulumi.getStack();
   return { stack, origin: `Pulumi.${stack}.yaml`, values, secretKeys, otherKeys };
+}
+
+/**
+ * The running stack's validated config. A config problem ends the program
+ * with its message alone (a RunError): bad input is not a crash, so no stack trace.
+ */
+export function runtimeStackConfig(): StackConfig {
+  try {
+    return requireStackConfig(configFromRuntime());
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
 }

@@ -47,10 +47,11 @@ export const isAnalysed = (spec: Pick<ReleaseSpec, "strategy">, weight: number) 
 
 /** Guardrails for strategies whose config carries no analysis block (direct, the emergency path): the configured defaults. */
 const { alpha, comparativeMargin, guardrails, metricsUnavailableLimitSeconds } = ANALYSIS_DEFAULTS;
-const DEFAULT_ANALYSIS: AnalysisSettings = { alpha, comparativeMargin, guardrails: { ...guardrails } };
+// Functions, not shared objects: every spec gets its own copy, so no caller can change the next spec's guardrails.
+const defaultAnalysis = (): AnalysisSettings => ({ alpha, comparativeMargin, guardrails: { ...guardrails } });
 
 /** Without step criteria every weight is judged by the guardrails alone. */
-const DEFAULT_CRITERIA = [{ fromWeight: 0, criteria: { errorRate: guardrails.errorRate, p95LatencyMs: guardrails.p95LatencyMs } }];
+const defaultCriteria = () => [{ fromWeight: 0, criteria: { errorRate: guardrails.errorRate, p95LatencyMs: guardrails.p95LatencyMs } }];
 
 /** A spec that goes straight to 100% with no gate: what `releaseImmediately` (the emergency rollback) runs. */
 export function immediateSpec(): ReleaseSpec {
@@ -61,8 +62,8 @@ export function immediateSpec(): ReleaseSpec {
     maxStepSeconds: 1,
     onInconclusive: "rollback",
     autoRollback: true,
-    analysis: { ...DEFAULT_ANALYSIS },
-    stepCriteria: DEFAULT_CRITERIA,
+    analysis: defaultAnalysis(),
+    stepCriteria: defaultCriteria(),
     minStepRequests: 0,
     metricsUnavailableLimitSeconds,
     gatesBeforeTraffic: [],
@@ -96,7 +97,7 @@ export function releaseSpec(release: ReleaseConfig): ReleaseSpec {
         onInconclusive: a.onInconclusive,
         autoRollback: release.autoRollback,
         analysis: { alpha: a.alpha, comparativeMargin: a.comparativeMargin, guardrails: a.guardrails },
-        stepCriteria: stepCriteria.length > 0 ? stepCriteria : DEFAULT_CRITERIA,
+        stepCriteria: stepCriteria.length > 0 ? stepCriteria : defaultCriteria(),
         minStepRequests: a.minRequests,
         metricsUnavailableLimitSeconds: a.metricsUnavailableLimitSeconds,
         gatesBeforeTraffic,

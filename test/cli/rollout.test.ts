@@ -1,15 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { startLoad, type Load } from "../support/load";
 import { runToEnd, TSX, type RunResult } from "../support/processes";
-import { ProvingGround } from "../support/provingGround";
+import { withProvingGround } from "../support/provingGround";
 import { ROOT } from "../support/stacks";
 
-let ground: ProvingGround;
-let load: Load;
 const dir = mkdtempSync(join(tmpdir(), "rollout-cli-"));
 
 function configFile(name: string, body: Record<string, unknown>): string {
@@ -34,22 +31,18 @@ const base = (stable: string, candidate: string) => ({
   stable,
   candidate,
   release,
-  target: { ...ground.target(), candidateUrl: ground.candidateUrl(candidate as "blue" | "green"), stableUrl: ground.candidateUrl(stable as "blue" | "green") },
-  metrics: ground.metrics(),
+  target: {
+    ...pg.ground.target(),
+    candidateUrl: pg.ground.candidateUrl(candidate as "blue" | "green"),
+    stableUrl: pg.ground.candidateUrl(stable as "blue" | "green"),
+  },
+  metrics: pg.ground.metrics(),
   intervalSeconds: 1,
   deadlineSeconds: 150,
 });
 
-beforeAll(async () => {
-  ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
-  load = startLoad(`${ground.haproxy.frontend}/api`, 60, 240_000);
-}, 60_000);
-afterAll(async () => {
-  load?.stop();
-  await load?.done;
-  await ground?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const pg = withProvingGround({ loadMs: 240_000 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("npm run rollout (the engine outside Pulumi)", () => {
   it("exits 1 and names every bad key of the file", async () => {
@@ -85,7 +78,7 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
   it("--plan rehearses offline: steps, gates, bake and limit, expected time and detectable regression; --json parses", async () => {
     const r = await rollout(
       "--config",
-      configFile("plan.yaml", { ...base("blue", "green"), metrics: { ...ground.metrics(), url: "http://127.0.0.1:1" } }),
+      configFile("plan.yaml", { ...base("blue", "green"), metrics: { ...pg.ground.metrics(), url: "http://127.0.0.1:1" } }),
       "--plan",
       "--json",
     );
@@ -120,7 +113,7 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     const run = await rollout("--config", configFile("starved.yaml", starved));
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/Nothing was started: raise the first steps' weights, lengthen maxStepSeconds .* \(or pass --allow-inconclusive\)/);
-    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+    expect(await pg.ground.weights()).toEqual({ blue: 100, green: 0 });
   });
 
   it("--check asks everything the release needs and moves nothing; a missing latency source or a broken query fails it", async () => {
@@ -131,7 +124,7 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     expect(report.checks.find((c) => c.what === "live split")!.detail).toMatch(/live blue 100%, green 0%/);
     const noLatency = await rollout(
       "--config",
-      configFile("check2.yaml", { ...base("blue", "green"), metrics: { url: ground.prometheus.url, preset: "haproxy", scope: "be_app" } }),
+      configFile("check2.yaml", { ...base("blue", "green"), metrics: { url: pg.ground.prometheus.url, preset: "haproxy", scope: "be_app" } }),
       "--check",
     );
     expect(noLatency.code).toBe(1);
@@ -141,15 +134,15 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
       configFile("check3.yaml", {
         ...base("blue", "green"),
         metrics: {
-          ...ground.metrics(),
-          templates: { ...ground.metrics().templates, latencyBuckets: 'sample_http_request_duraton_seconds_bucket{slot="{{revision}}"}' },
+          ...pg.ground.metrics(),
+          templates: { ...pg.ground.metrics().templates, latencyBuckets: 'sample_http_request_duraton_seconds_bucket{slot="{{revision}}"}' },
         },
       }),
       "--check",
     );
     expect(typo.code).toBe(1);
     expect(typo.stdout).toMatch(/^FAIL metrics \(candidate green\): .*no series for sample_http_request_duraton_seconds_bucket/m);
-    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+    expect(await pg.ground.weights()).toEqual({ blue: 100, green: 0 });
   });
 
   it("the README's example file plans conclusively offline and passes --check on real HAProxy and Prometheus (only addresses changed)", async () => {
@@ -165,21 +158,21 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
       ...file,
       target: {
         ...file["target"],
-        runtimeApi: ground.target().runtimeApi,
-        stateFile: ground.target().stateFile,
-        candidateUrl: ground.candidateUrl("green"),
-        stableUrl: ground.candidateUrl("blue"),
+        runtimeApi: pg.ground.target().runtimeApi,
+        stateFile: pg.ground.target().stateFile,
+        candidateUrl: pg.ground.candidateUrl("green"),
+        stableUrl: pg.ground.candidateUrl("blue"),
       },
       metrics: {
         ...file["metrics"],
-        url: ground.prometheus.url,
+        url: pg.ground.prometheus.url,
         templates: { ...file["metrics"].templates, latencyBuckets: `sample_${file["metrics"].templates.latencyBuckets}` },
       },
     };
     expect(Object.keys(here).sort()).toEqual(Object.keys(file).sort());
     const check = await rollout("--config", configFile("readme-check.yaml", here), "--check");
     expect(check.code, check.stdout + check.stderr).toBe(0);
-    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+    expect(await pg.ground.weights()).toEqual({ blue: 100, green: 0 });
   });
 
   it("promotes a healthy candidate (exit 0) and prints the decision record", async () => {
@@ -193,39 +186,39 @@ describe("npm run rollout (the engine outside Pulumi)", () => {
     ]);
     expect(record.steps[0]!.measurements.map((m) => m.gate)).toEqual(["step:error-rate", "step:p95-latency"]);
     expect(r.stderr).toMatch(/expected rollout ~/);
-    expect((await ground.weights()).green).toBe(100);
+    expect((await pg.ground.weights()).green).toBe(100);
   }, 180_000);
 
   it("rolls back a +300 ms latency regression (exit 3) on a latency gate", async () => {
-    await ground.redeploy("blue", "v3-slow", ["--added-latency-ms", "300"]);
+    await pg.ground.redeploy("blue", "v3-slow", ["--added-latency-ms", "300"]);
     const r = await rollout("--config", configFile("slow.yaml", base("green", "blue")), "--json");
     expect(r.code, r.stderr).toBe(3);
     const record = JSON.parse(r.stdout) as { phase: string; failure: { gate: string; message: string } };
     expect(record.phase).toBe("rolled-back");
     expect(record.failure.gate).toMatch(/latency/);
     expect(record.failure.message).toMatch(/^step 1\/2 \(25% to blue\)/);
-    expect((await ground.weights()).blue).toBe(0);
-    expect((await ground.weights()).green).toBe(100);
+    expect((await pg.ground.weights()).blue).toBe(0);
+    expect((await pg.ground.weights()).green).toBe(100);
   }, 180_000);
 
   it("rejects a candidate failing its smoke test before it gets any traffic (exit 3)", async () => {
-    await ground.redeploy("blue", "v4-broken", ["--fail-health"]);
-    const before = load.snapshot().byVersion["v4-broken"];
+    await pg.ground.redeploy("blue", "v4-broken", ["--fail-health"]);
+    const before = pg.load.snapshot().byVersion["v4-broken"];
     const r = await rollout("--config", configFile("smoke.yaml", { ...base("green", "blue"), retryToken: "smoke" }), "--json");
     expect(r.code, r.stderr).toBe(3);
     const record = JSON.parse(r.stdout) as { phase: string; failure: { gate: string; message: string } };
     expect(record.phase).toBe("rejected");
     expect(record.failure.gate).toBe("smoke");
     expect(record.failure.message).toContain("GET /health: status 503, expected 200");
-    expect((await ground.weights()).blue).toBe(0);
+    expect((await pg.ground.weights()).blue).toBe(0);
     expect(before).toBeUndefined();
-    expect(load.snapshot().byVersion["v4-broken"]).toBeUndefined();
+    expect(pg.load.snapshot().byVersion["v4-broken"]).toBeUndefined();
   }, 180_000);
 });
 
 describe("a killed rollout and --restore-stable", () => {
   it("restores 100% stable from the checkpoint; the next run starts the release afresh and promotes it", async () => {
-    await ground.redeploy("blue", "v5");
+    await pg.ground.redeploy("blue", "v5");
     const f = configFile("killed.yaml", { ...base("green", "blue"), release: { ...release, steps: [20, 40, 60, 100] }, retryToken: "v5" });
     let killed = false;
     const first = await runToEnd(TSX, ["src/cli/rollout.ts", "--config", f], {
@@ -241,11 +234,11 @@ describe("a killed rollout and --restore-stable", () => {
     });
     expect(killed).toBe(true);
     expect(first.code).not.toBe(0);
-    expect((await ground.weights()).blue).toBeGreaterThan(0);
+    expect((await pg.ground.weights()).blue).toBeGreaterThan(0);
     const restore = await rollout("--restore-stable", "--config", f, "--json");
     expect(restore.code, restore.stderr).toBe(0);
     expect(JSON.parse(restore.stdout)).toMatchObject({ restored: [{ moved: true }] });
-    expect(await ground.weights()).toEqual({ blue: 0, green: 100 });
+    expect(await pg.ground.weights()).toEqual({ blue: 0, green: 100 });
     const again = await rollout("--restore-stable", "--config", f);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/nothing to restore/);
@@ -253,15 +246,15 @@ describe("a killed rollout and --restore-stable", () => {
     expect(next.code, next.stdout + next.stderr).toBe(0);
     expect(next.stdout).toMatch(/rolling out blue over green .*live split checked: 100% on green/);
     expect(next.stdout).toMatch(/step 1\/4: 20% to the candidate/);
-    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+    expect(await pg.ground.weights()).toEqual({ blue: 100, green: 0 });
 
     // A checkpoint that belongs to another target (two backends sharing one state file) names nothing here: refused.
-    const stateFile = ground.target().stateFile;
+    const stateFile = pg.ground.target().stateFile;
     const c = JSON.parse(readFileSync(stateFile, "utf8")) as { target: string; state: { phase: string } };
     writeFileSync(stateFile, JSON.stringify({ ...c, target: "haproxy:127.0.0.1:1/be_other", state: { ...c.state, phase: "analysing" } }));
     const foreign = await rollout("--restore-stable", "--config", f);
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toContain("belongs to another target (haproxy:127.0.0.1:1/be_other)");
-    expect(await ground.weights()).toEqual({ blue: 100, green: 0 });
+    expect(await pg.ground.weights()).toEqual({ blue: 100, green: 0 });
   }, 240_000);
 });

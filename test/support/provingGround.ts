@@ -1,10 +1,13 @@
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { deepMerge, releaseDefaults } from "../../src/config/defaults";
 import { ReleaseConfig } from "../../src/config/schema";
 import { runtimeCommand } from "../../src/release/routers/haproxy";
 import { startFaultProxy, type FaultProxy } from "./faultProxy";
+import { startLoad, type Load } from "./load";
 import { startHaproxy, type Haproxy } from "./haproxy";
 import { startSampleBackend, type Proc } from "./processes";
+import { hostTrafficSplit } from "./providerHost";
 import { startPrometheus, waitForTargets, type Prometheus } from "./prometheus";
 
 export type Slot = "blue" | "green";
@@ -134,3 +137,30 @@ export const provingGroundRelease = (steps: number[]) => {
   if (release.strategy !== "canary") throw new Error("the proving ground runs canaries");
   return { ...release, analysis: { ...release.analysis, stepCriteria: { "10": { errorRate: 0.05, p95LatencyMs: 1000 } } } };
 };
+
+/** What a test file on the proving ground uses: the ground, its load and, when asked for, a hosted TrafficSplit. */
+export type ProvingGroundFixture = { ground: ProvingGround; load: Load } & Awaited<ReturnType<typeof hostTrafficSplit>>;
+
+/**
+ * Starts the proving ground for a test file (blue v1 serving, green v2 idle),
+ * steady load through HAProxy (60 req/s, bounded by `loadMs`) and, with
+ * `split`, a TrafficSplit in the SDK's dynamic-provider host (its provider
+ * text, fake engine and host); stops all of it after the file. Its fields
+ * are set once the file's tests start; without `split` those three are unset.
+ */
+export function withProvingGround(o: { loadMs: number; split?: { name: string; release: object } }): ProvingGroundFixture {
+  const f = {} as Partial<ProvingGroundFixture>;
+  beforeAll(async () => {
+    f.ground = await ProvingGround.start({ blue: { version: "v1" }, green: { version: "v2" }, active: "blue" });
+    if (o.split) Object.assign(f, await hostTrafficSplit(o.split.name, o.split.release));
+    f.load = startLoad(`${f.ground.haproxy.frontend}/api`, 60, o.loadMs);
+  }, 60_000);
+  afterAll(async () => {
+    f.load?.stop();
+    await f.load?.done;
+    await f.host?.stop();
+    await f.engine?.stop();
+    await f.ground?.stop();
+  });
+  return f as ProvingGroundFixture;
+}

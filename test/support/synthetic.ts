@@ -1,5 +1,10 @@
 import type { ArmWindow, MetricsWindow } from "../../src/release/analysis/window";
 
+/**
+ * Seeded synthetic traffic, shared by the tests and the detection benchmark
+ * (bench/detection/streams.ts samples per window on top of it).
+ */
+
 /** mulberry32: a small seeded PRNG so every statistical test is reproducible. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -30,6 +35,7 @@ export function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }
 
+/** Histogram boundaries (ms), as a typical latency histogram exports them; the tests and the detection benchmark share them. */
 export const BUCKETS_MS = [25, 50, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, Infinity];
 
 export interface ArmModel {
@@ -60,4 +66,5 @@ export function trafficWindow(rand: () => number, rps: number, seconds: number, 
   return { candidate: armWindow(rand, nc, candidate), stable: armWindow(rand, total - nc, stable) };
 }
 
+/** A healthy arm (the benchmark's baseline): 0.1% errors, median 120 ms. */
 export const HEALTHY: ArmModel = { errorRate: 0.001, medianMs: 120, sigma: 0.5 };

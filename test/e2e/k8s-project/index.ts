@@ -1,6 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, requireStackConfig } from "../../../src/config/load";
-import { configFromRuntime } from "../../../src/config/runtime";
+import { runtimeStackConfig } from "../../../src/config/runtime";
 import { declareKubernetes } from "../../../src/program";
 
 /**
@@ -9,16 +7,7 @@ import { declareKubernetes } from "../../../src/program";
  * the real schema, with cluster.mode existing: the cluster is the test's
  * local control plane, reached through the `kubeconfig` secret.
  */
-function loadConfig() {
-  try {
-    return requireStackConfig(configFromRuntime());
-  } catch (e) {
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
-    throw e;
-  }
-}
-
-const { cluster, workloads } = declareKubernetes(loadConfig());
+const { cluster, workloads } = declareKubernetes(runtimeStackConfig());
 
 export const clusterName = cluster.name;
 export const deployments = Object.keys(workloads.deployments);
