@@ -57,6 +57,25 @@ function defaultPoolKept(c: ClusterProps): boolean | undefined {
   return !(removed.kind === "value" && removed.value === true);
 }
 
+type NodePoolProps = Parameters<NodePoolCheck>[0];
+/** The node settings a node pool declares, or the cluster's own for its default pool. */
+type NodeConfig = ClusterProps["nodeConfig"] | NodePoolProps["nodeConfig"];
+type NodeConfigCheck = (nodeConfig: () => NodeConfig, pool: "default" | "separate", report: (message: string) => void) => void;
+
+/**
+ * One node-settings check for both places nodes are described: each node
+ * pool's nodeConfig, and the cluster's own for its default pool (only while
+ * that pool is kept: removeDefaultNodePool deletes it).
+ */
+function onNodeConfig(check: NodeConfigCheck): { cluster: ClusterCheck; nodePool: NodePoolCheck } {
+  return {
+    cluster: (c, _a, report) => {
+      if (defaultPoolKept(c) === true) check(() => c.nodeConfig, "default", report);
+    },
+    nodePool: (np, _a, report) => check(() => np.nodeConfig, "separate", report),
+  };
+}
+
 const LOGGING_SERVICE = "logging.googleapis.com/kubernetes";
 const MONITORING_SERVICE = "monitoring.googleapis.com/kubernetes";
 
@@ -114,23 +133,13 @@ export const gkeNodeImageCos = gkePolicy(
       "Nodes run Container-Optimized OS: nodeConfig.imageType, where a node pool (or a kept default pool) sets it, is COS_CONTAINERD (or COS); unset is GKE's default, COS_CONTAINERD.",
     severity: "medium",
   },
-  {
-    cluster: (c, _a, report) => {
-      if (defaultPoolKept(c) !== true) return;
-      const image = read(() => c.nodeConfig?.imageType);
-      if (image.kind === "value" && !COS_IMAGE.test(image.value))
-        report(
-          `nodeConfig.imageType is "${image.value}": use "COS_CONTAINERD" (Container-Optimized OS: read-only root, minimal packages, automatic security updates).`,
-        );
-    },
-    nodePool: (np, _a, report) => {
-      const image = read(() => np.nodeConfig?.imageType);
-      if (image.kind === "value" && !COS_IMAGE.test(image.value))
-        report(
-          `nodeConfig.imageType is "${image.value}": use "COS_CONTAINERD" (Container-Optimized OS: read-only root, minimal packages, automatic security updates).`,
-        );
-    },
-  },
+  onNodeConfig((nodeConfig, _pool, report) => {
+    const image = read(() => nodeConfig()?.imageType);
+    if (image.kind === "value" && !COS_IMAGE.test(image.value))
+      report(
+        `nodeConfig.imageType is "${image.value}": use "COS_CONTAINERD" (Container-Optimized OS: read-only root, minimal packages, automatic security updates).`,
+      );
+  }),
 );
 
 export const gkeVpcNative = gkePolicy(
@@ -229,6 +238,16 @@ export const gkeBinaryAuthorization: StackValidationPolicy = {
 
 const LEGACY_ENDPOINTS_KEY = "disable-legacy-endpoints";
 
+const legacyEndpointsOff = onNodeConfig((nodeConfig, pool, report) => {
+  const flag = read(() => nodeConfig()?.metadata?.[LEGACY_ENDPOINTS_KEY]);
+  if (flag.kind === "value" && String(flag.value) !== "true")
+    report(
+      pool === "default"
+        ? `nodeConfig.metadata["${LEGACY_ENDPOINTS_KEY}"] is "${flag.value}" for the default node pool: set it to "true" (or remove it: GKE 1.12 and later disable the endpoints by default).`
+        : `nodeConfig.metadata["${LEGACY_ENDPOINTS_KEY}"] is "${flag.value}": set it to "true" (or remove it: GKE 1.12 and later disable the endpoints by default), so pods cannot read node credentials through the legacy metadata API.`,
+    );
+});
+
 export const gkeLegacyMetadataEndpoints = gkePolicy(
   {
     name: "gke-legacy-metadata-endpoints",
@@ -237,27 +256,16 @@ export const gkeLegacyMetadataEndpoints = gkePolicy(
     severity: "medium",
   },
   {
-    cluster: (c, _a, report) => {
+    cluster: (c, a, report) => {
       const version = known(() => c.minMasterVersion);
       const m = typeof version === "string" ? /^(\d+)\.(\d+)/.exec(version) : null;
       if (m && (Number(m[1]) < 1 || (Number(m[1]) === 1 && Number(m[2]) < 12)))
         report(
           `minMasterVersion is "${version}": before 1.12 the legacy metadata endpoints are on. Remove it (the release channel picks the version) or set a current one.`,
         );
-      if (defaultPoolKept(c) !== true) return;
-      const flag = read(() => c.nodeConfig?.metadata?.[LEGACY_ENDPOINTS_KEY]);
-      if (flag.kind === "value" && String(flag.value) !== "true")
-        report(
-          `nodeConfig.metadata["${LEGACY_ENDPOINTS_KEY}"] is "${flag.value}" for the default node pool: set it to "true" (or remove it: GKE 1.12 and later disable the endpoints by default).`,
-        );
+      return legacyEndpointsOff.cluster(c, a, report);
     },
-    nodePool: (np, _a, report) => {
-      const flag = read(() => np.nodeConfig?.metadata?.[LEGACY_ENDPOINTS_KEY]);
-      if (flag.kind === "value" && String(flag.value) !== "true")
-        report(
-          `nodeConfig.metadata["${LEGACY_ENDPOINTS_KEY}"] is "${flag.value}": set it to "true" (or remove it: GKE 1.12 and later disable the endpoints by default), so pods cannot read node credentials through the legacy metadata API.`,
-        );
-    },
+    nodePool: legacyEndpointsOff.nodePool,
   },
 );
 
@@ -268,21 +276,15 @@ export const gkeSecureBoot = gkePolicy(
       "Nodes boot with Secure Boot (nodeConfig.shieldedInstanceConfig.enableSecureBoot true, which GKE leaves off by default): only signed boot components and kernel modules load.",
     severity: "medium",
   },
-  {
-    cluster: (c, _a, report) => {
-      if (defaultPoolKept(c) !== true) return;
-      const v = read(() => c.nodeConfig?.shieldedInstanceConfig?.enableSecureBoot);
-      if (absentOr(v, (value) => value !== true))
-        report(
-          "nodeConfig.shieldedInstanceConfig.enableSecureBoot is not true for the default node pool: set it (or removeDefaultNodePool: true and configure the pools).",
-        );
-    },
-    nodePool: (np, _a, report) => {
-      const v = read(() => np.nodeConfig?.shieldedInstanceConfig?.enableSecureBoot);
-      if (absentOr(v, (value) => value !== true))
-        report(`nodeConfig.shieldedInstanceConfig.enableSecureBoot is ${v.kind === "value" ? String(v.value) : "not set (off by default)"}: set it to true.`);
-    },
-  },
+  onNodeConfig((nodeConfig, pool, report) => {
+    const v = read(() => nodeConfig()?.shieldedInstanceConfig?.enableSecureBoot);
+    if (absentOr(v, (value) => value !== true))
+      report(
+        pool === "default"
+          ? "nodeConfig.shieldedInstanceConfig.enableSecureBoot is not true for the default node pool: set it (or removeDefaultNodePool: true and configure the pools)."
+          : `nodeConfig.shieldedInstanceConfig.enableSecureBoot is ${v.kind === "value" ? String(v.value) : "not set (off by default)"}: set it to true.`,
+      );
+  }),
 );
 
 export const gkeSeparateNodePools = gkePolicy(
