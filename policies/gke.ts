@@ -1,21 +1,6 @@
-import * as gcp from "@pulumi/gcp";
-import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { isDefaultComputeAccount } from "./lib/gcp";
+import { gkePolicy } from "./lib/gke";
 import { absentOr, asArray, known, read } from "./lib/policy";
-
-/** A GKE policy checking the cluster, the node pools, or both. */
-function gkePolicy(
-  p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">,
-  checks: {
-    cluster?: Parameters<typeof validateResourceOfType<gcp.container.Cluster, gcp.container.ClusterArgs>>[1];
-    nodePool?: Parameters<typeof validateResourceOfType<gcp.container.NodePool, gcp.container.NodePoolArgs>>[1];
-  },
-): ResourceValidationPolicy {
-  const validations = [];
-  if (checks.cluster) validations.push(validateResourceOfType(gcp.container.Cluster, checks.cluster));
-  if (checks.nodePool) validations.push(validateResourceOfType(gcp.container.NodePool, checks.nodePool));
-  return { ...p, enforcementLevel: "mandatory", validateResource: validations.length === 1 ? validations[0]! : validations };
-}
 
 export const gkePrivateNodes = gkePolicy(
   { name: "gke-private-nodes", description: "GKE nodes have no public IP addresses (privateClusterConfig.enablePrivateNodes).", severity: "high" },

@@ -1,12 +1,6 @@
-import * as gcp from "@pulumi/gcp";
-import {
-  validateResourceOfType,
-  type PolicyResource,
-  type ResourceValidation,
-  type ResourceValidationPolicy,
-  type StackValidationPolicy,
-} from "@pulumi/policy";
+import { type PolicyResource, type StackValidationPolicy } from "@pulumi/policy";
 import { strictEnvironmentOf } from "./lib/environment";
+import { CLUSTER_TYPE, defaultPoolKept, gkePolicy, isAutopilot, onNodeConfig } from "./lib/gke";
 import { absentOr, known, read } from "./lib/policy";
 import { knownElements, knownList } from "./lib/values";
 
@@ -21,61 +15,6 @@ import { knownElements, knownList } from "./lib/values";
  * is unsafe (secure boot, intranode visibility, Binary Authorization), the
  * property must be set.
  */
-type ClusterCheck = Parameters<typeof validateResourceOfType<gcp.container.Cluster, gcp.container.ClusterArgs>>[1];
-type NodePoolCheck = Parameters<typeof validateResourceOfType<gcp.container.NodePool, gcp.container.NodePoolArgs>>[1];
-type ClusterProps = Parameters<ClusterCheck>[0];
-
-const CLUSTER_TYPE = "gcp:container/cluster:Cluster";
-
-/**
- * A GKE policy checking the cluster, the node pools, or both. One type: the
- * SDK's fast path skips every other resource without deserializing it. Both:
- * one function that dispatches on the type (an array of two validations
- * would deserialize every resource twice).
- */
-function gkePolicy(
-  p: Omit<ResourceValidationPolicy, "validateResource" | "enforcementLevel">,
-  checks: { cluster?: ClusterCheck; nodePool?: NodePoolCheck },
-): ResourceValidationPolicy {
-  const cluster = checks.cluster && validateResourceOfType(gcp.container.Cluster, checks.cluster);
-  const nodePool = checks.nodePool && validateResourceOfType(gcp.container.NodePool, checks.nodePool);
-  const validateResource: ResourceValidation =
-    cluster && nodePool ? (args, report) => (args.type === CLUSTER_TYPE ? cluster : nodePool)(args, report) : (cluster ?? nodePool)!;
-  return { ...p, enforcementLevel: "mandatory", validateResource };
-}
-
-const isAutopilot = (c: ClusterProps) => known(() => c.enableAutopilot) === true;
-/**
- * Does the cluster's own nodeConfig describe nodes that will run? Only for
- * the default node pool, which removeDefaultNodePool deletes (and Autopilot
- * has no node config of ours). Undefined while that is unknown.
- */
-function defaultPoolKept(c: ClusterProps): boolean | undefined {
-  if (isAutopilot(c)) return false;
-  const removed = read(() => c.removeDefaultNodePool);
-  if (removed.kind === "unknown") return undefined;
-  return !(removed.kind === "value" && removed.value === true);
-}
-
-type NodePoolProps = Parameters<NodePoolCheck>[0];
-/** The node settings a node pool declares, or the cluster's own for its default pool. */
-type NodeConfig = ClusterProps["nodeConfig"] | NodePoolProps["nodeConfig"];
-type NodeConfigCheck = (nodeConfig: () => NodeConfig, pool: "default" | "separate", report: (message: string) => void) => void;
-
-/**
- * One node-settings check for both places nodes are described: each node
- * pool's nodeConfig, and the cluster's own for its default pool (only while
- * that pool is kept: removeDefaultNodePool deletes it).
- */
-function onNodeConfig(check: NodeConfigCheck): { cluster: ClusterCheck; nodePool: NodePoolCheck } {
-  return {
-    cluster: (c, _a, report) => {
-      if (defaultPoolKept(c) === true) check(() => c.nodeConfig, "default", report);
-    },
-    nodePool: (np, _a, report) => check(() => np.nodeConfig, "separate", report),
-  };
-}
-
 const LOGGING_SERVICE = "logging.googleapis.com/kubernetes";
 const MONITORING_SERVICE = "monitoring.googleapis.com/kubernetes";
 
