@@ -7,7 +7,7 @@ import { difference, MetricsUnavailable, type MetricsReading, type MetricsSource
 import { processGone } from "./liveness";
 import { begin, type Begin } from "./reconcile";
 import { LeaseLost, RouterError, SplitChanged, type CheckpointWrite, type Follower, type Router } from "./routers/router";
-import { checkLive, decide, isTerminal, start, type Action, type Decision, type Observation, type RolloutState } from "./sequencer";
+import { checkLive, decide, failureAt, isTerminal, start, type Action, type Decision, type Observation, type RolloutState } from "./sequencer";
 import { criteriaFor, type GateName, type ReleaseSpec } from "./spec";
 import type { LiveSplit } from "./split";
 
@@ -196,14 +196,12 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         {
           ...refused,
           phase: "interrupted",
-          failure: {
-            step: 0,
-            weight: 0,
+          failure: failureAt(refused, {
             gate: "lease",
             value: "held",
             threshold: "free",
             message: `${b.message}; gave up waiting. If that engine is gone, its lease runs out at that time; nothing was moved`,
-          },
+          }),
         },
         `${o.candidate} not started: ${b.message}; gave up waiting (nothing was moved)`,
       );
@@ -215,7 +213,7 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   if (b.kind === "refuse") {
     const refused = start(spec, o.stable, o.candidate, clock.now()).state;
     return result(
-      { ...refused, phase: "interrupted", failure: { step: 0, weight: 0, gate: "checkpoint", value: "refused", threshold: "-", message: b.message } },
+      { ...refused, phase: "interrupted", failure: failureAt(refused, { gate: "checkpoint", value: "refused", threshold: "-", message: b.message }) },
       `${o.candidate} not started: ${b.message}`,
     );
   }
@@ -273,14 +271,12 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
         {
           ...s,
           phase: "interrupted",
-          failure: {
-            step: s.stepIndex + 1,
-            weight: s.weight,
+          failure: failureAt(s, {
             gate: "lease",
             value: "lost",
             threshold: "owned",
             message: `${e.message}: another engine took this release over; this one stopped without moving traffic`,
-          },
+          }),
         },
         `${o.candidate}: ${e.message}; this engine stopped without moving traffic`,
         { resumed },

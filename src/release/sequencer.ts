@@ -163,9 +163,7 @@ export function checkLive(spec: ReleaseSpec, state: RolloutState, live: LiveSpli
   const shown = describeSplit(live, [state.stable, state.candidate]);
   const expected = describeExpectation(e);
   const fresh = state.stepIndex < 0 && state.weight === 0;
-  const failure: Failure = {
-    step: state.stepIndex + 1,
-    weight: state.weight,
+  const failure: Failure = failureAt(state, {
     gate: "drift",
     value: shown,
     threshold: expected,
@@ -175,7 +173,7 @@ export function checkLive(spec: ReleaseSpec, state: RolloutState, live: LiveSpli
         ? `No traffic was moved. If ${state.stable} is not the revision serving today, fix the stable version in the config; if another change is under way, finish or abandon it; then run the update again`
         : `The release stops here and moves no more traffic: the split stays as it is. When it is as you want it, \`npm run rollout -- --restore-stable --force\` puts 100% back on ${state.stable}, and the next update starts this release afresh`) +
       (state.failure ? ` (the release had decided: ${state.failure.message})` : ""),
-  };
+  });
   return {
     state: { ...state, phase: "interrupted", failure, records: closeRecord(state.records, now, "aborted"), updatedAt: now, heldFrom: null },
     actions: [
@@ -267,15 +265,18 @@ function hold(state: RolloutState, now: number, reason: string, actions: Action[
 export function failureMessage(spec: ReleaseSpec, state: RolloutState, m: Measurement): Failure {
   const weight = state.weight;
   const text = describeMeasurement(m, { guardrailMs: spec.analysis.guardrails.p95LatencyMs, stepMs: criteriaFor(spec, weight).p95LatencyMs });
-  return {
-    step: state.stepIndex + 1,
-    weight,
+  return failureAt(state, {
     gate: m.gate,
     // JSON (checkpoints, Pulumi state) has no Infinity.
     value: Number.isFinite(m.value) ? m.value : String(m.value),
     threshold: m.threshold,
     message: `${stepLabel(spec, state, weight)}: ${text}`,
-  };
+  });
+}
+
+/** A failure recorded at the state's step and weight (or at `weight`: a move that failed before it was made). */
+export function failureAt(state: Pick<RolloutState, "stepIndex" | "weight">, f: Omit<Failure, "step" | "weight"> & { weight?: number }): Failure {
+  return { step: state.stepIndex + 1, weight: f.weight ?? state.weight, gate: f.gate, value: f.value, threshold: f.threshold, message: f.message };
 }
 
 const gateList = (spec: ReleaseSpec, phase: Phase): GateName[] =>
@@ -293,14 +294,7 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
   if (obs.kind === "split") return checkLive(spec, state, obs.live, now) ?? { state, actions: [] };
 
   if (obs.kind === "abort") {
-    const failure: Failure = {
-      step: state.stepIndex + 1,
-      weight: state.weight,
-      gate: "abort",
-      value: "requested",
-      threshold: "-",
-      message: `aborted at ${state.weight}%: ${obs.reason}`,
-    };
+    const failure: Failure = failureAt(state, { gate: "abort", value: "requested", threshold: "-", message: `aborted at ${state.weight}%: ${obs.reason}` });
     const records = closeRecord(state.records, now, "aborted");
     if (state.stepIndex < 0) return finish({ ...state, records, failure }, "rejected", now, []);
     return rollBack(state, failure, now, records);
@@ -308,14 +302,13 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
 
   if (obs.kind === "move-failed") {
     // Rolled back even with auto-rollback off: after a failed move nobody knows the split, and stable is the known-good one.
-    const failure: Failure = {
-      step: state.stepIndex + 1,
+    const failure: Failure = failureAt(state, {
       weight: obs.weight,
       gate: "traffic-router",
       value: "failed",
       threshold: `${obs.weight}%`,
       message: `${stepLabel(spec, state, obs.weight)}: the traffic router failed to move traffic: ${obs.error}`,
-    };
+    });
     return rollBack(state, failure, now, closeRecord(state.records, now, "aborted"));
   }
   if (obs.kind === "moved") {
@@ -334,14 +327,12 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       if (obs.gate !== list[state.gateIndex]) return { state, actions: [] };
       if (!obs.passed) {
         const when = state.phase === "gating" ? "before any traffic" : "before promotion";
-        const failure: Failure = {
-          step: state.stepIndex + 1,
-          weight: state.weight,
+        const failure: Failure = failureAt(state, {
           gate: obs.gate,
           value: "failed",
           threshold: "pass",
           message: `${obs.gate} gate failed ${when}: ${obs.detail}`,
-        };
+        });
         // A person can still approve a manual gate later; a webhook's "no" is final.
         return fail(spec, state, failure, now);
       }
@@ -354,27 +345,21 @@ export function decide(spec: ReleaseSpec, state: RolloutState, obs: Observation)
       // Nobody has answered yet, but the candidate still carries traffic: its guardrails keep watching.
       if (obs.kind === "metrics" || obs.kind === "health") return watchWhileHeld(spec, state, obs);
       if (obs.kind === "approval-timeout") {
-        const failure: Failure = state.failure ?? {
-          step: state.stepIndex + 1,
-          weight: state.weight,
-          gate: "inconclusive",
-          value: `no answer in ${obs.waitedSeconds} s`,
-          threshold: "approval",
-          message: `${stepLabel(spec, state, state.weight)}: held for approval and nobody answered within ${obs.waitedSeconds} s`,
-        };
+        const failure: Failure =
+          state.failure ??
+          failureAt(state, {
+            gate: "inconclusive",
+            value: `no answer in ${obs.waitedSeconds} s`,
+            threshold: "approval",
+            message: `${stepLabel(spec, state, state.weight)}: held for approval and nobody answered within ${obs.waitedSeconds} s`,
+          });
         if (state.stepIndex < 0) return finish({ ...state, failure }, "rejected", now, []);
         return rollBack(state, { ...failure, message: `${failure.message}; no approval within ${obs.waitedSeconds} s` }, now);
       }
       if (obs.kind !== "approval") return { state, actions: [] };
       if (!obs.approved) {
-        const failure: Failure = state.failure ?? {
-          step: state.stepIndex + 1,
-          weight: state.weight,
-          gate: "manual-approval",
-          value: "rejected",
-          threshold: "approve",
-          message: `rejected by ${obs.by}`,
-        };
+        const failure: Failure =
+          state.failure ?? failureAt(state, { gate: "manual-approval", value: "rejected", threshold: "approve", message: `rejected by ${obs.by}` });
         if (state.stepIndex < 0) return finish({ ...state, failure }, "rejected", now, []);
         return rollBack(state, failure, now);
       }
@@ -468,14 +453,12 @@ function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Deci
     const since = state.unavailableSince ?? now;
     const down = (now - since) / 1000;
     if (down >= spec.metricsUnavailableLimitSeconds) {
-      const failure: Failure = {
-        step: state.stepIndex + 1,
-        weight: state.weight,
+      const failure: Failure = failureAt(state, {
         gate: "metrics-unavailable",
         value: `${Math.round(down)} s`,
         threshold: `${spec.metricsUnavailableLimitSeconds} s`,
         message: `${stepLabel(spec, state, state.weight)}: metrics unavailable for ${Math.round(down)} s (limit ${spec.metricsUnavailableLimitSeconds} s): ${obs.error}`,
-      };
+      });
       // Never promote blind: rollback regardless of onInconclusive.
       return fail(spec, { ...state, unavailableSince: since }, { ...failure }, now, "timeout");
     }
@@ -502,14 +485,12 @@ function analyse(spec: ReleaseSpec, state: RolloutState, obs: Observation): Deci
     return advanceStep(spec, closed, now, [{ kind: "notify", event: "step-passed" }]);
   }
   if (elapsed >= spec.maxStepSeconds) {
-    const failure: Failure = {
-      step: state.stepIndex + 1,
-      weight: state.weight,
+    const failure: Failure = failureAt(state, {
       gate: "inconclusive",
       value: `${evidence.step.requests} candidate requests in ${Math.round(elapsed)} s`,
       threshold: `verdict within ${spec.maxStepSeconds} s`,
       message: `${stepLabel(spec, state, state.weight)}: no verdict after ${Math.round(elapsed)} s with ${evidence.step.requests} candidate requests; still waiting for ${missing.join("; ")}`,
-    };
+    });
     if (spec.onInconclusive === "hold") return hold({ ...next, records: closeRecord(next.records, now, "timeout") }, now, failure.message);
     return fail(spec, next, failure, now, "timeout");
   }

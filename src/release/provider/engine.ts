@@ -12,7 +12,7 @@ import { runRollout, type ProgressEvent, type RolloutResult } from "../driver";
 import type { StepSummary } from "../record";
 import { LeaseLost, targetIdOf, type Router } from "../routers/router";
 import { processGone } from "../liveness";
-import { start, TERMINAL, type StepRecord } from "../sequencer";
+import { failureAt, start, TERMINAL, type StepRecord } from "../sequencer";
 import { describeSplit, shareOf } from "../split";
 import { containsUnknown, Target, TrafficSplitInputs } from "./inputs";
 import { depsFor, optionsFor, routerFor, specFor } from "./wiring";
@@ -297,14 +297,12 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     moving: { from: high, to: 0 },
     updatedAt: now,
     heldFrom: null,
-    failure: {
-      step: base.stepIndex + 1,
-      weight: base.weight,
+    failure: failureAt(base, {
       gate: "restore-stable",
       value: liveText,
       threshold: `${stable} 100%`,
       message: `restored to stable by an operator (${o.reason}); the split was ${liveText}`,
-    },
+    }),
   };
   const written = encodeCheckpoint({
     format: "progressive-delivery/checkpoint@2",
