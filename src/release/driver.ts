@@ -110,6 +110,20 @@ function windowLine(w: MetricsWindow): string {
   return `${arm("candidate", w.candidate)} | ${arm("stable", w.stable)}`;
 }
 
+/** What a rollout that ran says about how it ended. */
+export function outcomeMessage(o: Pick<RolloutOptions, "stable" | "candidate">, st: RolloutState, restoreMs: number | null): string {
+  switch (st.phase) {
+    case "promoted":
+      return `${o.candidate} promoted to 100% after ${new Set(st.records.map((r) => r.step)).size} step(s)`;
+    case "held":
+      return `rollout held at ${st.weight}%: waiting for approval${st.failure ? ` (${st.failure.message})` : ""}`;
+    case "interrupted":
+      return st.failure?.message ?? "interrupted";
+    default:
+      return `${o.candidate} ${st.phase}: ${st.failure?.message ?? "no reason recorded"}${restoreMs !== null ? `; traffic restored to ${o.stable} in ${restoreMs} ms` : ""}`;
+  }
+}
+
 export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<RolloutResult> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? (() => {});
@@ -162,60 +176,21 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   };
 
   // 1. Where are we? The checkpoint on the target, its live split and its owner are the truth.
-  const waitLimit = clock.now() + lease + o.intervalMs;
-  let b: Begin;
-  for (;;) {
-    stored = await router.readCheckpoint();
-    const decoded = decodeCheckpoint(stored, { target: router.target, steps: spec.steps });
-    const live = await router.readSplit();
-    const gone = decoded.kind === "ok" && processGone(decoded.checkpoint.owner.host, decoded.checkpoint.owner.pid);
-    const history =
-      decoded.kind === "ok" && decoded.checkpoint.releaseKey === o.releaseKey && decoded.checkpoint.state.phase !== "interrupted"
-        ? undefined
-        : await stableHistory();
-    if (decoded.kind === "ok") lastPromoted = decoded.checkpoint.lastPromoted;
-    if (decoded.kind === "ok" && decoded.migratedFrom)
-      log({ kind: "info", message: `read a schema-${decoded.migratedFrom} checkpoint on ${router.target}; it is rewritten as schema 2 with the next write` });
-    b = begin({
-      spec,
-      releaseKey: o.releaseKey,
-      stable: o.stable,
-      candidate: o.candidate,
-      target: router.target,
-      stored: decoded,
-      live,
-      now: clock.now(),
-      me,
-      ownerGone: gone,
-      ...(history ? { stableHistory: history } : {}),
-    });
-    if (b.kind !== "wait") break;
-    if (clock.now() >= waitLimit) {
-      const refused = start(spec, o.stable, o.candidate, clock.now()).state;
-      return result(
-        {
-          ...refused,
-          phase: "interrupted",
-          failure: failureAt(refused, {
+  const b = await establish();
+  if (b.kind === "wait" || b.kind === "refuse") {
+    // Nothing of this release was written or moved.
+    const refused = start(spec, o.stable, o.candidate, clock.now()).state;
+    const failure =
+      b.kind === "wait"
+        ? failureAt(refused, {
             gate: "lease",
             value: "held",
             threshold: "free",
             message: `${b.message}; gave up waiting. If that engine is gone, its lease runs out at that time; nothing was moved`,
-          }),
-        },
-        `${o.candidate} not started: ${b.message}; gave up waiting (nothing was moved)`,
-      );
-    }
-    log({ kind: "info", message: `${b.message}; waiting for it to end (at most ${Math.round((waitLimit - clock.now()) / 1000)} s)` });
-    await clock.sleep(Math.max(100, Math.min(b.until - clock.now() + 100, o.intervalMs)));
-  }
-
-  if (b.kind === "refuse") {
-    const refused = start(spec, o.stable, o.candidate, clock.now()).state;
-    return result(
-      { ...refused, phase: "interrupted", failure: failureAt(refused, { gate: "checkpoint", value: "refused", threshold: "-", message: b.message }) },
-      `${o.candidate} not started: ${b.message}`,
-    );
+          })
+        : failureAt(refused, { gate: "checkpoint", value: "refused", threshold: "-", message: b.message });
+    const why = b.kind === "wait" ? `${b.message}; gave up waiting (nothing was moved)` : b.message;
+    return result({ ...refused, phase: "interrupted", failure }, `${o.candidate} not started: ${why}`);
   }
 
   let decision: Decision = b.decision;
@@ -288,15 +263,46 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   }
 
   const st = decision.state;
-  const message =
-    st.phase === "promoted"
-      ? `${o.candidate} promoted to 100% after ${new Set(st.records.map((r) => r.step)).size} step(s)`
-      : st.phase === "held"
-        ? `rollout held at ${st.weight}%: waiting for approval${st.failure ? ` (${st.failure.message})` : ""}`
-        : st.phase === "interrupted"
-          ? (st.failure?.message ?? "interrupted")
-          : `${o.candidate} ${String(st.phase)}: ${st.failure?.message ?? "no reason recorded"}${restoreMs !== null ? `; traffic restored to ${o.stable} in ${String(restoreMs)} ms` : ""}`;
+  const message = outcomeMessage(o, st, restoreMs);
   return result(st, message, { resumed });
+
+  /**
+   * Reads the checkpoint, the live split and the owner until the release may
+   * begin, or another engine's lease has been waited on for as long as it can
+   * last (then the answer is still "wait").
+   */
+  async function establish(): Promise<Begin> {
+    const waitLimit = clock.now() + lease + o.intervalMs;
+    for (;;) {
+      stored = await router.readCheckpoint();
+      const decoded = decodeCheckpoint(stored, { target: router.target, steps: spec.steps });
+      const live = await router.readSplit();
+      const gone = decoded.kind === "ok" && processGone(decoded.checkpoint.owner.host, decoded.checkpoint.owner.pid);
+      const history =
+        decoded.kind === "ok" && decoded.checkpoint.releaseKey === o.releaseKey && decoded.checkpoint.state.phase !== "interrupted"
+          ? undefined
+          : await stableHistory();
+      if (decoded.kind === "ok") lastPromoted = decoded.checkpoint.lastPromoted;
+      if (decoded.kind === "ok" && decoded.migratedFrom)
+        log({ kind: "info", message: `read a schema-${decoded.migratedFrom} checkpoint on ${router.target}; it is rewritten as schema 2 with the next write` });
+      const b = begin({
+        spec,
+        releaseKey: o.releaseKey,
+        stable: o.stable,
+        candidate: o.candidate,
+        target: router.target,
+        stored: decoded,
+        live,
+        now: clock.now(),
+        me,
+        ownerGone: gone,
+        ...(history ? { stableHistory: history } : {}),
+      });
+      if (b.kind !== "wait" || clock.now() >= waitLimit) return b;
+      log({ kind: "info", message: `${b.message}; waiting for it to end (at most ${Math.round((waitLimit - clock.now()) / 1000)} s)` });
+      await clock.sleep(Math.max(100, Math.min(b.until - clock.now() + 100, o.intervalMs)));
+    }
+  }
 
   /**
    * Carries out one action. A move is made only through a guarded write;
