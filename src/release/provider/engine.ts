@@ -176,11 +176,12 @@ export async function diff(_id: string, olds: Props, news: Props) {
 
 async function rollout(props: Props): Promise<{ id: string; outs: Props }> {
   const { __provider, ...rest } = props;
+  // Parsed again although check parsed it: check lets values unknown during preview through, and they arrive here resolved.
   const i = TrafficSplitInputs.parse(rest);
-  const refusal = forecastRefusal(i, specFor(i));
+  const spec = specFor(i);
+  const refusal = forecastRefusal(i, spec);
   if (refusal) throw new Error(refusal);
   const log = progressLogger();
-  const spec = specFor(i);
   if (i.release.strategy !== "direct" && !i.immediate) log({ kind: "info", message: describeForecast(forecast(spec, i.release.analysis.expectedRps)) });
   const router = await routerFor(i);
   const result = await runRollout(optionsFor(i), await depsFor(i, router, log)).finally(() => log.flushed());
