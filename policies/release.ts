@@ -1,21 +1,18 @@
 import type { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import { strictEnvironmentOf } from "./lib/environment";
 import { known } from "./lib/policy";
+import type { z } from "zod";
+import type { ReleaseConfig } from "../src/config/schema";
 import { TRAFFIC_SPLIT_TOKEN } from "../src/release/provider/token";
 
 /** The release engine's dynamic resource (src/release/provider/token.ts is its one home). */
 export const TRAFFIC_SPLIT = TRAFFIC_SPLIT_TOKEN;
 
-interface Release {
-  strategy?: "direct" | "blue-green" | "canary";
-  steps?: number[];
-  autoRollback?: boolean;
-  manualApproval?: boolean;
-  approval?: { source?: string; timeoutSeconds?: number };
-  analysis?: { stepCriteria?: Record<string, unknown>; expectedRps?: number; guardrails?: unknown; onInconclusive?: string };
-  /** Critical checks: `paths` and `websocketPath` (see src/config/schema.ts). */
-  smokeTests?: { paths?: string[]; websocketPath?: string };
-}
+/** Every key any strategy's release block may have, each optional: what the pack may find in a TrafficSplit's `release`. */
+type AnyKeyOf<U> = U extends unknown ? keyof U : never;
+type Loose<U> = { [K in AnyKeyOf<U>]?: U extends { [P in K]?: infer V } ? V : never };
+/** The release block as the config schema takes it in (src/config/schema.ts), nothing assumed present: the pack checks, it does not trust. */
+type Release = Loose<z.input<typeof ReleaseConfig>>;
 
 function onRelease(check: (r: Release, args: ResourceValidationArgs, report: ReportViolation) => void): ResourceValidationPolicy["validateResource"] {
   const validate = (args: ResourceValidationArgs, report: ReportViolation) => {
