@@ -39,7 +39,7 @@ export class ExistingCluster extends pulumi.ComponentResource {
       { ...(given ? { kubeconfig: given } : {}), ...(args.context ? { context: args.context } : {}), enableServerSideApply: true, deleteUnreachable: false },
       { parent: this },
     );
-    this.registerOutputs({});
+    this.registerOutputs({ name: this.name, endpoint: this.endpoint });
   }
 }
 

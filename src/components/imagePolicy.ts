@@ -55,6 +55,6 @@ export class ImagePolicy extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({});
+    this.registerOutputs({ policy: this.policy.id });
   }
 }

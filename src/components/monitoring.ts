@@ -168,7 +168,7 @@ export class Monitoring extends pulumi.ComponentResource {
         child,
       );
     }
-    this.registerOutputs({});
+    this.registerOutputs({ uptimeCheck: this.uptimeCheck.uptimeCheckId, alerts: this.alerts.map((a) => a.name), dashboard: this.dashboard?.id });
   }
 }
 

@@ -33,6 +33,6 @@ export class ProjectApis extends pulumi.ComponentResource {
           { parent: this },
         ),
     );
-    this.registerOutputs({});
+    this.registerOutputs({ services: this.services.map((s) => s.service) });
   }
 }

@@ -144,7 +144,7 @@ export class Release extends pulumi.ComponentResource {
         );
       }
     }
-    this.registerOutputs({});
+    this.registerOutputs({ records: this.records });
   }
 
   /** Keeps a split's release record, under what it releases. */

@@ -52,6 +52,6 @@ export class RuntimeSecrets extends pulumi.ComponentResource {
       this.grants.push(grant);
       this.refs[entry.secretId] = { secret: secret.secretId, version: version.version };
     }
-    this.registerOutputs({});
+    this.registerOutputs({ refs: this.refs });
   }
 }
