@@ -1,5 +1,5 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
-import { declaredEnvironment, environmentOfStack, PROJECT_ENVIRONMENTS, projectOf, stackOfUrn } from "./lib/environment";
+import { declaredEnvironment, environmentOfStack, isProjectNumber, projectEnvironment, projectOf, stackOfUrn } from "./lib/environment";
 
 /**
  * The environment a resource says it is in must be the one the pack
@@ -15,9 +15,13 @@ export const environmentBinding: ResourceValidationPolicy = {
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     const project = projectOf(args.props);
-    const byProject = project ? PROJECT_ENVIRONMENTS[project] : undefined;
+    const byProject = project ? projectEnvironment(project) : undefined;
     const stack = stackOfUrn(args.urn);
     const byStack = environmentOfStack(stack);
+    if (project && isProjectNumber(project))
+      report(
+        `GCP project ${project} is given by number, which policies/environments.json cannot bind to an environment: use the project ID, so the pack can check that ${stack ? `stack ${stack}` : "this stack"} deploys into its own environment's project.`,
+      );
     const declared = declaredEnvironment(args.props);
     if (byProject && byStack && byProject !== byStack)
       report(`stack ${stack} is ${byStack}, but it deploys into GCP project ${project}, which policies/environments.json binds to ${byProject}.`);
@@ -27,6 +31,6 @@ export const environmentBinding: ResourceValidationPolicy = {
       );
     if (declared && byStack && declared !== byStack)
       report(`declared ${declared} (labels or environment input), but stack ${stack} is ${byStack}: the stack's name decides.`);
-    if (!byProject && !byStack && !declared) args.notApplicable("the resource names no project, stack environment or label");
+    if (!project && !byStack && !declared) args.notApplicable("the resource names no project, stack environment or label");
   },
 };

@@ -29,6 +29,21 @@ export const PROJECT_ENVIRONMENTS: Readonly<Record<string, Environment>> = (() =
   return out;
 })();
 
+/**
+ * A project as the pack's record names it: GCP project IDs are lower case, and
+ * the providers also take "projects/<id>". A project number (all digits) names
+ * no ID, so it cannot be looked up.
+ */
+export const projectKey = (project: string) =>
+  project
+    .trim()
+    .toLowerCase()
+    .replace(/^projects\//, "");
+export const isProjectNumber = (project: string) => /^\d+$/.test(projectKey(project));
+
+/** The environment environments.json binds a project to, however the project is spelled. */
+export const projectEnvironment = (project: string): Environment | undefined => PROJECT_ENVIRONMENTS[projectKey(project)];
+
 /** Label maps that can carry the environment, by resource type. */
 const LABEL_PATHS: readonly (readonly string[])[] = [
   ["labels"],
@@ -89,7 +104,7 @@ export const projectOf = (props: Record<string, unknown>): string | undefined =>
 /** The environment the pack itself vouches for: the project binding and the stack name (the strictest of the two). */
 export function boundEnvironment(props: Record<string, unknown>, urn?: string): Environment | undefined {
   const project = projectOf(props);
-  return strictest([project ? PROJECT_ENVIRONMENTS[project] : undefined, environmentOfStack(stackOfUrn(urn))]);
+  return strictest([project ? projectEnvironment(project) : undefined, environmentOfStack(stackOfUrn(urn))]);
 }
 
 /** The resource's environment: what the pack vouches for, else what the program declares, else undefined. Never throws. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { projectEnvironment } from "../../policies/lib/environment";
 import { setOwn, withDefaults } from "./defaults";
 import { looksLikeUrl, shownUrl } from "./outbound";
 import { crossFieldIssues, ENVIRONMENTS, SECRET_KEYS, StackConfig, type Environment } from "./schema";
@@ -220,6 +221,18 @@ export function parseStackConfig(source: ConfigSource): ParseResult {
   for (const path of protoKeyPaths(decoded)) {
     const key = keyPath(path);
     if (!reported.has(key)) problems.push({ stack: source.stack, origin: source.origin, key, problem: "`__proto__` is not a key this config can have" });
+  }
+  if (parsed.success) {
+    // The pack's record of which project is which environment binds the program too: nothing of a dev stack is planned into production.
+    const project = parsed.data.gcp.project;
+    const bound = projectEnvironment(project);
+    if (bound && bound !== environment)
+      problems.push({
+        stack: source.stack,
+        origin: source.origin,
+        key: `${PROJECT}:gcp.project`,
+        problem: `is ${project}, which policies/environments.json binds to ${bound}, but stack ${source.stack} is ${environment}: deploy it into a ${environment} project`,
+      });
   }
   if (parsed.success && problems.length === 0) return { ok: true, config: parsed.data };
   if (!parsed.success) {

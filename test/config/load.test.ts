@@ -205,6 +205,22 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     expect(suffixed.ok && suffixed.config.backend.maxInstances).toBe(5);
   });
 
+  it("a stack deploys only into its own environment's project (policies/environments.json): a dev stack into the production project is refused", () => {
+    const intoProd = problemsOf("dev", (c) => void (section(c, "gcp")["project"] = "acme-delivery-prod"));
+    expect(intoProd).toEqual([
+      expect.objectContaining({
+        key: k("gcp.project"),
+        problem: "is acme-delivery-prod, which policies/environments.json binds to production, but stack dev is dev: deploy it into a dev project",
+      }),
+    ]);
+    // A suffixed stack is its environment; a project the record does not know is left to the pack.
+    expect(problemsOf("staging", (c) => void (section(c, "gcp")["project"] = "acme-delivery-dev"))).toEqual([
+      expect.objectContaining({ key: k("gcp.project"), problem: expect.stringContaining("binds to dev, but stack staging is staging") }),
+    ]);
+    const unknown = editedStackFile("dev", (c) => void (section(c, "gcp")["project"] = "someone-elses-sandbox"));
+    expect(parseStackConfig(readStackFile(unknown, "dev")).ok).toBe(true);
+  });
+
   it.each([
     ["999.999.999.999/32", /an IPv4 CIDR range such as 10\.0\.0\.0\/20 \(found "999\.999\.999\.999\/32"\)/],
     ["10.0.0.0/33", /an IPv4 CIDR range/],

@@ -441,6 +441,24 @@ describe("environments the program cannot fake", () => {
       "stack dev-feature-x is dev, but it deploys into GCP project acme-delivery-prod, which policies/environments.json binds to production.",
       "declared dev (labels or environment input), but its GCP project acme-delivery-prod is production (policies/environments.json): the project decides.",
     ]);
+    // However the project is spelled: "projects/<id>" and upper case are the same project to the providers.
+    for (const spelled of ["projects/acme-delivery-prod", "ACME-DELIVERY-PROD", " acme-delivery-prod "])
+      expect(
+        await analyze(
+          inStack(
+            "staging",
+            TYPES.runService,
+            service((s) => ((s.labels = labels("staging")), (s.project = spelled))),
+          ),
+        ),
+      ).toEqual([
+        `stack staging is staging, but it deploys into GCP project ${spelled}, which policies/environments.json binds to production.`,
+        `declared staging (labels or environment input), but its GCP project ${spelled} is production (policies/environments.json): the project decides.`,
+      ]);
+    // A project number cannot be bound, so it is not taken on trust (a provider resource included).
+    expect(await analyze(inStack("staging", "pulumi:providers:gcp", { project: "123456789012" }))).toEqual([
+      "GCP project 123456789012 is given by number, which policies/environments.json cannot bind to an environment: use the project ID, so the pack can check that stack staging deploys into its own environment's project.",
+    ]);
     // A Kubernetes object has no project: the stack's name decides.
     const ns = inStack("production", TYPES.namespace, { metadata: { name: "agents", labels: { "delivery/environment": "dev" } } });
     expect(await analyze(ns)).toEqual(["declared dev (labels or environment input), but stack production is production: the stack's name decides."]);

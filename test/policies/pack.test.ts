@@ -115,14 +115,16 @@ describe("levels per environment (the committed config files)", () => {
     expect(readdirSync(join(ROOT, "policies", "config")).sort()).toEqual(["dev.json", "production.json", "staging.json"]);
   });
 
-  it("production: every policy mandatory; dev: every policy advisory; staging: mandatory but for the listed few", () => {
+  it("production: every policy mandatory; dev: advisory but environment-binding (a dev stack never deploys into another environment's project); staging: mandatory but for the listed few", () => {
     const levels = (env: string) => {
       const { config, errors } = reconcilePolicyConfig(info, loadPolicyConfig(configFile(env)), configFile(env));
       expect(errors).toEqual([]);
       return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, v.enforcementLevel]));
     };
     expect(new Set(Object.values(levels("production")))).toEqual(new Set(["mandatory"]));
-    expect(new Set(Object.values(levels("dev")))).toEqual(new Set(["advisory"]));
+    const dev = levels("dev");
+    expect(Object.keys(dev).filter((k) => dev[k] !== "advisory")).toEqual(["environment-binding"]);
+    expect(dev["environment-binding"]).toBe("mandatory");
     const staging = levels("staging");
     expect(
       Object.keys(staging)
