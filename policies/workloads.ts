@@ -1,7 +1,7 @@
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { allContainers, onPodTemplates } from "./lib/podSpec";
 import { absentOr, known, read } from "./lib/policy";
-import { isWorkload } from "./lib/workloadKinds";
+import { isPatch, isWorkload } from "./lib/workloadKinds";
 
 const RUN_TO_COMPLETION = /^kubernetes:batch\/v1:(Job|CronJob)$/;
 
@@ -93,6 +93,9 @@ const namespaceOf = (r: PolicyResource): string | undefined => {
 /** Namespaces that belong to the cluster, not to a stack's workloads. */
 const SYSTEM_NAMESPACES = /^(kube-.*|default)$/;
 
+/** Helm releases and charts name the namespace their whole rendered manifest goes into. */
+const HELM_TYPES = new Set(["kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart"]);
+
 export const k8sNoSystemNamespace: StackValidationPolicy = {
   name: "k8s-no-system-namespace",
   description:
@@ -106,7 +109,9 @@ export const k8sNoSystemNamespace: StackValidationPolicy = {
           ? known(() => (r.props["metadata"] as { name?: string } | undefined)?.name)
           : isWorkload(r.type)
             ? namespaceOf(r)
-            : undefined;
+            : HELM_TYPES.has(r.type)
+              ? known(() => r.props["namespace"] as string | undefined)
+              : undefined;
       if (typeof ns === "string" && SYSTEM_NAMESPACES.test(ns))
         report(
           `${r.type === "kubernetes:core/v1:Namespace" ? "the stack declares" : `${r.name} runs in`} the namespace "${ns}", which belongs to the cluster: give the stack's workloads their own namespace (workloads.namespace).`,
@@ -134,7 +139,7 @@ export const k8sNamespaceNetworkPolicy: StackValidationPolicy = {
       if (r.type === "kubernetes:core/v1:Namespace") {
         const name = known(() => (r.props["metadata"] as { name?: string } | undefined)?.name);
         if (name) namespaces.set(name, r);
-      } else if (isWorkload(r.type)) {
+      } else if (isWorkload(r.type) && !isPatch(r.type)) {
         const ns = namespaceOf(r);
         if (ns && !namespaces.has(ns)) namespaces.set(ns, r);
       }

@@ -1,8 +1,8 @@
-import * as k8s from "@pulumi/kubernetes";
-import { validateResourceOfType, type ReportViolation, type ResourceValidation, type ResourceValidationArgs } from "@pulumi/policy";
+import type * as k8s from "@pulumi/kubernetes";
+import type { ReportViolation, ResourceValidation, ResourceValidationArgs } from "@pulumi/policy";
 import type { Unwrap } from "@pulumi/pulumi";
 import { known } from "./policy";
-import { POD_SPEC_PATH } from "./workloadKinds";
+import { podMetadataPath, POD_SPEC_PATH, replicasPath } from "./workloadKinds";
 
 export type PodSpec = Unwrap<k8s.types.input.core.v1.PodSpec>;
 export type PodMeta = Unwrap<k8s.types.input.meta.v1.ObjectMeta>;
@@ -21,60 +21,41 @@ export interface PodTemplate {
 type Check = (pod: PodTemplate, args: ResourceValidationArgs, report: ReportViolation) => void;
 
 /**
- * One check applied to Pods and to the pod templates of Deployments,
- * StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs. Each kind
- * matches by its type token (validateResourceOfType), so every other
- * resource is "not applicable" rather than silently passed.
+ * One check applied to Pods and to the pod template of every workload kind
+ * workloadKinds.ts lists (Deployments, StatefulSets, DaemonSets, ReplicaSets,
+ * Jobs, CronJobs, ReplicationControllers, PodTemplates, Argo Rollouts, and
+ * their Patch forms). Any other resource is "not applicable", never
+ * silently passed; one dispatch by type answers that once, not once per kind.
  */
 export function onPodTemplates(check: Check): ResourceValidation {
-  const templated =
-    (tmpl: () => { metadata?: unknown; spec?: unknown } | undefined, replicas?: () => number | undefined) =>
-    (args: ResourceValidationArgs, report: ReportViolation) => {
-      const t = known(tmpl);
-      const spec = t && known(() => t.spec);
-      if (!spec) return; // computed during preview, or absent (the API server would reject it)
-      check(
-        {
-          path: POD_SPEC_PATH[args.type]!.join("."),
-          metadata: known(() => t.metadata) as PodMeta | undefined,
-          spec: spec as PodSpec,
-          replicas: replicas ? known(replicas) : undefined,
-        },
-        args,
-        report,
-      );
-    };
-  const byType = [
-    validateResourceOfType(k8s.core.v1.Pod, (p, args, report) => templated(() => ({ metadata: p.metadata, spec: p.spec }))(args, report)),
-    validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) =>
-      templated(
-        () => d.spec?.template,
-        () => d.spec?.replicas,
-      )(args, report),
-    ),
-    validateResourceOfType(k8s.apps.v1.StatefulSet, (s, args, report) =>
-      templated(
-        () => s.spec?.template,
-        () => s.spec?.replicas,
-      )(args, report),
-    ),
-    validateResourceOfType(k8s.apps.v1.DaemonSet, (d, args, report) => templated(() => d.spec?.template)(args, report)),
-    validateResourceOfType(k8s.apps.v1.ReplicaSet, (r, args, report) =>
-      templated(
-        () => r.spec?.template,
-        () => r.spec?.replicas,
-      )(args, report),
-    ),
-    validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => templated(() => j.spec?.template)(args, report)),
-    validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => templated(() => c.spec?.jobTemplate?.spec?.template)(args, report)),
-  ];
-  // One dispatch by type (one "not applicable" for any other resource, instead of one per kind: the SDK throws for each).
-  const validations = new Map(byType.map((v) => [(v as { __pulumiType?: string }).__pulumiType!, v]));
   return (args, report) => {
-    const v = validations.get(args.type);
-    if (!v) return args.notApplicable(`only applies to ${[...validations.keys()].join(", ")}`);
-    return v(args, report);
+    const path = POD_SPEC_PATH[args.type];
+    if (!path) return args.notApplicable("only applies to Kubernetes workloads and their pod templates");
+    const spec = known(() => at(args.props, path));
+    if (typeof spec !== "object" || spec === null) return; // computed during preview, or absent (nothing to run)
+    const replicas = replicasPath(args.type);
+    const count = replicas ? known(() => at(args.props, replicas)) : undefined;
+    check(
+      {
+        path: path.join("."),
+        metadata: known(() => at(args.props, podMetadataPath(args.type)!)) as PodMeta | undefined,
+        spec: spec as PodSpec,
+        replicas: typeof count === "number" ? count : undefined,
+      },
+      args,
+      report,
+    );
   };
+}
+
+/** A property path's value; undefined where the path ends early. Unknown values throw (read through `known`). */
+function at(o: unknown, path: readonly string[]): unknown {
+  let v = o;
+  for (const k of path) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  return v;
 }
 
 export type ContainerKind = "containers" | "initContainers" | "ephemeralContainers";

@@ -34,6 +34,25 @@ describe("Pod Security Standards, restricted profile (every control)", () => {
     );
   });
 
+  it.each([
+    "kubernetes:apps/v1:DeploymentPatch",
+    "kubernetes:apps/v1:DaemonSetPatch",
+    "kubernetes:core/v1:PodPatch",
+    "kubernetes:batch/v1:CronJobPatch",
+    "kubernetes:core/v1:ReplicationController",
+    "kubernetes:core/v1:PodTemplate",
+    "kubernetes:argoproj.io/v1alpha1:Rollout",
+  ])("checks the pod template of a %s too (no workload kind passes unseen)", async (type) => {
+    const v = await reasons(
+      podWith((s) => ((s.hostNetwork = true), (s.containers[0].securityContext.privileged = true))),
+      type,
+    );
+    expect(v).toHaveLength(1);
+    expect(v[0]!.detail).toContain("host namespaces (hostNetwork=true)");
+    expect(v[0]!.detail).toContain('privileged (container "app" must not set securityContext.privileged=true)');
+    expect(await reasons(restrictedPodSpec(), type)).toEqual([]);
+  });
+
   // Each row: a control, an edit that breaks only it, and the reason the admission controller gives.
   const cases: [string, (s: Record<string, any>) => void, string][] = [
     ["HostProcess", (s) => (s.securityContext.windowsOptions = { hostProcess: true }), "hostProcess (pod must not set"],

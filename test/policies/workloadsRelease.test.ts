@@ -121,6 +121,21 @@ describe("Kubernetes workload policies", () => {
       'the stack declares the namespace "kube-public", which belongs to the cluster: give the stack\'s workloads their own namespace (workloads.namespace).',
     ]);
     expect(of(await pack.analyzeStack([ns, deploy(1), netpol]), "k8s-no-system-namespace")).toEqual([]);
+    // A Helm release puts its whole manifest in the namespace it names; a patch of a workload in kube-system is a workload there.
+    const helm = resource("kubernetes:helm.sh/v3:Release", { chart: "ingress-nginx", namespace: "kube-system" }, { name: "ingress" });
+    const patch = resource(
+      "kubernetes:apps/v1:DeploymentPatch",
+      { ...asKind(TYPES.deployment, restrictedPodSpec()), metadata: { name: "coredns", namespace: "kube-system" } },
+      { name: "coredns-patch" },
+    );
+    expect(
+      of(await pack.analyzeStack([ns, netpol, helm, patch]), "k8s-no-system-namespace")
+        .map((v) => v.detail)
+        .sort(),
+    ).toEqual([
+      'coredns-patch runs in the namespace "kube-system", which belongs to the cluster: give the stack\'s workloads their own namespace (workloads.namespace).',
+      'ingress runs in the namespace "kube-system", which belongs to the cluster: give the stack\'s workloads their own namespace (workloads.namespace).',
+    ]);
   });
 
   it("k8s-pod-disruption-budget: replicas > 1 (directly or via the HPA's minReplicas) need a PDB selecting the pods", async () => {

@@ -27,10 +27,20 @@ const labels = { app: "api" };
 export function asKind(type: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}, replicas = 1): Record<string, unknown> {
   const metadata = { name: "api", namespace: "agents", labels };
   const template = { metadata: { labels, annotations }, spec };
-  switch (type.split(":").pop()) {
+  switch (
+    type
+      .split(":")
+      .pop()!
+      .replace(/Patch$/, "")
+  ) {
+    case "PodTemplate":
+      return { metadata, template };
+    case "ReplicationController":
+      return { metadata, spec: { replicas, selector: labels, template } };
     case "Pod":
       return { metadata: { ...metadata, annotations }, spec };
     case "Deployment":
+    case "Rollout":
     case "StatefulSet":
     case "ReplicaSet":
       return { metadata, spec: { replicas, selector: { matchLabels: labels }, template } };
