@@ -3,6 +3,7 @@ import { validateResourceOfType, type ResourceValidationPolicy, type StackValida
 import { z } from "zod";
 import { environmentOf, strictEnvironmentOf } from "./lib/environment";
 import { isDefaultComputeAccount } from "./lib/gcp";
+import { policyBindings, PUBLIC_MEMBERS } from "./lib/iamGrants";
 import { absentOr, asArray, configSchemaOf, known, read, readConfig } from "./lib/policy";
 import { secretReason } from "./lib/secrets";
 
@@ -37,7 +38,6 @@ const PublicConfig = z.strictObject({
   /** Cloud Run services (by name) anyone may invoke. The pack's own list: a label the program sets cannot make a service public. */
   publicServices: z.array(z.string()).default([]),
 });
-const PUBLIC_MEMBERS = ["allUsers", "allAuthenticatedUsers"];
 /** Cloud Run IAM resource types, v2 (cloudrunv2, the service's `name`) and v1 (cloudrun, the service's `service`). */
 const IAM_TYPES: Readonly<Record<string, "name" | "service">> = {
   "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": "name",
@@ -65,12 +65,8 @@ function publicMembersOf(type: string, props: Record<string, unknown>): string[]
     return PUBLIC_MEMBERS.filter((m) => asArray(known(() => props["members"]) as string[] | undefined).includes(m));
   const policyData = known(() => props["policyData"]);
   if (typeof policyData !== "string") return [];
-  try {
-    const bindings = asArray((JSON.parse(policyData) as { bindings?: { members?: string[] }[] }).bindings);
-    return PUBLIC_MEMBERS.filter((m) => bindings.some((b) => asArray(b.members).includes(m)));
-  } catch {
-    return [];
-  }
+  const bindings = policyBindings(policyData);
+  return PUBLIC_MEMBERS.filter((m) => bindings.some((b) => b.members.includes(m)));
 }
 
 export const cloudRunNoPublicInvoker: StackValidationPolicy = {

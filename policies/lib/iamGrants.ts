@@ -45,21 +45,39 @@ export function grantsOf(type: string, props: Record<string, unknown>): Grant[] 
   }
   if (/Policy$/i.test(type)) {
     const data = known(() => props["policyData"]);
-    if (typeof data !== "string") return [];
-    try {
-      const bindings = asArray((JSON.parse(data) as { bindings?: { role?: unknown; members?: unknown[] }[] }).bindings);
-      return bindings.flatMap((b) =>
-        typeof b.role === "string"
-          ? asArray(b.members)
-              .filter((m): m is string => typeof m === "string")
-              .map((member) => ({ role: b.role as string, member }))
-          : [],
-      );
-    } catch {
-      return [];
-    }
+    return typeof data === "string" ? policyBindings(data).flatMap((b) => b.members.map((member) => ({ role: b.role, member }))) : [];
   }
   return [];
+}
+
+/** The value of a JSON object's field as Go's encoding/json decodes it into a struct: any case, the last such key wins. */
+function goField(o: unknown, name: string): unknown {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return undefined;
+  let value: unknown;
+  for (const [k, v] of Object.entries(o)) if (k.toLowerCase() === name) value = v;
+  return value;
+}
+
+/**
+ * The bindings of an IAM `policyData` document as the Google provider reads
+ * it (Go's encoding/json into the API's Policy: field names in any case, so
+ * `{"Bindings":[{"Role":…}]}` grants exactly what `bindings` would; a null
+ * binding is an empty one). Unparseable JSON grants nothing here: the
+ * provider refuses it before anything is applied.
+ */
+export function policyBindings(policyData: string): { role: string; members: string[] }[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(policyData);
+  } catch {
+    return [];
+  }
+  return asArray(goField(doc, "bindings") as unknown[] | undefined).flatMap((b) => {
+    const role = goField(b, "role");
+    if (typeof role !== "string") return [];
+    const members = asArray(goField(b, "members") as unknown[] | undefined).filter((m): m is string => typeof m === "string");
+    return [{ role, members }];
+  });
 }
 
 /** "on project acme-prod", "on folder folders/123", "on organization 456", or the scope alone when its id is not known. */

@@ -213,6 +213,12 @@ describe("Cloud Run policies", () => {
       { service: "ws-backend", location: "europe-west1", policyData: JSON.stringify({ bindings: [{ role: "roles/run.invoker", members: ["allUsers"] }] }) },
       { name: "v1-policy" },
     );
+    const shouted = resource(
+      "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy",
+      { name: "ws-backend", location: "europe-west1", policyData: JSON.stringify({ BINDINGS: [{ ROLE: "roles/run.invoker", MEMBERS: ["allUsers"] }] }) },
+      { name: "v2-policy-upper-case" },
+    );
+    expect(of(await pack.analyzeStack([shouted]), "cloud-run-no-public-invoker").map((v) => v.urn)).toEqual([shouted.urn]);
     expect(
       of(await pack.analyzeStack([member, binding, policy]), "cloud-run-no-public-invoker")
         .map((v) => v.urn)

@@ -50,6 +50,24 @@ function grant(type: string, role: string, member: string): Record<string, unkno
 }
 
 describe("project, folder and organization IAM", () => {
+  it("a policy document is read as the provider reads it (Go's encoding/json): field names in any case, the last duplicate wins, a null binding is empty", async () => {
+    const owner = { Role: "roles/owner", Members: ["user:mallory@example.com"] };
+    for (const doc of [
+      { Bindings: [owner] },
+      { BINDINGS: [{ ROLE: "roles/owner", MEMBERS: ["user:mallory@example.com"] }] },
+      { bindings: [], BINDINGS: [owner] },
+      { bindings: [null, owner] },
+    ])
+      expect(
+        await details(IAM.projectPolicy, { project: "acme-prod", policyData: JSON.stringify(doc) }, "gcp-iam-no-basic-roles"),
+        JSON.stringify(doc),
+      ).toEqual([expect.stringContaining("user:mallory@example.com is granted the basic role roles/owner on project acme-prod")]);
+    // The other way round too: a later key empties what an earlier one granted, as the provider would apply it.
+    expect(
+      await details(IAM.projectPolicy, { project: "acme-prod", policyData: JSON.stringify({ Bindings: [owner], bindings: [] }) }, "gcp-iam-no-basic-roles"),
+    ).toEqual([]);
+  });
+
   it("the program's own grants (node account: logging, metrics, metadata) pass every policy, as members, bindings and policies", async () => {
     for (const role of ["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer", "roles/stackdriver.resourceMetadata.writer"]) {
       for (const type of [IAM.projectMember, IAM.projectBinding, IAM.projectPolicy])
