@@ -10,6 +10,11 @@ export const gkePrivateNodes = gkePolicy(
       if (absentOr(v, (value) => !value))
         report("privateClusterConfig.enablePrivateNodes is not true: nodes get public IPs. Set it to true (with Cloud NAT for egress).");
     },
+    // A node pool can turn private nodes off for itself (networkConfig), whatever the cluster says.
+    nodePool: (np, _a, report) => {
+      if (known(() => np.networkConfig?.enablePrivateNodes) === false)
+        report("networkConfig.enablePrivateNodes is false: this pool's nodes get public IPs. Remove it (the pool follows the cluster's private nodes).");
+    },
   },
 );
 

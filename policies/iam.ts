@@ -214,7 +214,16 @@ const OWNER_REPO = /^[A-Za-z0-9_.-]+(@\d+)?\/[A-Za-z0-9_.-]+(@\d+)?$/;
 
 /** Why a GitHub provider's condition does not pin a repository, or undefined when it does. */
 export function githubConditionProblem(condition: string): string | undefined {
-  const equals = (claim: string) => [...condition.matchAll(new RegExp(`assertion\\.${claim}\\s*==\\s*['"]([^'"]*)['"]`, "g"))].map((m) => m[1]!);
+  // String literals are set aside first, so text inside a string is never read as a comparison.
+  const literals: string[] = [];
+  const code = condition.replace(/'([^'\\]*)'|"([^"\\]*)"/g, (_m, single: string | undefined, double: string | undefined) => {
+    literals.push(single ?? double ?? "");
+    return ` \u0000${literals.length - 1}\u0000 `;
+  });
+  // A pin is only a pin when every other term must hold too: any ||, ?: or ! could let another repository through.
+  if (/\|\||\?|!(?!=)|['"\\]/.test(code))
+    return "it is not a conjunction (&&) of comparisons: a ||, ?:, ! or an unterminated string can let any repository through";
+  const equals = (claim: string) => [...code.matchAll(new RegExp(`assertion\\.${claim}\\s*==\\s*\u0000(\\d+)\u0000`, "g"))].map((m) => literals[Number(m[1])]!);
   if (equals("repository").some((v) => OWNER_REPO.test(v)) || equals("repository_id").some((v) => /^\d+$/.test(v))) return undefined;
   const subs = equals("sub");
   for (const sub of subs) {

@@ -47,6 +47,17 @@ const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
 /** `container "a"` or `containers "a", "b"`, as the admission controller words it. */
 const plural = (noun: string, names: string[]) => `${noun}${names.length === 1 ? "" : "s"} ${quoted(names)}`;
 
+/**
+ * A seccomp or AppArmor profile's type as upstream judges it: undefined when
+ * no profile is set (the pod's, or the runtime's, applies); a profile that
+ * is set without a type has the empty type, which no level allows.
+ */
+function profileType(profile: { type?: unknown } | null | undefined): string | undefined {
+  if (!profile) return undefined;
+  const t = known(() => profile.type);
+  return typeof t === "string" ? t : t === undefined || t === null ? "" : JSON.stringify(t);
+}
+
 export const CONTROLS: Control[] = [
   {
     name: "HostProcess",
@@ -98,12 +109,13 @@ export const CONTROLS: Control[] = [
         if (k.startsWith(APPARMOR_ANNOTATION) && !(v === "" || v === "runtime/default" || v.startsWith("localhost/")))
           out.push(`forbidden AppArmor profile (annotation ${k}="${v}")`);
       }
-      const allowed = (t: unknown) => t === undefined || t === "RuntimeDefault" || t === "Localhost";
-      const podType = known(() => sc(pod).appArmorProfile?.type);
-      if (!allowed(podType)) out.push(`forbidden AppArmor profile (pod securityContext.appArmorProfile.type="${String(podType)}")`);
+      // As upstream: no profile is allowed; a profile is judged by its type, and a profile without one has the empty type.
+      const allowed = (t: string | undefined) => t === undefined || t === "RuntimeDefault" || t === "Localhost";
+      const podType = profileType(known(() => sc(pod).appArmorProfile));
+      if (!allowed(podType)) out.push(`forbidden AppArmor profile (pod securityContext.appArmorProfile.type="${podType}")`);
       for (const { name, c } of allContainers(pod.spec)) {
-        const t = known(() => c.securityContext?.appArmorProfile?.type);
-        if (!allowed(t)) out.push(`forbidden AppArmor profile (container "${name}" securityContext.appArmorProfile.type="${String(t)}")`);
+        const t = profileType(known(() => c.securityContext?.appArmorProfile));
+        if (!allowed(t)) out.push(`forbidden AppArmor profile (container "${name}" securityContext.appArmorProfile.type="${t}")`);
       }
       return out;
     },
@@ -240,13 +252,14 @@ export const CONTROLS: Control[] = [
     check: (pod) => {
       if (isWindows(pod)) return [];
       const valid = (t: unknown) => t === "RuntimeDefault" || t === "Localhost";
+      // As upstream: a profile that is set is judged by its type (none is the empty type, never valid); an unset one inherits.
       const out: string[] = [];
-      const podType = known(() => sc(pod).seccompProfile?.type);
-      if (podType !== undefined && !valid(podType)) out.push(`seccompProfile (pod must not set securityContext.seccompProfile.type to "${String(podType)}")`);
+      const podType = profileType(known(() => sc(pod).seccompProfile));
+      if (podType !== undefined && !valid(podType)) out.push(`seccompProfile (pod must not set securityContext.seccompProfile.type to "${podType}")`);
       const explicit: string[] = [];
       const implicit: string[] = [];
       for (const { name, c } of allContainers(pod.spec)) {
-        const t = known(() => c.securityContext?.seccompProfile?.type);
+        const t = profileType(known(() => c.securityContext?.seccompProfile));
         if (t !== undefined && !valid(t)) explicit.push(name);
         else if (t === undefined && !valid(podType)) implicit.push(name);
       }

@@ -91,7 +91,8 @@ export const PUBLIC_MEMBERS: readonly string[] = ["allUsers", "allAuthenticatedU
 
 /** The Compute Engine or App Engine default service account (as an IAM member or a bare email). */
 export const isDefaultServiceAccountMember = (member: string): boolean =>
-  /-compute@developer\.gserviceaccount\.com$/.test(member) || /@appspot\.gserviceaccount\.com$/.test(member);
+  // Case-insensitive: IAM compares e-mail addresses without case, and so does the provider.
+  /-compute@developer\.gserviceaccount\.com$/i.test(member) || /@appspot\.gserviceaccount\.com$/i.test(member);
 
 /** A service account as a member: `serviceAccount:` (Trivy), or any member naming an `*.iam.gserviceaccount.com` address (Checkov). */
-export const isServiceAccountMember = (member: string): boolean => member.startsWith("serviceAccount:") || /@.*\.iam\.gserviceaccount\.com$/.test(member);
+export const isServiceAccountMember = (member: string): boolean => /^serviceAccount:/i.test(member) || /@.*\.iam\.gserviceaccount\.com$/i.test(member);

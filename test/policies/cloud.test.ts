@@ -354,6 +354,7 @@ describe("GKE policies", () => {
 
   it.each<[string, "cluster" | "nodePool", (x: Record<string, any>) => void, string]>([
     ["gke-private-nodes", "cluster", (c) => (c.privateClusterConfig.enablePrivateNodes = false), "enablePrivateNodes is not true"],
+    ["gke-private-nodes", "nodePool", (n) => (n.networkConfig = { enablePrivateNodes: false }), "this pool's nodes get public IPs"],
     ["gke-workload-identity", "cluster", (c) => delete c.workloadIdentityConfig, "workloadPool is not set"],
     ["gke-workload-identity", "nodePool", (n) => (n.nodeConfig.workloadMetadataConfig.mode = "GCE_METADATA"), 'mode is "GCE_METADATA"'],
     ["gke-shielded-nodes", "cluster", (c) => (c.enableShieldedNodes = false), "enableShieldedNodes is false"],

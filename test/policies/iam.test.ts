@@ -136,6 +136,13 @@ describe("project, folder and organization IAM", () => {
     ],
     [
       "gcp-iam-no-default-service-accounts",
+      IAM.projectMember,
+      "roles/logging.logWriter",
+      "serviceAccount:123456789-COMPUTE@DEVELOPER.GSERVICEACCOUNT.COM",
+      "serviceAccount:123456789-COMPUTE@DEVELOPER.GSERVICEACCOUNT.COM is granted roles/logging.logWriter on project acme-prod, but default service accounts",
+    ],
+    [
+      "gcp-iam-no-default-service-accounts",
       IAM.orgMember,
       "roles/logging.logWriter",
       "serviceAccount:42-compute@developer.gserviceaccount.com",
@@ -289,6 +296,7 @@ describe("Workload Identity Federation providers", () => {
       "assertion.repository_id == '123456789'",
       "assertion.sub == 'repo:acme/progressive-delivery:ref:refs/heads/main'",
       "assertion.repository_owner == 'acme' && assertion.repository == \"acme/progressive-delivery\"",
+      "assertion.repository == 'acme/progressive-delivery' && assertion.ref != 'refs/heads/scratch'",
     ]) {
       expect(
         (
@@ -343,6 +351,15 @@ describe("Workload Identity Federation providers", () => {
     ["a wildcard repository", (p) => (p.attributeCondition = "assertion.sub == 'repo:acme/*:ref:refs/heads/main'"), "its assertion.sub value has a wildcard"],
     ["an abusable claim", (p) => (p.attributeCondition = "assertion.sub == 'environment:production'"), 'it matches assertion.sub on the "environment" claim'],
     ["a prefix match", (p) => (p.attributeCondition = "assertion.repository.startsWith('acme/')"), "does not pin a repository"],
+    ["a disjunction", (p) => (p.attributeCondition = "assertion.repository == 'acme/app' || true"), "it is not a conjunction (&&) of comparisons"],
+    ["a negation", (p) => (p.attributeCondition = "!(assertion.repository == 'acme/app')"), "it is not a conjunction (&&) of comparisons"],
+    ["a ternary", (p) => (p.attributeCondition = "assertion.repository == 'acme/app' ? true : true"), "it is not a conjunction (&&) of comparisons"],
+    ["the comparison inside a string", (p) => (p.attributeCondition = "'assertion.repository == \\'acme/app\\'' != ''"), "does not pin a repository"],
+    [
+      "the comparison inside a double-quoted string",
+      (p) => (p.attributeCondition = `"assertion.repository == 'acme/app'" != ""`),
+      "it does not compare assertion.repository",
+    ],
   ])("gcp-wif-github-repository: %s fails", async (_what, edit, message) => {
     const d = await details(IAM.wif, github(edit), "gcp-wif-github-repository");
     expect(d).toHaveLength(1);

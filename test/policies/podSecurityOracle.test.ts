@@ -17,11 +17,12 @@ beforeAll(() => {
 }, 300_000);
 
 const opt = <T>(...values: T[]) => fc.option(fc.constantFrom(...values), { nil: undefined });
-const seccomp = opt("RuntimeDefault", "Localhost", "Unconfined").map((type) =>
-  type ? { type, ...(type === "Localhost" ? { localhostProfile: "p.json" } : {}) } : undefined,
+// "typeless": a profile object without a type (upstream judges it by the empty type).
+const seccomp = opt("RuntimeDefault", "Localhost", "Unconfined", "typeless").map((type) =>
+  type === "typeless" ? {} : type ? { type, ...(type === "Localhost" ? { localhostProfile: "p.json" } : {}) } : undefined,
 );
-const appArmor = opt("RuntimeDefault", "Localhost", "Unconfined").map((type) =>
-  type ? { type, ...(type === "Localhost" ? { localhostProfile: "p" } : {}) } : undefined,
+const appArmor = opt("RuntimeDefault", "Localhost", "Unconfined", "typeless").map((type) =>
+  type === "typeless" ? { localhostProfile: "p" } : type ? { type, ...(type === "Localhost" ? { localhostProfile: "p" } : {}) } : undefined,
 );
 const seLinux = opt(
   { type: "container_t" },
@@ -185,6 +186,8 @@ const EDITS: Record<string, (p: Pod) => void> = {
   dropPodSeccomp: (p) => delete p.spec["securityContext"].seccompProfile,
   containerSeccompLocalhost: (p) => (c0(p).securityContext.seccompProfile = { type: "Localhost", localhostProfile: "p.json" }),
   containerSeccompUnconfined: (p) => (c0(p).securityContext.seccompProfile = { type: "Unconfined" }),
+  containerSeccompTypeless: (p) => (c0(p).securityContext.seccompProfile = {}),
+  podSeccompTypeless: (p) => (p.spec["securityContext"].seccompProfile = {}),
   podRunAsNonRootToContainers: (p) => {
     delete p.spec["securityContext"].runAsNonRoot;
     for (const c of p.spec["containers"]) c.securityContext.runAsNonRoot = true;
@@ -219,6 +222,7 @@ const EDITS: Record<string, (p: Pod) => void> = {
   seLinuxBad: (p) => (p.spec["securityContext"].seLinuxOptions = { type: "unconfined_t" }),
   appArmorOk: (p) => (p.spec["securityContext"].appArmorProfile = { type: "RuntimeDefault" }),
   appArmorBad: (p) => (c0(p).securityContext.appArmorProfile = { type: "Unconfined" }),
+  appArmorTypeless: (p) => (p.spec["securityContext"].appArmorProfile = {}),
   appArmorAnnotationOk: (p) => (p.metadata["annotations"] = { "container.apparmor.security.beta.kubernetes.io/c0": "localhost/prof" }),
   appArmorAnnotationBad: (p) => (p.metadata["annotations"] = { "container.apparmor.security.beta.kubernetes.io/c0": "unconfined" }),
   procMountDefault: (p) => (c0(p).securityContext.procMount = "Default"),
