@@ -78,7 +78,7 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
   configSchema: configSchemaOf(PublicConfig),
   validateStack: (args, report) => {
     const cfg = readConfig("cloud-run-no-public-invoker", PublicConfig, args);
-    const services = args.resources.filter((r) => r.type === SERVICE);
+    const services = args.resources.filter((r) => r.type === SERVICE || r.type === V1_SERVICE);
     for (const s of args.resources.filter((r) => r.type === SERVICE || r.type === V1_SERVICE)) {
       const name = known((): unknown => s.props["name"]);
       const annotations = known(() => (s.props["metadata"] as { annotations?: Record<string, string> } | undefined)?.annotations) ?? {};
@@ -105,12 +105,21 @@ export const cloudRunNoPublicInvoker: StackValidationPolicy = {
       if (!key) continue;
       const members = publicMembersOf(r.type, r.props);
       if (members.length === 0) continue;
-      // Find the service through the input's dependency (known even during preview), else by name.
-      const name = known((): unknown => r.props[key]);
-      const service =
-        (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE) ?? services.find((s) => known((): unknown => s.props["name"]) === name);
-      const serviceName = (service && known((): unknown => service.props["name"])) ?? name;
-      if (typeof serviceName !== "string" || !cfg.publicServices.includes(serviceName)) {
+      // The grant is on the service it names; only while that name is unknown (preview) does the input's dependency say which.
+      const named = known((): unknown => r.props[key]);
+      const dependency = (r.propertyDependencies[key] ?? []).find((d) => d.type === SERVICE || d.type === V1_SERVICE);
+      const serviceName = typeof named === "string" ? named : dependency && known((): unknown => dependency.props["name"]);
+      // publicServices names this stack's services: a grant naming another project than the stack's service of that name is not on it.
+      const project = known((): unknown => r.props["project"]);
+      const sameName = services.filter((s) => known((): unknown => s.props["name"]) === serviceName);
+      const elsewhere =
+        typeof project === "string" &&
+        sameName.length > 0 &&
+        sameName.every((s) => {
+          const p = known((): unknown => s.props["project"]);
+          return typeof p === "string" && p !== project;
+        });
+      if (typeof serviceName !== "string" || !cfg.publicServices.includes(serviceName) || elsewhere) {
         report(
           `${r.name} grants ${members.join(", ")} on Cloud Run service ${typeof serviceName === "string" ? serviceName : "(unknown)"}, which this policy's publicServices does not list: remove the grant and name the invokers (group:, serviceAccount:), or add the service to publicServices in the pack config of this stack.`,
           r.urn,

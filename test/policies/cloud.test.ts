@@ -195,6 +195,34 @@ describe("Cloud Run policies", () => {
     expect(of(await pack.analyzeStack([svc, binding]), "cloud-run-no-public-invoker")[0]!.detail).toContain("grants allAuthenticatedUsers");
     const named = resource(TYPES.runIamMember, { name: "ws-backend", role: "roles/run.invoker", member: "group:ops@example.com" });
     expect(of(await pack.analyzeStack([svc, named]), "cloud-run-no-public-invoker")).toEqual([]);
+
+    // The grant is on the service it names, whatever it depends on: an allowed service's dependency does not cover another name.
+    const allowWs = { "cloud-run-no-public-invoker": { properties: { publicServices: ["ws-backend"] } } };
+    const other = resource(
+      TYPES.runIamMember,
+      { name: "internal-api", role: "roles/run.invoker", member: "allUsers" },
+      { name: "sneaky", propertyDependencies: { name: [svc.urn] } },
+    );
+    expect(of(await pack.analyzeStack([svc, other], allowWs), "cloud-run-no-public-invoker").map((v) => v.detail)).toEqual([
+      expect.stringContaining("sneaky grants allUsers on Cloud Run service internal-api"),
+    ]);
+    // An allowed name in another project than this stack's service of that name is not that service.
+    const inProject = resource(
+      TYPES.runService,
+      service((x) => (x.project = "acme-delivery-prod")),
+      { name: "backend-prod" },
+    );
+    const elsewhere = resource(
+      "gcp:cloudrun/iamMember:IamMember",
+      { service: "ws-backend", project: "acme-billing-prod", location: "us-central1", role: "roles/run.invoker", member: "allUsers" },
+      { name: "billing-invoker" },
+    );
+    const here = resource(
+      "gcp:cloudrun/iamMember:IamMember",
+      { service: "ws-backend", project: "acme-delivery-prod", location: "europe-west1", role: "roles/run.invoker", member: "allUsers" },
+      { name: "our-invoker" },
+    );
+    expect(of(await pack.analyzeStack([inProject, elsewhere, here], allowWs), "cloud-run-no-public-invoker").map((v) => v.urn)).toEqual([elsewhere.urn]);
   });
 
   it("cloud-run-no-public-invoker: the v1 Cloud Run IAM types (gcp.cloudrun.IamMember, IamBinding, IamPolicy) are held to the same rule", async () => {
