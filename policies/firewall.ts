@@ -1,7 +1,7 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { known, read } from "./lib/policy";
-import { knownElements, knownList } from "./lib/values";
+import { isInternetWide, knownElements, knownList } from "./lib/values";
 
 /**
  * VPC firewall rules (gcp.compute.Firewall). The stacks declare none today
@@ -33,12 +33,6 @@ const DEFAULT_INTERNAL_RANGE = "10.128.0.0/9";
 const ALL_PROTOCOLS = ["all", "-1"];
 /** Protocols with ports (names and IANA numbers): without `ports` they allow every port. */
 const PORT_PROTOCOLS = ["tcp", "udp", "sctp", "6", "17", "132"];
-
-/** An address range meaning "any address": 0.0.0.0/0, ::/0 and the spellings scanners accept. */
-export const isAnyAddress = (cidr: string): boolean => {
-  const c = cidr.trim();
-  return c === "*" || c.endsWith("/0") || ["0.0.0.0", "::", "::0"].includes(c);
-};
 
 interface Rule {
   protocol: string;
@@ -101,7 +95,7 @@ function openSources(f: FirewallProps): string[] | undefined {
     return n + (r.kind === "absent" ? 0 : r.kind === "unknown" ? 1 : r.value.length);
   }, 0);
   if (declared === 0) return ["(no source: 0.0.0.0/0)"];
-  return ranges.filter(isAnyAddress);
+  return ranges.filter(isInternetWide);
 }
 
 function firewallPolicy(
@@ -201,7 +195,7 @@ export const gcpFirewallNoPublicEgress = firewallPolicy(
     if (state.direction !== "EGRESS" || rulesOf(() => f.allows).length === 0) return;
     const destinations = read(() => f.destinationRanges);
     if (destinations.kind === "unknown") return;
-    const open = destinations.kind === "absent" ? ["(no destination: 0.0.0.0/0)"] : knownElements(destinations.value).filter(isAnyAddress);
+    const open = destinations.kind === "absent" ? ["(no destination: 0.0.0.0/0)"] : knownElements(destinations.value).filter(isInternetWide);
     if (open.length)
       report(
         `the egress rule allows ${rulesOf(() => f.allows)

@@ -1,5 +1,6 @@
 import { isDefaultComputeAccount } from "./lib/gcp";
 import { gkePolicy } from "./lib/gke";
+import { isInternetWide } from "./lib/values";
 import { absentOr, asArray, known, read } from "./lib/policy";
 
 export const gkePrivateNodes = gkePolicy(
@@ -123,7 +124,10 @@ export const gkeMasterAuthorizedNetworks = gkePolicy(
       }
       for (const b of asArray(known(() => c.masterAuthorizedNetworksConfig?.cidrBlocks))) {
         const cidr = known(() => b.cidrBlock);
-        if (cidr === "0.0.0.0/0" || cidr === "::/0") report(`masterAuthorizedNetworksConfig lists ${cidr}: that authorises the whole internet.`);
+        if (typeof cidr === "string" && isInternetWide(cidr))
+          report(
+            `masterAuthorizedNetworksConfig lists ${cidr}: that authorises the whole internet, or most of it. List the networks that need the control plane.`,
+          );
       }
     },
   },

@@ -393,6 +393,7 @@ describe("GKE policies", () => {
     ["gke-no-legacy-auth", "cluster", (c) => (c.masterAuth.clientCertificateConfig.issueClientCertificate = true), "issueClientCertificate is true"],
     ["gke-master-authorized-networks", "cluster", (c) => delete c.masterAuthorizedNetworksConfig, "masterAuthorizedNetworksConfig is not set"],
     ["gke-master-authorized-networks", "cluster", (c) => c.masterAuthorizedNetworksConfig.cidrBlocks.push({ cidrBlock: "0.0.0.0/0" }), "lists 0.0.0.0/0"],
+    ["gke-master-authorized-networks", "cluster", (c) => c.masterAuthorizedNetworksConfig.cidrBlocks.push({ cidrBlock: "128.0.0.0/1" }), "lists 128.0.0.0/1"],
     ["gke-node-auto-repair-upgrade", "nodePool", (n) => (n.management.autoUpgrade = false), "management.autoUpgrade is false"],
     ["gke-node-service-account", "nodePool", (n) => delete n.nodeConfig.serviceAccount, "nodes run as the default compute service account"],
     ["gke-node-service-account", "cluster", (c) => delete c.removeDefaultNodePool, "the default node pool runs as the default compute service account"],

@@ -128,6 +128,8 @@ describe("firewall rules", () => {
   it.each<[string, (r: Record<string, any>) => void, string]>([
     ["gcp-firewall-no-public-ingress", (r) => (r.sourceRanges = ["0.0.0.0/0"]), "the rule allows tcp 443,8080-8081 from 0.0.0.0/0"],
     ["gcp-firewall-no-public-ingress", (r) => (r.sourceRanges = ["::/0"]), "from ::/0"],
+    ["gcp-firewall-no-public-ingress", (r) => (r.sourceRanges = ["0.0.0.0/1", "128.0.0.0/1"]), "from 0.0.0.0/1, 128.0.0.0/1"],
+    ["gcp-firewall-no-public-ingress", (r) => (r.sourceRanges = ["2000::/3"]), "from 2000::/3"],
     ["gcp-firewall-no-public-ingress", (r) => delete r.sourceRanges, "from (no source: 0.0.0.0/0)"],
     ["gcp-firewall-no-public-ingress", (r) => (r.sourceRanges = ["10.128.0.0/9"]), "the default network's default-allow-internal range"],
     ["gcp-firewall-narrow-ports", (r) => (r.allows = [{ protocol: "all" }]), "the ingress rule allows every port (all protocols)"],
