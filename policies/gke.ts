@@ -1,5 +1,5 @@
 import { isDefaultComputeAccount } from "./lib/gcp";
-import { gkePolicy } from "./lib/gke";
+import { gkePolicy, onNodeConfig } from "./lib/gke";
 import { isInternetWide } from "./lib/values";
 import { absentOr, asArray, known, read } from "./lib/policy";
 
@@ -19,6 +19,17 @@ export const gkePrivateNodes = gkePolicy(
   },
 );
 
+/** Pods see the GKE metadata server, not the node's credentials: in every node pool, and in the default pool while it is kept. */
+const gkeMetadataServer = onNodeConfig((nodeConfig, pool, report) => {
+  const mode = read(() => nodeConfig()?.workloadMetadataConfig?.mode);
+  // The default pool, created with the cluster, takes GKE_METADATA from the cluster's workload pool when unset; only an explicit other mode opts out.
+  const unsafe = pool === "default" ? mode.kind === "value" && mode.value !== "GKE_METADATA" : absentOr(mode, (value) => value !== "GKE_METADATA");
+  if (unsafe)
+    report(
+      `nodeConfig.workloadMetadataConfig.mode is ${mode.kind === "value" ? `"${mode.value}"` : "not set"}${pool === "default" ? " for the default node pool" : ""}: set it to "GKE_METADATA" so pods use Workload Identity, not the node's service account.`,
+    );
+});
+
 export const gkeWorkloadIdentity = gkePolicy(
   {
     name: "gke-workload-identity",
@@ -26,30 +37,30 @@ export const gkeWorkloadIdentity = gkePolicy(
     severity: "high",
   },
   {
-    cluster: (c, _a, report) => {
+    cluster: (c, a, report) => {
       if (read(() => c.workloadIdentityConfig?.workloadPool).kind === "absent")
         report('workloadIdentityConfig.workloadPool is not set: set it to "<project>.svc.id.goog".');
+      return gkeMetadataServer.cluster(c, a, report);
     },
-    nodePool: (np, _a, report) => {
-      const mode = read(() => np.nodeConfig?.workloadMetadataConfig?.mode);
-      if (absentOr(mode, (value) => value !== "GKE_METADATA"))
-        report(
-          `nodeConfig.workloadMetadataConfig.mode is ${mode.kind === "value" ? `"${mode.value}"` : "not set"}: set it to "GKE_METADATA" so pods use Workload Identity, not the node's service account.`,
-        );
-    },
+    nodePool: gkeMetadataServer.nodePool,
   },
 );
+
+const integrityMonitoring = onNodeConfig((nodeConfig, pool, report) => {
+  if (known(() => nodeConfig()?.shieldedInstanceConfig?.enableIntegrityMonitoring) === false)
+    report(
+      `nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring is false${pool === "default" ? " for the default node pool" : ""}: keep integrity monitoring on.`,
+    );
+});
 
 export const gkeShieldedNodes = gkePolicy(
   { name: "gke-shielded-nodes", description: "Shielded GKE nodes (secure boot, integrity monitoring) stay on.", severity: "medium" },
   {
-    cluster: (c, _a, report) => {
+    cluster: (c, a, report) => {
       if (known(() => c.enableShieldedNodes) === false) report("enableShieldedNodes is false: remove it or set it to true.");
+      return integrityMonitoring.cluster(c, a, report);
     },
-    nodePool: (np, _a, report) => {
-      if (known(() => np.nodeConfig?.shieldedInstanceConfig?.enableIntegrityMonitoring) === false)
-        report("nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring is false: keep integrity monitoring on.");
-    },
+    nodePool: integrityMonitoring.nodePool,
   },
 );
 

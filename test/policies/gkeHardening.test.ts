@@ -78,6 +78,19 @@ describe("GKE hardening (the scanners' GKE checks)", () => {
     expect((await pack.analyze(TYPES.cluster, keptDefaultPool())).diagnostics.map((d) => d.policyName)).toEqual(["gke-separate-node-pools"]);
   });
 
+  it("a kept default pool is held to the node pools' Workload Identity and integrity-monitoring rules", async () => {
+    const weak = keptDefaultPool();
+    (weak["nodeConfig"] as Record<string, any>).workloadMetadataConfig = { mode: "GCE_METADATA" };
+    (weak["nodeConfig"] as Record<string, any>).shieldedInstanceConfig = { enableSecureBoot: true, enableIntegrityMonitoring: false };
+    const d = (await pack.analyze(TYPES.cluster, weak)).diagnostics;
+    expect(d.filter((x) => x.policyName === "gke-workload-identity").map((x) => x.detail)).toEqual([
+      'nodeConfig.workloadMetadataConfig.mode is "GCE_METADATA" for the default node pool: set it to "GKE_METADATA" so pods use Workload Identity, not the node\'s service account.',
+    ]);
+    expect(d.filter((x) => x.policyName === "gke-shielded-nodes").map((x) => x.detail)).toEqual([
+      "nodeConfig.shieldedInstanceConfig.enableIntegrityMonitoring is false for the default node pool: keep integrity monitoring on.",
+    ]);
+  });
+
   it.each<[string, "cluster" | "nodePool", (x: Record<string, any>) => void, string]>([
     ["gke-logging-monitoring", "cluster", (c) => (c.loggingService = "none"), 'loggingService is "none": that turns it off'],
     [
