@@ -284,6 +284,27 @@ export const artifactRegistryNotPublic: ResourceValidationPolicy = {
   },
 };
 
+/** IAM types another policy already judges for public members (Cloud Run's allowlist, whole scopes, Artifact Registry). */
+const PUBLIC_JUDGED_ELSEWHERE = /^gcp:(cloudrun|cloudrunv2|projects|folder|organizations|artifactregistry)\//;
+
+export const gcpIamNoPublicMembers: ResourceValidationPolicy = {
+  name: "gcp-iam-no-public-members",
+  description:
+    "No IAM member, binding or policy on any other resource (a secret, a service account, a bucket, a topic, ...) grants allUsers or allAuthenticatedUsers: anyone with a Google account would hold the role.",
+  severity: "critical",
+  enforcementLevel: "mandatory",
+  validateResource: (args, report) => {
+    if (!/^gcp:.*Iam(Member|Binding|Policy)$/i.test(args.type) || PUBLIC_JUDGED_ELSEWHERE.test(args.type))
+      return args.notApplicable("not an IAM resource this policy judges");
+    for (const g of grantsOf(args.type, args.props)) {
+      if (PUBLIC_MEMBERS.includes(g.member))
+        report(
+          `${g.member} is granted ${g.role} by this ${args.type.split(":").pop()}: anyone could use it. Grant the role to named members (serviceAccount:, group:).`,
+        );
+    }
+  },
+};
+
 export const iamPolicies = [
   gcpIamNoBasicRoles,
   gcpIamNoImpersonationRoles,
@@ -295,4 +316,5 @@ export const iamPolicies = [
   gcpWifProviderCondition,
   gcpWifGithubRepository,
   artifactRegistryNotPublic,
+  gcpIamNoPublicMembers,
 ];

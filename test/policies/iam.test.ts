@@ -289,6 +289,51 @@ function github(edit: (p: Record<string, any>) => void = () => {}): Record<strin
   return p;
 }
 
+describe("public members on any other IAM resource", () => {
+  it.each([
+    [
+      "gcp:secretmanager/secretIamMember:SecretIamMember",
+      { secretId: "redis-auth", role: "roles/secretmanager.secretAccessor", member: "allUsers" },
+      "allUsers",
+    ],
+    [
+      "gcp:serviceaccount/iAMMember:IAMMember",
+      {
+        serviceAccountId: "projects/p/serviceAccounts/run@p.iam.gserviceaccount.com",
+        role: "roles/iam.serviceAccountTokenCreator",
+        member: "allAuthenticatedUsers",
+      },
+      "allAuthenticatedUsers",
+    ],
+    [
+      "gcp:storage/bucketIAMBinding:BucketIAMBinding",
+      { bucket: "b", role: "roles/storage.objectViewer", members: ["group:ops@example.com", "allUsers"] },
+      "allUsers",
+    ],
+    [
+      "gcp:pubsub/topicIAMPolicy:TopicIAMPolicy",
+      { topic: "t", policyData: JSON.stringify({ Bindings: [{ Role: "roles/pubsub.publisher", Members: ["allAuthenticatedUsers"] }] }) },
+      "allAuthenticatedUsers",
+    ],
+  ])("gcp-iam-no-public-members: %s granting a public member fails", async (type, props, member) => {
+    const d = await details(type, props, "gcp-iam-no-public-members");
+    expect(d).toHaveLength(1);
+    expect(d[0]).toMatch(new RegExp(`^${member} is granted roles/`));
+  });
+
+  it("gcp-iam-no-public-members: named members pass, and the types other policies judge are left to them", async () => {
+    expect(
+      await details(
+        "gcp:secretmanager/secretIamMember:SecretIamMember",
+        { secretId: "redis-auth", role: "roles/secretmanager.secretAccessor", member: NODE_SA },
+        "gcp-iam-no-public-members",
+      ),
+    ).toEqual([]);
+    for (const type of ["gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "gcp:projects/iAMMember:IAMMember", IAM.arMember])
+      expect(await details(type, { role: "roles/run.invoker", member: "allUsers" }, "gcp-iam-no-public-members"), type).toEqual([]);
+  });
+});
+
 describe("Workload Identity Federation providers", () => {
   it("a provider pinned to one repository passes every policy, whichever claim pins it", async () => {
     expect((await pack.analyze(IAM.wif, github())).diagnostics).toEqual([]);

@@ -59,6 +59,7 @@ const EXPECTED = [
   "gcp-wif-provider-condition",
   "gcp-wif-github-repository",
   "artifact-registry-not-public",
+  "gcp-iam-no-public-members",
   "redis-auth-enabled",
   "redis-transit-encryption",
   "k8s-pod-security-restricted",
