@@ -44,7 +44,9 @@ export function parseScanReport(text: string): ScanSummary {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new ScanReportError(`not JSON (${(e as Error).message})`);
+    // The parser's message quotes the text around the error, and a report can hold matched secrets: keep only where it failed.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new ScanReportError(`not JSON${at ? ` (invalid at character ${at})` : ""}`, { cause: e });
   }
   if (typeof doc !== "object" || doc === null) throw new ScanReportError("not a JSON object");
   if ("runs" in doc) {

@@ -398,6 +398,10 @@ describe("security-scan-report (stack policy)", () => {
   it("in production a missing or unreadable report is a violation; in staging a missing one is not (yet)", async () => {
     expect(await gate("production", [join(dir, "absent.json")])).toEqual([expect.stringContaining("is unusable (file not found)")]);
     expect(await gate("production", [write("broken.json", "{ not json")])).toEqual([expect.stringContaining("is unusable (not JSON")]);
+    // The parser's own message would quote the file around the error: a report's text (it can hold matched secrets) stays out.
+    const leaked = await gate("production", [write("secret.txt", "AKIAEXAMPLESECRETVALUE1234 is not a report")]);
+    expect(leaked).toEqual([expect.stringContaining("is unusable (not JSON")]);
+    expect(leaked.join("\n")).not.toContain("AKIA");
     expect(await gate("production", [write("other.json", { hello: 1 })])).toEqual([expect.stringContaining("neither a Trivy JSON report")]);
     expect(await gate("production", [])).toEqual([expect.stringContaining("no scan report is configured for production")]);
     expect(await gate("staging", [join(dir, "absent.json")])).toEqual([]);
