@@ -94,6 +94,9 @@ export interface RolloutResult {
 /** How far back stable's own latency is read before the rollout (it fixes the comparison's boundary). */
 export const STABLE_HISTORY_MS = 600_000;
 
+/** How many of its own recent checkpoint texts an engine still recognises on the target (a write and its retries). */
+const ATTEMPTS_KEPT = 8;
+
 /** How long a rollback keeps trying to restore stable through a failing router. */
 export const RESTORE_PATIENCE_MS = 120_000;
 
@@ -136,6 +139,8 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
   let drain: string | null = null;
   /** The checkpoint text on the target as this engine last read or wrote it: every write compares against it. */
   let stored: string | null = null;
+  /** Texts this engine wrote or was about to write (the last few): one of them may be on the target after a failed write. */
+  let attempted: (string | null)[] = [];
   let lastPromoted: Checkpoint["lastPromoted"] = null;
   let leaseUntil = 0;
   let probe: Probe | undefined;
@@ -165,10 +170,13 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
     return {
       text,
       guard: (current: string | null, live: LiveSplit) => {
-        if (current !== stored)
+        // Ours: what this engine last read or wrote, or a text of an earlier attempt (a write that failed, or answered
+        // with an error after it landed, is tried again; the target then holds either text). Each text names this engine.
+        if (current !== stored && !attempted.includes(current))
           throw new LeaseLost(`the checkpoint of ${o.releaseKey} on ${router.target} was changed by someone else since this engine read it`);
         if (expect && checkLive(spec, expect, live, clock.now())) throw new SplitChanged(live);
         // Accepted: from here on the stored text is ours.
+        attempted = [...attempted, stored, text].slice(-ATTEMPTS_KEPT);
         stored = text;
         leaseUntil = until;
       },

@@ -48,6 +48,29 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(events.find((e) => e.kind === "window" && /candidate \d+ req/.test(e.line))).toBeDefined();
   });
 
+  it("a write the adapter retries (lost on the way, or landed with its answer lost) is still this engine's: no false takeover", async () => {
+    const { router, deps, opts } = setup();
+    router.failedWrites = ["lost", "landed", "lost"];
+    const r = await runRollout(opts, deps);
+    expect(r.phase, r.message).toBe("promoted");
+    expect(router.calls.filter((c) => c.startsWith("write"))).toEqual(["write lost, retried", "write landed, retried", "write lost, retried"]);
+    expect(router.weight).toBe(100);
+  });
+
+  it("a failing candidate whose rollback write is retried is still rolled back to stable", async () => {
+    const { router, deps, opts } = setup({ ...HEALTHY, errorRate: 0.08 });
+    // Every write up to the first move goes through; the rollback's first attempts fail after the guard.
+    const move = router.setWeight.bind(router);
+    router.setWeight = async (weight, w) => {
+      await move(weight, w);
+      router.failedWrites = ["lost", "landed"];
+    };
+    const r = await runRollout(opts, deps);
+    expect(r.phase, r.message).toBe("rolled-back");
+    expect(router.weight).toBe(0);
+    expect(router.calls).toContain("write landed, retried");
+  });
+
   it("rolls a bad candidate back, measures the restore time and does not retry it on the next run", async () => {
     const { router, deps, opts } = setup({ ...HEALTHY, errorRate: 0.08 });
     const r = await runRollout(opts, deps);

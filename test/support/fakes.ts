@@ -71,9 +71,23 @@ export class MemoryRouter implements Router {
   split(): LiveSplit {
     return fromWeights(Object.entries(this.t.weights).map(([name, weight]) => ({ name, weight })));
   }
+  /**
+   * Writes whose request fails after the guard passed, and which the adapter tries again (as the real ones do with a
+   * 409, a dropped connection or a 5xx): "lost" never reached the target, "landed" did and only its answer was lost.
+   */
+  failedWrites: ("lost" | "landed")[] = [];
   private write(w: CheckpointWrite) {
-    w.guard(this.t.checkpoint, this.split());
-    this.t.checkpoint = w.text;
+    for (;;) {
+      w.guard(this.t.checkpoint, this.split());
+      const failure = this.failedWrites.shift();
+      if (failure === "landed") this.t.checkpoint = w.text;
+      if (failure) {
+        this.calls.push(`write ${failure}, retried`);
+        continue;
+      }
+      this.t.checkpoint = w.text;
+      return;
+    }
   }
   async prepare(w: CheckpointWrite) {
     this.write(w);
