@@ -130,7 +130,11 @@ const WorkloadsConfig = z.strictObject({
   maxReplicas: z.number().int().min(1).max(1000),
   cpuTargetPercent: Percent,
   resources: Resources,
-  gatewayClassName: z.string().min(1),
+  /** A GatewayClass name: a DNS subdomain (RFC 1123), as the API server requires. */
+  gatewayClassName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "a GatewayClass name (lower-case letters, digits, '-' and '.')")
+    .max(253),
   hostname: Hostname.optional(),
   services: z.array(AgentService).min(1),
   /** Where the agents may connect outside the cluster (besides DNS and the metadata server): nothing else. */
@@ -509,11 +513,20 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
       });
     }
     const gatewayClass = str(workloads["gatewayClassName"]);
-    if (gatewayClass?.startsWith("gke-"))
+    if (gatewayClass?.toLowerCase().startsWith("gke-"))
       issues.push({
         path: ["workloads", "gatewayClassName"],
         message: `"${gatewayClass}" is a GKE GatewayClass: with cluster.mode existing, name a GatewayClass your cluster has (kubectl get gatewayclass)`,
       });
+    arr(cluster["gatewaySourceCidrs"]).forEach((cidr, i) => {
+      const prefix = typeof cidr === "string" ? Number(/\/(\d{1,2})$/.exec(cidr)?.[1]) : NaN;
+      // Wider than a /8 is the internet, not a Gateway's proxies: the NetworkPolicy would admit any source.
+      if (prefix < 8)
+        issues.push({
+          path: ["cluster", "gatewaySourceCidrs", i],
+          message: `${String(cidr)} admits (nearly) every address, so the exposed services' NetworkPolicy would be open to any source: list the ranges the Gateway's proxies connect from`,
+        });
+    });
     if (services.some((s) => s["expose"] === true) && arr(cluster["gatewaySourceCidrs"]).length === 0) {
       issues.push({
         path: ["cluster", "gatewaySourceCidrs"],

@@ -350,6 +350,19 @@ describe("bad configuration is rejected with the key, the expectation and the fi
       context: "ci-cluster",
       gatewaySourceCidrs: ["10.0.0.0/24"],
     });
+    // The Gateway's sources are its proxies, never the internet; a GatewayClass is an API name, and GKE's in any case.
+    const wide = existing({ mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24", "0.0.0.0/0", "0.0.0.0/1"] }, (c) => {
+      c[k("workloads")] = { ...section(c, "workloads"), gatewayClassName: "GKE-L7-RILB/../x y" };
+    });
+    expect(wide.map((p) => p.key).sort()).toEqual(
+      [k("cluster.gatewaySourceCidrs[1]"), k("cluster.gatewaySourceCidrs[2]"), k("workloads.gatewayClassName"), k("workloads.gatewayClassName")].sort(),
+    );
+    expect(wide.find((p) => p.key === k("cluster.gatewaySourceCidrs[1]"))!.problem).toMatch(/^0\.0\.0\.0\/0 admits \(nearly\) every address/);
+    const shouting = existing({ mode: "existing", context: "platform", gatewaySourceCidrs: ["10.0.0.0/24"] }, (c) => {
+      c[k("workloads")] = { ...section(c, "workloads"), gatewayClassName: "GKE-l7-rilb" };
+    });
+    expect(shouting.every((p) => p.key === k("workloads.gatewayClassName"))).toBe(true);
+    expect(shouting.map((p) => p.problem)).toContainEqual(expect.stringContaining("is a GKE GatewayClass"));
     // A GKE stack has no kubeconfig of its own to set.
     expect(problemsOf("staging", (c) => void (c[k("kubeconfig")] = { secure: "v1:AAAA" }))).toEqual([
       expect.objectContaining({ key: k("kubeconfig"), problem: expect.stringContaining("only for cluster.mode existing") }),
