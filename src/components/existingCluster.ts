@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
+import { parseKubeconfig } from "../config/kubeconfig";
 
 export interface ExistingClusterArgs {
   /** The cluster's kubeconfig (YAML or JSON), a secret; without it, the deploying machine's own, at `context`. */
@@ -51,12 +51,7 @@ interface Kubeconfig {
 
 /** The context a kubeconfig deploys to and its server (undecryptable offline: a placeholder stays a placeholder). */
 export function targetOf(text: string, context: string | undefined): { context: string; server: string } {
-  let doc: Kubeconfig | undefined;
-  try {
-    doc = parse(text) as Kubeconfig;
-  } catch {
-    doc = undefined;
-  }
+  const doc = parseKubeconfig(text) as Kubeconfig | undefined;
   const name = context ?? doc?.["current-context"] ?? "(current-context)";
   const cluster = doc?.contexts?.find((c) => c.name === name)?.context?.cluster;
   const server = doc?.clusters?.find((c) => c.name === cluster)?.cluster?.server ?? "(unknown)";

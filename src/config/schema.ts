@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { kubeconfigProblem } from "./kubeconfig";
 import { isPlainHttp, outboundUrlProblem, shownUrl } from "./outbound";
 import { GCP_REGIONS } from "./regions";
 
@@ -505,6 +506,11 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
   const workloads = obj(c["workloads"]);
   const cluster = obj(c["cluster"]);
   if (cluster["mode"] === "existing") {
+    const kubeconfig = obj(c["kubeconfig"]);
+    if (kubeconfig["secret"] === true && typeof kubeconfig["value"] === "string") {
+      const problem = kubeconfigProblem(kubeconfig["value"], str(cluster["context"]));
+      if (problem) issues.push({ path: problem.startsWith("has no context") ? ["cluster", "context"] : ["kubeconfig"], message: problem });
+    }
     if (c["kubeconfig"] === undefined && cluster["context"] === undefined) {
       issues.push({
         path: ["kubeconfig"],

@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { TRAFFIC_SPLIT_TOKEN } from "../release/provider/token";
+import { SECRET_PLACEHOLDER } from "../config/secretPlaceholder";
 
 /** What the program asked for, as the mock engine saw it. */
 export interface DeclaredResource {
@@ -39,8 +40,6 @@ export function shortHash(text: string, length = 10): string {
   }
   return out;
 }
-
-export const SECRET_PLACEHOLDER = "[secret]";
 
 /** True for a value the program passed as a Pulumi secret. */
 export function isSecretValue(v: unknown): boolean {

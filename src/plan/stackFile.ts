@@ -3,7 +3,7 @@ import { basename } from "node:path";
 import { parseDocument } from "yaml";
 import { setOwn } from "../config/defaults";
 import { PROJECT, type ConfigSource } from "../config/load";
-import { SECRET_PLACEHOLDER } from "./offlineCloud";
+import { UNDECRYPTED } from "../config/secretPlaceholder";
 
 export class StackFileError extends Error {
   constructor(
@@ -19,13 +19,6 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 const isSecure = (v: unknown): boolean => isObject(v) && Object.keys(v).length === 1 && typeof v["secure"] === "string";
 
 /** Replaces nested `secure:` values with a placeholder and says whether any was found. */
-/**
- * What an undecrypted `secure:` value reads as offline. Long enough for every
- * length rule a real secret must meet (a webhook secret's 16 characters), so
- * the offline plan judges the stack, not the placeholder.
- */
-export const UNDECRYPTED = `${SECRET_PLACEHOLDER}: not decrypted offline`;
-
 function redactSecure(v: unknown): { value: unknown; secret: boolean } {
   if (isSecure(v)) return { value: UNDECRYPTED, secret: true };
   if (Array.isArray(v)) {

@@ -369,6 +369,46 @@ describe("bad configuration is rejected with the key, the expectation and the fi
     ]);
   });
 
+  it("cluster.mode existing: a kubeconfig that cannot reach the cluster is refused at config load, never quoted", () => {
+    const TOKEN = "tok-3f9c2a7d-SENSITIVE";
+    const source = (kubeconfig: string, context?: string) => {
+      const file = editedStackFile("staging", (c) => {
+        c[k("cluster")] = { mode: "existing", ...(context ? { context } : {}), gatewaySourceCidrs: ["10.0.0.0/24"] };
+        c[k("kubeconfig")] = { secure: "v1:AAAA" };
+        c[k("workloads")] = { ...section(c, "workloads"), gatewayClassName: "istio" };
+      });
+      const read = readStackFile(file, "staging");
+      return parseStackConfig({ ...read, values: { ...read.values, kubeconfig } });
+    };
+    const good = [
+      "apiVersion: v1",
+      "current-context: ci",
+      "clusters: [{ name: local, cluster: { server: 'https://127.0.0.1:6443' } }]",
+      "contexts: [{ name: ci, context: { cluster: local, user: deployer } }, { name: other, context: { cluster: local, user: deployer } }]",
+      `users: [{ name: deployer, user: { token: ${TOKEN} } }]`,
+    ].join("\n");
+    expect(source(good).ok).toBe(true);
+    expect(source(good, "other").ok).toBe(true);
+    const problems = (kubeconfig: string, context?: string) => {
+      const r = source(kubeconfig, context);
+      if (r.ok) throw new Error("expected the kubeconfig to be refused");
+      expect(JSON.stringify(r.problems)).not.toContain(TOKEN);
+      return r.problems.map((p) => [p.key, p.problem]);
+    };
+    expect(problems(good, "nosuch")).toEqual([[k("cluster.context"), 'has no context "nosuch" (its contexts: ci, other)']]);
+    expect(problems(good.replace(`token: ${TOKEN} }`, `token: ${TOKEN}\n   bad: [indent }`))).toEqual([
+      [k("kubeconfig"), "is not a kubeconfig: it does not parse as a YAML or JSON mapping"],
+    ]);
+    expect(problems(TOKEN)).toEqual([[k("kubeconfig"), "is not a kubeconfig: it does not parse as a YAML or JSON mapping"]]);
+    expect(problems("{}")).toEqual([[k("kubeconfig"), "names no current-context: set cluster.context to one of its contexts (none)"]]);
+    expect(problems(good.replace("cluster: local, user: deployer } }, {", "cluster: gone, user: deployer } }, {"))).toEqual([
+      [k("kubeconfig"), 'context "ci" names cluster "gone", which it does not define (its clusters: local)'],
+    ]);
+    expect(problems(good.replace("user: deployer } }, {", "user: nobody } }, {"))).toEqual([
+      [k("kubeconfig"), 'context "ci" names user "nobody", which it does not define (its users: deployer)'],
+    ]);
+  });
+
   it("two agent services with one name: an error naming both entries", () => {
     const problems = problemsOf("staging", (c) => {
       const w = section(c, "workloads");
