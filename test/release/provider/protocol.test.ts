@@ -102,9 +102,12 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect(swapped).toEqual({ changes: "some", replaces: [] });
   });
 
+  let cutByRollback = 0;
+
   it("Update with a failing candidate rolls back, fails with step, gate, value and threshold, and keeps the record in state", async () => {
     // The new release goes to the idle blue slot, and it answers 30% of requests with 500.
     await pg.ground.redeploy("blue", "v3", ["--error-rate", "0.3"]);
+    const errorsBefore = pg.load.snapshot().networkErrors;
     const news = (await pg.host.check(URN, created.properties, inputs("green", "blue"))).inputs;
     const err = (await pg.host.update(URN, created.id, created.properties, news).then(
       () => undefined,
@@ -118,6 +121,11 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     expect(await pg.ground.weights()).toEqual({ blue: 0, green: 100 });
     expect(pg.engine.logs.some((l) => /ROLLBACK: .* traffic back on stable in \d+ ms/.test(l))).toBe(true);
     created = { id: created.id, properties: err.initFailure!.properties };
+    // A guardrail rollback is immediate: it closes the candidate's open connections, so a request in flight to it at that
+    // instant is cut (by design; BENCHMARKS.md measures how many). Those are the only network errors this file allows.
+    await new Promise((r) => setTimeout(r, 300));
+    cutByRollback = pg.load.snapshot().networkErrors - errorsBefore;
+    expect(cutByRollback).toBeLessThanOrEqual(5);
   }, 200_000);
 
   it("the rejected candidate is not retried by the next update, only with a retry token", async () => {
@@ -138,7 +146,7 @@ describe("TrafficSplit through the SDK's dynamic-provider host (gRPC)", () => {
     await pg.host.delete(URN, created.id, created.properties);
     expect(await pg.ground.weights()).toEqual({ blue: 0, green: 100 });
     const served = pg.load.snapshot();
-    expect(served.networkErrors).toBe(0);
+    expect(served.networkErrors).toBe(cutByRollback);
     expect(served.byVersion["v2"]!.ok).toBeGreaterThan(0);
   });
 });
