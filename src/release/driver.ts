@@ -172,11 +172,13 @@ export async function runRollout(o: RolloutOptions, deps: RolloutDeps): Promise<
       guard: (current: string | null, live: LiveSplit) => {
         // Ours: what this engine last read or wrote, or a text of an earlier attempt (a write that failed, or answered
         // with an error after it landed, is tried again; the target then holds either text). Each text names this engine.
-        if (current !== stored && !attempted.includes(current))
+        const earlier = attempted.lastIndexOf(current);
+        if (current !== stored && earlier < 0)
           throw new LeaseLost(`the checkpoint of ${o.releaseKey} on ${router.target} was changed by someone else since this engine read it`);
         if (expect && checkLive(spec, expect, live, clock.now())) throw new SplitChanged(live);
-        // Accepted: from here on the stored text is ours.
-        attempted = [...attempted, stored, text].slice(-ATTEMPTS_KEPT);
+        // Accepted: from here on the stored text is ours. Texts older than what the target holds can no longer be there
+        // (a checkpoint removed by someone else after this engine's first write is not taken for the empty start).
+        attempted = [...(current === stored ? [] : attempted.slice(earlier)), stored, text].slice(-ATTEMPTS_KEPT);
         stored = text;
         leaseUntil = until;
       },

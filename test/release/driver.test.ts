@@ -57,6 +57,19 @@ describe("rollout driver (fake clock, memory router, synthetic metrics)", () => 
     expect(router.weight).toBe(100);
   });
 
+  it("a checkpoint removed by someone else mid-release is not taken for the empty start: the engine stops, moving nothing more", async () => {
+    const { router, deps, opts } = setup();
+    const move = router.setWeight.bind(router);
+    router.setWeight = async (weight, w) => {
+      await move(weight, w);
+      if (weight === 5) router.checkpoint = null;
+    };
+    const r = await runRollout(opts, deps);
+    expect(r.phase).toBe("interrupted");
+    expect(r.message).toContain("changed by someone else since this engine read it");
+    expect(router.calls.filter((c) => c.startsWith("set"))).toEqual(["set 5"]);
+  });
+
   it("a failing candidate whose rollback write is retried is still rolled back to stable", async () => {
     const { router, deps, opts } = setup({ ...HEALTHY, errorRate: 0.08 });
     // Every write up to the first move goes through; the rollback's first attempts fail after the guard.
