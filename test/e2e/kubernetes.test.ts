@@ -194,15 +194,34 @@ describe("HTTPRoute releases through the real API server", () => {
    * synthetic traffic judged on a fake clock (the Gateway has no data plane here; the traffic model follows
    * the weights the router last wrote), every gate passing.
    */
-  async function release(candidateModel: ArmModel, releaseKey: string) {
+  async function release(candidateModel: ArmModel, releaseKey: string, o: { interfere?: boolean } = {}) {
     await patchRoute(ROUTE, { metadata: { annotations: { [CHECKPOINT_ANNOTATION]: null } } });
     const real = router();
     const arms = { stable: "orchestrator-blue", candidate: "orchestrator-green", weight: 0 };
+    let interfered = 0;
+    // With `interfere`, another client (a controller writing its own label) changes the route between the router's
+    // read and its write on every checkpoint write: the API server answers 409 and the router reads and writes again.
+    const meddle = (w: CheckpointWrite): CheckpointWrite => {
+      let first = true;
+      return {
+        text: w.text,
+        guard: (current, live) => {
+          w.guard(current, live);
+          if (first) {
+            first = false;
+            interfered++;
+            otherWriter(ROUTE, { metadata: { labels: { "example.com/reconciled": String(interfered) } } });
+          }
+        },
+      };
+    };
     const observed = new Proxy(real, {
       get: (target, key) => {
         const v = Reflect.get(target, key) as unknown;
         if (typeof v !== "function") return v;
         return async (...args: unknown[]) => {
+          if (o.interfere && ["prepare", "setWeight", "rollback", "saveCheckpoint"].includes(String(key)))
+            args = args.map((a) => (typeof a === "object" && a !== null && "guard" in a ? meddle(a as CheckpointWrite) : a));
           const out = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           if (key === "setWeight") arms.weight = args[0] as number;
           if (key === "rollback") arms.weight = 0;
@@ -228,7 +247,8 @@ describe("HTTPRoute releases through the real API server", () => {
       runGate: async () => ({ passed: true, detail: "ok" }),
       log: () => undefined,
     };
-    return { result: await runRollout({ spec, stable: arms.stable, candidate: arms.candidate, releaseKey, intervalMs: 10_000, deadlineMs: 3_600_000 }, deps) };
+    const result = await runRollout({ spec, stable: arms.stable, candidate: arms.candidate, releaseKey, intervalMs: 10_000, deadlineMs: 3_600_000 }, deps);
+    return { result, interfered };
   }
 
   it("a blue-green release of the slot through the real API: healthy, it is promoted and the route carries the candidate; failing, the route is back on stable", async () => {
@@ -246,6 +266,27 @@ describe("HTTPRoute releases through the real API server", () => {
     });
     const bad = await release({ ...HEALTHY, errorRate: 0.2 }, "orchestrator-blue->orchestrator-green#bad");
     expect(bad.result.phase).toBe("rolled-back");
+    expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 100, "orchestrator-green": 0 });
+    expect(JSON.parse((await route(ROUTE)).metadata.annotations![CHECKPOINT_ANNOTATION]!)).toMatchObject({ state: { phase: "rolled-back" } });
+  });
+
+  it("another client writing the route during a release (a 409 on every checkpoint write) is not a takeover: healthy, promoted; failing, back on stable", async () => {
+    const toBlue = async () =>
+      patchRoute(ROUTE, {
+        spec: {
+          rules: (await route(ROUTE)).spec.rules.map((rule, i) =>
+            i === 0 ? { ...rule, backendRefs: rule.backendRefs.map((b) => ({ ...b, weight: b.name === "orchestrator-blue" ? 100 : 0 })) } : rule,
+          ),
+        },
+      });
+    await toBlue();
+    const good = await release(HEALTHY, "orchestrator-blue->orchestrator-green#busy-good", { interfere: true });
+    expect(good.result.phase, good.result.message).toBe("promoted");
+    expect(good.interfered).toBeGreaterThan(2);
+    expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 0, "orchestrator-green": 100 });
+    await toBlue();
+    const bad = await release({ ...HEALTHY, errorRate: 0.2 }, "orchestrator-blue->orchestrator-green#busy-bad", { interfere: true });
+    expect(bad.result.phase, bad.result.message).toBe("rolled-back");
     expect(await weights(ROUTE)).toEqual({ "orchestrator-blue": 100, "orchestrator-green": 0 });
     expect(JSON.parse((await route(ROUTE)).metadata.annotations![CHECKPOINT_ANNOTATION]!)).toMatchObject({ state: { phase: "rolled-back" } });
   });
