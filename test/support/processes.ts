@@ -62,7 +62,8 @@ export function runToEnd(
     });
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const kill = setTimeout(() => {
-      signal("SIGKILL", true);
+      // The whole tree: a wrapper (tsx, npx) killed alone would leave the process doing the work running.
+      if (child.pid) signalTree(child.pid, "SIGKILL");
       reject(new Error(`${cmd} ${args.join(" ")} did not finish within ${opts.timeoutMs} ms\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
     }, opts.timeoutMs);
     child.on("error", reject);
