@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { parseKubeconfig } from "../config/kubeconfig";
+import { targetOf } from "../config/kubeconfig";
 
 export interface ExistingClusterArgs {
   /** The cluster's kubeconfig (YAML or JSON), a secret; without it, the deploying machine's own, at `context`. */
@@ -41,19 +41,4 @@ export class ExistingCluster extends pulumi.ComponentResource {
     );
     this.registerOutputs({ name: this.name, endpoint: this.endpoint });
   }
-}
-
-interface Kubeconfig {
-  "current-context"?: string;
-  contexts?: { name: string; context?: { cluster?: string } }[];
-  clusters?: { name: string; cluster?: { server?: string } }[];
-}
-
-/** The context a kubeconfig deploys to and its server (undecryptable offline: a placeholder stays a placeholder). */
-export function targetOf(text: string, context: string | undefined): { context: string; server: string } {
-  const doc = parseKubeconfig(text) as Kubeconfig | undefined;
-  const name = context ?? doc?.["current-context"] ?? "(current-context)";
-  const cluster = doc?.contexts?.find((c) => c.name === name)?.context?.cluster;
-  const server = doc?.clusters?.find((c) => c.name === cluster)?.cluster?.server ?? "(unknown)";
-  return { context: name, server };
 }

@@ -509,7 +509,7 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
     const kubeconfig = obj(c["kubeconfig"]);
     if (kubeconfig["secret"] === true && typeof kubeconfig["value"] === "string") {
       const problem = kubeconfigProblem(kubeconfig["value"], str(cluster["context"]));
-      if (problem) issues.push({ path: problem.startsWith("has no context") ? ["cluster", "context"] : ["kubeconfig"], message: problem });
+      if (problem) issues.push({ path: problem.key.split("."), message: problem.message });
     }
     if (c["kubeconfig"] === undefined && cluster["context"] === undefined) {
       issues.push({
