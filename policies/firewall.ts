@@ -1,7 +1,8 @@
 import * as gcp from "@pulumi/gcp";
 import { validateResourceOfType, type ResourceValidationPolicy } from "@pulumi/policy";
 import { known, read } from "./lib/policy";
-import { isInternetWide, knownElements, knownList } from "./lib/values";
+import { isInternetWide } from "../src/config/addressRanges";
+import { knownElements, knownList } from "./lib/values";
 
 /**
  * VPC firewall rules (gcp.compute.Firewall). The stacks declare none today

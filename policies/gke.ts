@@ -1,6 +1,6 @@
 import { isDefaultComputeAccount } from "./lib/gcp";
 import { gkePolicy, onNodeConfig } from "./lib/gke";
-import { isInternetWide } from "./lib/values";
+import { isInternetWide } from "../src/config/addressRanges";
 import { absentOr, asArray, known, read } from "./lib/policy";
 
 export const gkePrivateNodes = gkePolicy(

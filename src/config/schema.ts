@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isInternetWide } from "./addressRanges";
 import { kubeconfigProblem } from "./kubeconfig";
 import { isPlainHttp, outboundUrlProblem, shownUrl } from "./outbound";
 import { GCP_REGIONS } from "./regions";
@@ -525,9 +526,8 @@ export function crossFieldIssues(input: unknown): CrossFieldIssue[] {
         message: `"${gatewayClass}" is a GKE GatewayClass: with cluster.mode existing, name a GatewayClass your cluster has (kubectl get gatewayclass)`,
       });
     arr(cluster["gatewaySourceCidrs"]).forEach((cidr, i) => {
-      const prefix = typeof cidr === "string" ? Number(/\/(\d{1,2})$/.exec(cidr)?.[1]) : NaN;
-      // Wider than a /8 is the internet, not a Gateway's proxies: the NetworkPolicy would admit any source.
-      if (prefix < 8)
+      // The internet, not a Gateway's proxies: the NetworkPolicy would admit any source.
+      if (typeof cidr === "string" && isInternetWide(cidr))
         issues.push({
           path: ["cluster", "gatewaySourceCidrs", i],
           message: `${String(cidr)} admits (nearly) every address, so the exposed services' NetworkPolicy would be open to any source: list the ranges the Gateway's proxies connect from`,
