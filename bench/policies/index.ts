@@ -71,11 +71,6 @@ async function main(): Promise<void> {
     let cpuMark = 0;
     for (let round = 0; round <= rounds; round++) {
       if (round === 1) cpuMark = cpuMs(pack.pid);
-      if (round > 1 && (round - 1) % batch === 0) {
-        const now = cpuMs(pack.pid);
-        batchCpuMs.push(now - cpuMark);
-        cpuMark = now;
-      }
       const started = performance.now();
       const times: number[] = [];
       for (const req of requests) {
@@ -91,10 +86,14 @@ async function main(): Promise<void> {
       stackMs.push(stack);
       roundMs.push(performance.now() - started);
       process.stderr.write(`bench:policies: round ${round}/${rounds}: ${(performance.now() - started).toFixed(1)} ms\n`);
+      // A batch ends with its last round; rounds past the last whole batch are not counted.
+      if (round % batch === 0) {
+        const now = cpuMs(pack.pid);
+        batchCpuMs.push(now - cpuMark);
+        cpuMark = now;
+      }
     }
     const n = inputs.length;
-    // The last whole batch ends with the last round (rounds past the last whole batch are not counted).
-    if (Math.floor(rounds / batch) > batchCpuMs.length) batchCpuMs.push(cpuMs(pack.pid) - cpuMark);
     // The pack's own CPU per resource, median batch: what evaluating the policies costs, without this client or the wire.
     const perBatch = batchCpuMs.map((ms) => ms / (batch * n));
     const packCpuMsPerResource = quantile(perBatch, 0.5);
