@@ -252,8 +252,12 @@ export interface RestoreOutcome {
  * release that is not in flight (decided or interrupted) is left alone
  * unless forced: its split is someone's decision.
  */
-export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; force: boolean; log: (line: string) => void }): Promise<RestoreOutcome> {
-  const probe = await routerFor(i);
+export async function restoreStable(
+  i: TrafficSplitInputs,
+  o: { reason: string; force: boolean; log: (line: string) => void; routerOf?: (i: TrafficSplitInputs) => Promise<Router> },
+): Promise<RestoreOutcome> {
+  const routerOf = o.routerOf ?? routerFor;
+  const probe = await routerOf(i);
   const text = await probe.readCheckpoint();
   const decoded = decodeCheckpoint(text, { target: probe.target, steps: specFor(i).steps });
   if (decoded.kind !== "ok") {
@@ -272,7 +276,7 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
   const stable = c?.state.stable ?? i.stable;
   const candidate = c?.state.candidate ?? i.candidate;
   const releaseKey = c?.releaseKey ?? releaseKeyOf(i.stable, i.candidate, i.retryToken);
-  const router = stable === i.stable && candidate === i.candidate ? probe : await routerFor({ ...i, stable, candidate });
+  const router = stable === i.stable && candidate === i.candidate ? probe : await routerOf({ ...i, stable, candidate });
   const live = await router.readSplit();
   const liveText = describeSplit(live, [stable, candidate]);
   if (c && !TERMINAL.includes(c.state.phase) && c.leaseUntil > Date.now() && !o.force && !processGone(c.owner.host, c.owner.pid)) {
@@ -320,7 +324,8 @@ export async function restoreStable(i: TrafficSplitInputs, o: { reason: string; 
     {
       text: written,
       guard: (current) => {
-        if (current !== text)
+        // The text read before, or this very write's (an attempt that landed and is tried again): anything else is another engine.
+        if (current !== text && current !== written)
           throw new LeaseLost(`the checkpoint on ${router.target} changed while restoring stable (another engine is active); nothing was moved`);
       },
     },
