@@ -55,3 +55,14 @@ export async function waitForTargets(prom: Prometheus, count: number, timeoutMs 
   }
   throw new Error(`prometheus did not see ${count} targets up within ${timeoutMs} ms`);
 }
+
+/** Waits until a query returns at least one series: a target being up does not yet mean its samples are in. */
+export async function waitForSeries(prom: Prometheus, query: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const body = (await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(query)}`).then((r) => r.json())) as { data: { result: unknown[] } };
+    if (body.data.result.length > 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`prometheus has no series for ${query} after ${timeoutMs} ms (its targets were up)`);
+}

@@ -8,7 +8,7 @@ import { startLoad, type Load } from "./load";
 import { startHaproxy, type Haproxy } from "./haproxy";
 import { startSampleBackend, type Proc } from "./processes";
 import { hostTrafficSplit } from "./providerHost";
-import { startPrometheus, waitForTargets, type Prometheus } from "./prometheus";
+import { startPrometheus, waitForSeries, waitForTargets, type Prometheus } from "./prometheus";
 
 export type Slot = "blue" | "green";
 type Backend = Proc & { port: number; url: string };
@@ -44,6 +44,8 @@ export class ProvingGround {
       { job: "green", address: `127.0.0.1:${g.backends.green.port}` },
     ]);
     await waitForTargets(g.prometheus, 3);
+    // The release reads HAProxy's per-server series: the ground is ready once they are in, not only once the scrape is up.
+    await waitForSeries(g.prometheus, 'haproxy_server_http_responses_total{proxy="be_app"}');
     return g;
   }
 
